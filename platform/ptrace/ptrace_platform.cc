@@ -1,0 +1,188 @@
+#include "platform/ptrace/ptrace_platform.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <ctime>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "platform/ptrace/stub.h"
+#include "spdlog/spdlog.h"
+
+namespace platform::ptrace {
+namespace {
+
+using sentry::Err;
+using sentry::Result;
+using sentry::platform::AccessType;
+using sentry::platform::SwitchKind;
+using sentry::platform::SwitchResult;
+
+// The signal Interrupt() sends to a running stub thread. Stubs have no children, so SIGCHLD
+// never means anything else there, and a traced thread stops for it although it is ignored.
+constexpr int kInterruptSignal = SIGCHLD;
+
+int PermsToProt(uint8_t perms) {
+  int prot = PROT_NONE;
+  if (perms & sentry::platform::kAccessRead) prot |= PROT_READ;
+  if (perms & sentry::platform::kAccessWrite) prot |= PROT_WRITE;
+  if (perms & sentry::platform::kAccessExec) prot |= PROT_EXEC;
+  return prot;
+}
+
+class PtraceAddressSpace : public sentry::platform::AddressSpace {
+ public:
+  explicit PtraceAddressSpace(std::unique_ptr<StubProcess> stub) : stub_(std::move(stub)) {}
+
+  Result<void> MapFile(uint64_t addr, uint64_t offset, uint64_t len, uint8_t perms) override {
+    TRY(CheckCaller());
+    uint64_t r = TRY(stub_->Syscall(SYS_mmap, addr, len, PermsToProt(perms), MAP_SHARED | MAP_FIXED,
+                                    stub_->memory_fd(), offset));
+    if (r > static_cast<uint64_t>(-4096)) return Err(static_cast<int>(-r));
+    return {};
+  }
+
+  void Unmap(uint64_t addr, uint64_t len) override {
+    if (!CheckCaller()) return;
+    auto r = stub_->Syscall(SYS_munmap, addr, len);
+    if (!r || *r != 0) spdlog::warn("stub munmap({:#x}, {:#x}) failed", addr, len);
+  }
+
+  StubProcess& stub() { return *stub_; }
+
+ private:
+  // Only the host thread that traces the stub can drive it. Address spaces shared by several
+  // tasks (threads) will need one stub thread per task; until then this is the only thread.
+  Result<void> CheckCaller() {
+    if (stub_->tracer() != gettid()) {
+      spdlog::error("ptrace address space used from thread {}, traced by {}", gettid(),
+                    stub_->tracer());
+      return Err(EFAULT);
+    }
+    return {};
+  }
+
+  std::unique_ptr<StubProcess> stub_;
+};
+
+class PtraceContext : public sentry::platform::Context {
+ public:
+  explicit PtraceContext(int cpu) : cpu_(cpu) {}
+
+  Result<SwitchResult> Switch(sentry::platform::AddressSpace& as,
+                              sentry::arch::CpuState& state) override {
+    auto& stub = static_cast<PtraceAddressSpace&>(as).stub();
+    if (stub.dead()) return Err(ESRCH);
+    pid_t tid = stub.pid();
+    Bind(tid);
+    running_.store(tid, std::memory_order_seq_cst);
+    if (interrupt_.exchange(false)) {
+      running_.store(0);
+      return SwitchResult{.kind = SwitchKind::kInterrupted};
+    }
+    if (::ptrace(PTRACE_SETREGS, tid, 0, &state.regs) != 0 ||
+        ::ptrace(PTRACE_SYSEMU, tid, 0, 0) != 0) {
+      running_.store(0);
+      return Lost(stub, "resume");
+    }
+    int status = WaitStop(tid);
+    running_.store(0);
+    if (status < 0 || !WIFSTOPPED(status)) return Lost(stub, "wait");
+    if (::ptrace(PTRACE_GETREGS, tid, 0, &state.regs) != 0) return Lost(stub, "GETREGS");
+
+    int sig = WSTOPSIG(status);
+    if (sig == (SIGTRAP | 0x80)) return SwitchResult{.kind = SwitchKind::kSyscall};
+    SwitchResult result{.kind = SwitchKind::kSignal};
+    if (sig == kInterruptSignal || sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN ||
+        sig == SIGTTOU || sig == SIGWINCH || sig == SIGURG) {
+      // Not the application's doing: an interrupt, or a job-control or harmless signal the
+      // host sent to the stub. The sentry decides; the host signal is dropped on resume.
+      interrupt_.store(false);
+      result.kind = SwitchKind::kInterrupted;
+      return result;
+    }
+    if (::ptrace(PTRACE_GETSIGINFO, tid, 0, &result.info) != 0) return Lost(stub, "GETSIGINFO");
+    if (sig == SIGSEGV || sig == SIGBUS) result.kind = SwitchKind::kFault;
+    return result;
+  }
+
+  uint64_t AppCpuTimeNs() const override {
+    if (bound_stub_ == 0) return 0;
+    // The host's per-thread CPU clock of the stub thread (MAKE_THREAD_CPUCLOCK(tid, SCHED)).
+    clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(bound_stub_) << 3) | 6);
+    timespec ts{};
+    if (clock_gettime(clock, &ts) != 0) return 0;
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + ts.tv_nsec;
+  }
+
+  void Interrupt() override {
+    interrupt_.store(true, std::memory_order_seq_cst);
+    pid_t tid = running_.load(std::memory_order_seq_cst);
+    if (tid != 0) syscall(SYS_tgkill, tid, tid, kInterruptSignal);
+  }
+
+ private:
+  // Keeps the sentry thread and its stub thread on one CPU: every trap is a hand-off between
+  // the two, and on a nested VM a cross-CPU wake-up costs several times a same-CPU switch.
+  void Bind(pid_t stub_tid) {
+    if (cpu_ < 0) return;
+    pid_t self = gettid();
+    if (bound_self_ == self && bound_stub_ == stub_tid) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu_, &set);
+    sched_setaffinity(0, sizeof(set), &set);
+    sched_setaffinity(stub_tid, sizeof(set), &set);
+    bound_self_ = self;
+    bound_stub_ = stub_tid;
+  }
+
+  Result<SwitchResult> Lost(StubProcess& stub, const char* what) {
+    spdlog::error("ptrace: lost stub {} ({}: {})", stub.pid(), what, strerror(errno));
+    stub.MarkDead();
+    return Err(ESRCH);
+  }
+
+  int cpu_;
+  pid_t bound_self_ = 0, bound_stub_ = 0;
+  std::atomic<pid_t> running_{0};
+  std::atomic<bool> interrupt_{false};
+};
+
+}  // namespace
+
+PtracePlatform::PtracePlatform(int memory_fd, std::vector<int> cpus)
+    : memory_fd_(memory_fd), cpus_(std::move(cpus)) {}
+
+absl::StatusOr<std::unique_ptr<PtracePlatform>> PtracePlatform::Create(int memory_fd) {
+  if (auto s = InstallStubCode(); !s.ok()) return s;
+  cpu_set_t set;
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int i = 0; i < CPU_SETSIZE; ++i) {
+      if (CPU_ISSET(i, &set)) cpus.push_back(i);
+    }
+  }
+  return std::make_unique<PtracePlatform>(memory_fd, std::move(cpus));
+}
+
+absl::StatusOr<std::unique_ptr<sentry::platform::AddressSpace>> PtracePlatform::NewAddressSpace() {
+  auto stub = StubProcess::Create(memory_fd_);
+  if (!stub.ok()) return stub.status();
+  return std::make_unique<PtraceAddressSpace>(std::move(*stub));
+}
+
+absl::StatusOr<std::unique_ptr<sentry::platform::Context>> PtracePlatform::NewContext() {
+  int cpu = cpus_.empty() ? -1 : cpus_[next_cpu_.fetch_add(1) % cpus_.size()];
+  return std::make_unique<PtraceContext>(cpu);
+}
+
+}  // namespace platform::ptrace

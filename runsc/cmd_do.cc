@@ -1,0 +1,113 @@
+#include "runsc/cmd_do.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "sentry/base/file_descriptor.h"
+
+extern char** environ;
+
+namespace runsc {
+namespace {
+
+volatile sig_atomic_t g_sentry_pid = 0;
+
+// Signals that would end runsc end the sandbox too: pass them on to the sentry.
+void ForwardSignal(int sig) {
+  if (g_sentry_pid > 0) kill(g_sentry_pid, sig);
+}
+
+// The program's path as a shell finds it: as given when it has a slash, else on $PATH.
+std::optional<std::string> Resolve(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = getenv("PATH");
+  for (auto dir : absl::StrSplit(path ? path : "/usr/local/bin:/usr/bin:/bin", ':')) {
+    std::string candidate = absl::StrCat(dir.empty() ? "." : dir, "/", name);
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return std::nullopt;
+}
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
+  return buf;
+}
+
+}  // namespace
+
+int Do(const GlobalFlags& flags, const std::vector<std::string>& program) {
+  auto path = Resolve(program[0]);
+  if (!path) {
+    fprintf(stderr, "runsc: %s: command not found\n", program[0].c_str());
+    return 127;
+  }
+  // Until the gofer exists, runsc opens the executable and donates the fd to the sentry.
+  sentry::FileDescriptor exe(open(path->c_str(), O_RDONLY | O_CLOEXEC));
+  if (!exe.valid()) {
+    int err = errno;
+    fprintf(stderr, "runsc: %s: %s\n", path->c_str(), strerror(err));
+    return err == ENOENT ? 127 : 126;
+  }
+  struct stat st;
+  if (fstat(exe.get(), &st) != 0 || !S_ISREG(st.st_mode) || access(path->c_str(), X_OK) != 0) {
+    fprintf(stderr, "runsc: %s: %s\n", path->c_str(),
+            S_ISDIR(st.st_mode) ? "Is a directory" : strerror(EACCES));
+    return 126;
+  }
+
+  std::vector<std::string> args = {"runsc", "--platform=" + flags.platform};
+  if (flags.strace) args.push_back("--strace");
+  if (!flags.debug_log_dir.empty()) args.push_back("--debug-log=" + flags.debug_log_dir);
+  constexpr int kExeFd = 3;
+  args.insert(args.end(), {"boot", absl::StrCat("--exe-fd=", kExeFd), "--exe-path=" + *path,
+                           "--hostname=" + Hostname(), "--"});
+  args.insert(args.end(), program.begin(), program.end());
+  std::vector<char*> cargs;
+  for (auto& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("runsc: fork");
+    return 1;
+  }
+  if (pid == 0) {
+    // dup2 onto itself would keep O_CLOEXEC, so clear the flag explicitly in that case.
+    if (exe.get() == kExeFd ? fcntl(kExeFd, F_SETFD, 0) < 0 : dup2(exe.get(), kExeFd) < 0) {
+      _exit(125);
+    }
+    execve("/proc/self/exe", cargs.data(), environ);
+    _exit(125);
+  }
+  exe.Reset();
+  g_sentry_pid = pid;
+  struct sigaction sa = {};
+  sa.sa_handler = ForwardSignal;
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
+
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) {
+      perror("runsc: waitpid");
+      return 1;
+    }
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  fprintf(stderr, "runsc: the sentry died with signal %d\n", WTERMSIG(status));
+  return 128 + WTERMSIG(status);
+}
+
+}  // namespace runsc

@@ -1,0 +1,27 @@
+// `runsc do`: runs one program in a new sandbox and exits with its status.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace runsc {
+
+struct GlobalFlags {
+  std::string platform = "ptrace";
+  bool strace = false;
+  std::string debug_log_dir;
+  std::string network = "none";
+  std::string root = "/var/run/runsc";
+};
+
+struct BootFlags {
+  int executable_fd = -1;
+  std::string executable_path;
+  std::string hostname = "localhost";
+};
+
+// program[0] is resolved on the PATH like a shell would; the rest are its arguments. Returns the
+// program's exit status (128+N for a fatal signal N), or 126/127 when it cannot be started.
+int Do(const GlobalFlags& flags, const std::vector<std::string>& program);
+
+}  // namespace runsc

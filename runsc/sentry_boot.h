@@ -1,0 +1,25 @@
+// Boot: turns the sentry process (runsc boot) into a running sandbox: memory file, platform, kernel, init.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace runsc {
+
+struct BootConfig {
+  std::string platform = "ptrace";
+  bool strace = false;
+  std::string debug_log_dir;  // empty: warnings and errors go to stderr only
+  int executable_fd = -1;     // donated by runsc
+  std::string executable_path;
+  std::vector<std::string> argv;
+  std::vector<std::string> envp;
+  std::string hostname = "localhost";
+};
+
+// Runs the sandbox to completion. Returns the process exit code for the sentry: the init
+// process's exit status, 128+N if a signal N killed it, or 126/127/1 when it could not start
+// (with the reason on stderr).
+int Boot(BootConfig config);
+
+}  // namespace runsc

@@ -1,0 +1,26 @@
+// HostFile: a file description backed by a host fd that runsc donated (the standard streams).
+// Reads and writes go straight from the host fd into application memory.
+#pragma once
+
+#include "sentry/base/file_descriptor.h"
+#include "sentry/vfs/file_description.h"
+
+namespace sentry::fsimpl::host {
+
+class HostFile : public vfs::FileDescription {
+ public:
+  // Takes ownership of fd; its access mode and O_APPEND/O_NONBLOCK come from the host.
+  static std::shared_ptr<HostFile> Create(FileDescriptor fd);
+
+  Result<uint64_t> Read(std::span<const iovec> dst, std::optional<int64_t> offset) override;
+  Result<uint64_t> Write(std::span<const iovec> src, std::optional<int64_t> offset) override;
+  Result<struct stat> Stat() override;
+  Result<uint64_t> Ioctl(mm::MemoryManager& mm, uint64_t cmd, uint64_t arg) override;
+
+  HostFile(FileDescriptor fd, int flags);  // use Create
+
+ private:
+  FileDescriptor fd_;
+};
+
+}  // namespace sentry::fsimpl::host

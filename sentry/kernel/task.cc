@@ -1,0 +1,75 @@
+#include "sentry/kernel/task.h"
+
+#include <time.h>
+
+#include "sentry/kernel/kernel.h"
+#include "spdlog/spdlog.h"
+
+namespace sentry::kernel {
+
+Task::Task(Kernel& kernel, std::shared_ptr<ThreadGroup> tg, pid_t tid,
+           std::shared_ptr<mm::MemoryManager> mm, std::shared_ptr<vfs::FdTable> fds,
+           std::unique_ptr<platform::Context> context)
+    : kernel_(kernel),
+      tg_(std::move(tg)),
+      tid_(tid),
+      mm_(std::move(mm)),
+      fds_(std::move(fds)),
+      context_(std::move(context)) {
+  const KernelOptions& o = kernel.options();
+  creds_ = Credentials{o.uid, o.uid, o.uid, o.gid, o.gid, o.gid};
+}
+
+int Task::Run() {
+  while (!exiting_) {
+    auto result = context_->Switch(mm_->address_space(), state_);
+    if (!result) {
+      spdlog::error("task {}: the platform lost the application; killing it", tid_);
+      return SIGKILL;
+    }
+    switch (result->kind) {
+      case platform::SwitchKind::kSyscall:
+        HandleSyscall();
+        break;
+      case platform::SwitchKind::kFault:
+        if (mm_->HandleFault(reinterpret_cast<uint64_t>(result->info.si_addr))) break;
+        TakeFatalSignal(result->info);
+        break;
+      case platform::SwitchKind::kSignal:
+        TakeFatalSignal(result->info);
+        break;
+      case platform::SwitchKind::kInterrupted:
+        break;
+    }
+  }
+  return exit_status_;
+}
+
+void Task::HandleSyscall() {
+  uint64_t nr = state_.SyscallNumber();
+  uint64_t ret = kernel_.options().dispatcher(*this, nr, state_.SyscallArgs());
+  if (!exiting_) state_.SetReturn(ret);
+}
+
+void Task::TakeFatalSignal(const siginfo_t& info) {
+  int sig = info.si_signo;
+  const KernelSigaction& act = tg_->action(sig);
+  if (act.handler > 1) {
+    spdlog::warn("task {}: signal {} has a handler, but signal delivery is not implemented yet",
+                 tid_, sig);
+  }
+  // A synchronous signal that is ignored or blocked still kills, as on Linux, since returning
+  // to the faulting instruction would only fault again.
+  spdlog::debug("task {}: killed by signal {} at ip {:#x} (addr {})", tid_, sig, state_.Ip(),
+                info.si_addr);
+  bool core = DefaultActionOf(sig) == DefaultAction::kCoreDump;
+  RequestExit(sig | (core ? 0x80 : 0));
+}
+
+uint64_t Task::CpuTimeNs() const {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + ts.tv_nsec + context_->AppCpuTimeNs();
+}
+
+}  // namespace sentry::kernel

@@ -1,0 +1,99 @@
+// Task: one application thread, run by its own sentry host thread. ThreadGroup: a process.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <mutex>
+
+#include "sentry/arch/cpu_state.h"
+#include "sentry/base/errno.h"
+#include "sentry/base/user_addr.h"
+#include "sentry/kernel/limits.h"
+#include "sentry/kernel/signal_state.h"
+#include "sentry/mm/memory_manager.h"
+#include "sentry/platform/platform.h"
+#include "sentry/vfs/fd_table.h"
+
+namespace sentry::kernel {
+
+class Kernel;
+
+struct Credentials {
+  uint32_t ruid = 0, euid = 0, suid = 0;
+  uint32_t rgid = 0, egid = 0, sgid = 0;
+};
+
+class ThreadGroup {
+ public:
+  ThreadGroup(pid_t tgid, pid_t ppid) : tgid_(tgid), ppid_(ppid), limits_(Limits::Defaults()) {}
+
+  pid_t tgid() const { return tgid_; }
+  pid_t ppid() const { return ppid_; }
+  Limits& limits() { return limits_; }
+  KernelSigaction& action(int sig) { return actions_[sig - 1]; }
+  std::mutex& mu() { return mu_; }  // guards limits and actions
+
+ private:
+  pid_t tgid_;
+  pid_t ppid_;
+  std::mutex mu_;
+  Limits limits_;
+  std::array<KernelSigaction, kNumSignals> actions_{};
+};
+
+class Task {
+ public:
+  Task(Kernel& kernel, std::shared_ptr<ThreadGroup> tg, pid_t tid,
+       std::shared_ptr<mm::MemoryManager> mm, std::shared_ptr<vfs::FdTable> fds,
+       std::unique_ptr<platform::Context> context);
+
+  // Runs the task until it exits; returns its wait(2) status.
+  int Run();
+
+  Kernel& kernel() { return kernel_; }
+  ThreadGroup& thread_group() { return *tg_; }
+  mm::MemoryManager& mm() { return *mm_; }
+  vfs::FdTable& fds() { return *fds_; }
+  platform::Context& context() { return *context_; }
+  arch::CpuState& state() { return state_; }
+  const Credentials& creds() const { return creds_; }
+  pid_t tid() const { return tid_; }
+
+  // Ends the thread (exit) or the whole process (exit_group) with a wait(2) status.
+  void RequestExit(int wait_status) {
+    exiting_ = true;
+    exit_status_ = wait_status;
+  }
+  bool exiting() const { return exiting_; }
+
+  uint64_t signal_mask() const { return signal_mask_; }
+  void set_signal_mask(uint64_t m) { signal_mask_ = m & ~kUnblockable; }
+  KernelStack& alt_stack() { return alt_stack_; }
+  void set_clear_child_tid(UserAddr a) { clear_child_tid_ = a; }
+  void set_robust_list(UserAddr head) { robust_list_ = head; }
+  // CPU time of the sentry thread serving this task plus that of the application itself.
+  uint64_t CpuTimeNs() const;
+
+ private:
+  void HandleSyscall();
+  // A synchronous signal (fault, trap) for which no delivery exists yet: the default action.
+  void TakeFatalSignal(const siginfo_t& info);
+
+  Kernel& kernel_;
+  std::shared_ptr<ThreadGroup> tg_;
+  pid_t tid_;
+  std::shared_ptr<mm::MemoryManager> mm_;
+  std::shared_ptr<vfs::FdTable> fds_;
+  std::unique_ptr<platform::Context> context_;
+  arch::CpuState state_;
+  Credentials creds_;
+  uint64_t signal_mask_ = 0;
+  KernelStack alt_stack_;
+  UserAddr clear_child_tid_;
+  UserAddr robust_list_;
+  bool exiting_ = false;
+  int exit_status_ = 0;
+};
+
+}  // namespace sentry::kernel

@@ -1,0 +1,237 @@
+#include "sentry/loader/loader.h"
+
+#include <elf.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "sentry/loader/elf.h"
+
+namespace sentry::loader {
+namespace {
+
+// Linux's limits on the strings execve copies: one string, and all of them together.
+constexpr uint64_t kMaxArgStrlen = 32 * kPageSize;
+constexpr uint64_t kInitialStackSize = 128 * 1024;
+// ELF_ET_DYN_BASE on amd64: PIE executables are loaded around two thirds of the address space.
+constexpr uint64_t kPieBase = 0x555555554000ULL;
+
+uint64_t RandomPages(uint64_t max_pages) {
+  uint64_t r = 0;
+  if (getrandom(&r, sizeof(r), 0) != sizeof(r)) return 0;
+  return (r % max_pages) * kPageSize;
+}
+
+LoadError Error(int err, std::string message) { return LoadError{err, std::move(message)}; }
+
+uint8_t SegmentPerms(uint32_t flags) {
+  int prot = 0;
+  if (flags & PF_R) prot |= PROT_READ;
+  if (flags & PF_W) prot |= PROT_WRITE;
+  if (flags & PF_X) prot |= PROT_EXEC;
+  return static_cast<uint8_t>(prot);
+}
+
+// Builds the initial stack top-down into a buffer and copies it out in one go.
+class StackBuilder {
+ public:
+  explicit StackBuilder(uint64_t top) : top_(top) {}
+  // Pushes bytes; returns their application address.
+  uint64_t Push(const void* data, size_t len) {
+    bytes_.insert(bytes_.begin(), static_cast<const uint8_t*>(data),
+                  static_cast<const uint8_t*>(data) + len);
+    return top_ - bytes_.size();
+  }
+  uint64_t PushString(const std::string& s) { return Push(s.c_str(), s.size() + 1); }
+  void AlignTo(size_t align) {
+    size_t pad = (top_ - bytes_.size()) % align;
+    bytes_.insert(bytes_.begin(), pad, 0);
+  }
+  uint64_t sp() const { return top_ - bytes_.size(); }
+  const std::vector<uint8_t>& bytes() const { return bytes_; }
+
+ private:
+  uint64_t top_;
+  std::vector<uint8_t> bytes_;  // bytes_[0] is at sp()
+};
+
+}  // namespace
+
+mm::Layout ChooseLayout(uint64_t max_addr, uint64_t stack_limit) {
+  mm::Layout l;
+  l.max_addr = max_addr;
+  l.stack_limit = std::min<uint64_t>(stack_limit, max_addr / 6 * 5);
+  // Stack randomised over 16 GiB below the top, as Linux (STACK_RND_MASK) does.
+  l.stack_top = PageRoundDown(max_addr - kPageSize - RandomPages(1 << 22));
+  // The mmap area starts below the stack's reach plus a guard gap, randomised over 1 TiB.
+  uint64_t gap = std::clamp<uint64_t>(l.stack_limit, 128ULL << 20, max_addr / 6 * 5);
+  l.mmap_base = PageRoundDown(l.stack_top - gap - RandomPages(1ULL << 28));
+  return l;
+}
+
+std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, int exe_fd,
+                                              const ExecArgs& args) {
+  struct stat st;
+  if (fstat(exe_fd, &st) != 0) return std::unexpected(Error(errno, "cannot stat the executable"));
+  if (!S_ISREG(st.st_mode)) return std::unexpected(Error(EACCES, "not a regular file"));
+  FileReader read = [exe_fd](void* buf, size_t len, uint64_t off) -> int64_t {
+    size_t done = 0;
+    while (done < len) {
+      ssize_t n = pread(exe_fd, static_cast<char*>(buf) + done, len - done,
+                        static_cast<off_t>(off + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return -errno;
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+    return static_cast<int64_t>(done);
+  };
+  auto parsed = ParseElf(read, static_cast<uint64_t>(st.st_size));
+  if (!parsed) return std::unexpected(Error(parsed.error().err, parsed.error().message));
+  const ElfInfo& elf = *parsed;
+  if (elf.interp) {
+    // Dynamic executables need their interpreter from a file system, which the sandbox does not
+    // serve yet; execve fails as it would for a missing interpreter.
+    return std::unexpected(Error(ENOENT, absl::StrCat("dynamically linked (interpreter ",
+                                                      *elf.interp, ") needs the file system")));
+  }
+
+  const mm::Layout& layout = mm.layout();
+  uint64_t bias = 0;
+  if (elf.position_independent) {
+    bias = PageRoundDown(kPieBase + RandomPages(1ULL << 28)) - elf.min_vaddr;
+  }
+  if (elf.max_vaddr + bias > layout.max_addr || elf.min_vaddr + bias < kPageSize * 16) {
+    return std::unexpected(Error(ENOMEM, "the executable does not fit the address space"));
+  }
+
+  // Map every segment's pages writable, fill them, then give each its own protection.
+  for (const ElfSegment& seg : elf.loads) {
+    uint64_t start = PageRoundDown(seg.vaddr + bias);
+    uint64_t end = *PageRoundUp(seg.vaddr + bias + seg.memsz);
+    auto map = [&](uint64_t at, uint64_t len) {
+      return mm.MMap({.addr = at,
+                      .length = len,
+                      .prot = PROT_READ | PROT_WRITE,
+                      .flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                      .name = args.execfn});
+    };
+    auto whole = end > start ? map(start, end - start) : Result<UserAddr>(UserAddr(start));
+    // Segments may share pages with earlier ones; then map only the pages still missing.
+    for (uint64_t page = start; !whole && page < end; page += kPageSize) {
+      auto r = map(page, kPageSize);
+      if (!r && r.error().value != EEXIST) {
+        return std::unexpected(Error(r.error().value, "cannot map a segment"));
+      }
+    }
+    if (seg.filesz == 0) continue;
+    auto views = mm.Translate(UserAddr(seg.vaddr + bias), seg.filesz, platform::kAccessWrite);
+    if (!views) return std::unexpected(Error(EFAULT, "segment memory"));
+    uint64_t off = seg.offset;
+    for (const iovec& v : *views) {
+      int64_t n = read(v.iov_base, v.iov_len, off);
+      if (n < 0) return std::unexpected(Error(static_cast<int>(-n), "cannot read a segment"));
+      if (static_cast<uint64_t>(n) != v.iov_len) {
+        return std::unexpected(Error(EIO, "the executable is shorter than its segments"));
+      }
+      off += v.iov_len;
+    }
+  }
+  for (const ElfSegment& seg : elf.loads) {
+    uint64_t start = PageRoundDown(seg.vaddr + bias);
+    uint64_t end = *PageRoundUp(seg.vaddr + bias + seg.memsz);
+    if (end > start) {
+      if (auto r = mm.MProtect(UserAddr(start), end - start, SegmentPerms(seg.flags)); !r) {
+        return std::unexpected(Error(r.error().value, "cannot protect a segment"));
+      }
+    }
+  }
+  mm.SetBrkStart(PageRoundDown(elf.max_vaddr + bias + RandomPages(1 << 13)));
+
+  // The stack: strings first, then the auxiliary vector, envp, argv and argc below them.
+  uint64_t strings = 0;
+  for (const auto* list : {&args.argv, &args.envp}) {
+    for (const std::string& s : *list) {
+      if (s.size() + 1 > kMaxArgStrlen) return std::unexpected(Error(E2BIG, "argument too long"));
+      strings += s.size() + 1 + sizeof(uint64_t);
+    }
+  }
+  if (strings > layout.stack_limit / 4) {
+    return std::unexpected(Error(E2BIG, "arguments and environment exceed a quarter of the stack"));
+  }
+  uint64_t stack_size = std::max<uint64_t>(kInitialStackSize, *PageRoundUp(strings + 4 * kPageSize));
+  if (auto r = mm.MMap({.addr = layout.stack_top - stack_size,
+                        .length = stack_size,
+                        .prot = PROT_READ | PROT_WRITE | (elf.executable_stack ? PROT_EXEC : 0),
+                        .flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN,
+                        .name = "[stack]"});
+      !r) {
+    return std::unexpected(Error(r.error().value, "cannot map the stack"));
+  }
+
+  StackBuilder stack(layout.stack_top - sizeof(uint64_t));
+  uint64_t execfn_addr = stack.PushString(args.execfn);
+  std::vector<uint64_t> envp_addrs, argv_addrs;
+  for (auto it = args.envp.rbegin(); it != args.envp.rend(); ++it) {
+    envp_addrs.insert(envp_addrs.begin(), stack.PushString(*it));
+  }
+  for (auto it = args.argv.rbegin(); it != args.argv.rend(); ++it) {
+    argv_addrs.insert(argv_addrs.begin(), stack.PushString(*it));
+  }
+  uint64_t platform_addr = stack.PushString("x86_64");
+  uint8_t random_bytes[16];
+  if (getrandom(random_bytes, sizeof(random_bytes), 0) != sizeof(random_bytes)) {
+    return std::unexpected(Error(EIO, "getrandom for AT_RANDOM failed"));
+  }
+  uint64_t random_addr = stack.Push(random_bytes, sizeof(random_bytes));
+
+  uint32_t eax, ebx, ecx, edx;
+  asm volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(1), "c"(0));
+  std::vector<uint64_t> words;  // argc, argv..., 0, envp..., 0, auxv pairs, AT_NULL
+  words.push_back(args.argv.size());
+  words.insert(words.end(), argv_addrs.begin(), argv_addrs.end());
+  words.push_back(0);
+  words.insert(words.end(), envp_addrs.begin(), envp_addrs.end());
+  words.push_back(0);
+  auto aux = [&](uint64_t type, uint64_t value) {
+    words.push_back(type);
+    words.push_back(value);
+  };
+  aux(AT_MINSIGSTKSZ, getauxval(AT_MINSIGSTKSZ));
+  aux(AT_HWCAP, edx);
+  aux(AT_PAGESZ, kPageSize);
+  aux(AT_CLKTCK, 100);
+  aux(AT_PHDR, elf.phdr_vaddr ? elf.phdr_vaddr + bias : 0);
+  aux(AT_PHENT, elf.phentsize);
+  aux(AT_PHNUM, elf.phnum);
+  aux(AT_BASE, 0);
+  aux(AT_FLAGS, 0);
+  aux(AT_ENTRY, elf.entry + bias);
+  aux(AT_UID, args.uid);
+  aux(AT_EUID, args.euid);
+  aux(AT_GID, args.gid);
+  aux(AT_EGID, args.egid);
+  aux(AT_SECURE, 0);
+  aux(AT_RANDOM, random_addr);
+  aux(AT_HWCAP2, getauxval(AT_HWCAP2));
+  aux(AT_EXECFN, execfn_addr);
+  aux(AT_PLATFORM, platform_addr);
+  aux(AT_NULL, 0);
+  // The ABI wants rsp 16-byte aligned at argc.
+  stack.AlignTo(16);
+  if ((words.size() * sizeof(uint64_t)) % 16 != 0) words.push_back(0);  // pad above AT_NULL
+  stack.Push(words.data(), words.size() * sizeof(uint64_t));
+  if (auto r = mm.CopyOut(UserAddr(stack.sp()), stack.bytes().data(), stack.bytes().size()); !r) {
+    return std::unexpected(Error(E2BIG, "initial stack does not fit"));
+  }
+
+  arch::CpuState state = arch::CpuState::ForEntry(elf.entry + bias, stack.sp());
+  return state;
+}
+
+}  // namespace sentry::loader

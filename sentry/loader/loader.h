@@ -1,0 +1,34 @@
+// The loader: puts an ELF executable (static or static-pie for now) into a fresh address space
+// and builds its initial stack (argv, envp, auxv), as Linux's execve does.
+#pragma once
+
+#include <expected>
+#include <string>
+#include <vector>
+
+#include "sentry/arch/cpu_state.h"
+#include "sentry/mm/memory_manager.h"
+
+namespace sentry::loader {
+
+struct ExecArgs {
+  std::string execfn;  // AT_EXECFN: the path as execve received it
+  std::vector<std::string> argv;
+  std::vector<std::string> envp;
+  uint32_t uid = 0, euid = 0, gid = 0, egid = 0;
+};
+
+struct LoadError {
+  int err;  // Linux errno execve would return: ENOEXEC, ENOENT (missing interpreter), E2BIG...
+  std::string message;
+};
+
+// Chooses where the stack and mmap area go, with Linux's randomisation.
+mm::Layout ChooseLayout(uint64_t max_addr, uint64_t stack_limit);
+
+// Loads the executable read from host fd `exe_fd` into `mm` (fresh, with the layout from
+// ChooseLayout) and returns the registers to start it with.
+std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, int exe_fd,
+                                              const ExecArgs& args);
+
+}  // namespace sentry::loader

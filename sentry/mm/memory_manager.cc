@@ -1,0 +1,444 @@
+#include "sentry/mm/memory_manager.h"
+
+#include <linux/mman.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+#include "spdlog/spdlog.h"
+
+namespace sentry::mm {
+namespace {
+
+using platform::kAccessExec;
+using platform::kAccessRead;
+using platform::kAccessWrite;
+
+constexpr int kValidProt = PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM;
+// How far below the lowest stack VMA an access may reach and still grow the stack: Linux keeps
+// no such limit other than RLIMIT_STACK and the guard gap to the next mapping.
+constexpr uint64_t kStackGuardGap = 256 * kPageSize;
+// MAP_32BIT places mappings in the second GiB of the address space, as Linux does.
+constexpr uint64_t kMap32Floor = 0x40000000, kMap32Ceiling = 0x80000000;
+
+}  // namespace
+
+uint8_t ProtToPerms(int prot) {
+  uint8_t perms = 0;
+  if (prot & PROT_READ) perms |= kAccessRead;
+  if (prot & PROT_WRITE) perms |= kAccessWrite | kAccessRead;  // x86 cannot write without read
+  if (prot & PROT_EXEC) perms |= kAccessExec | kAccessRead;
+  return perms;
+}
+
+MemoryManager::MemoryManager(MemoryFile& file, std::unique_ptr<platform::AddressSpace> as,
+                             Layout layout)
+    : file_(file), as_(std::move(as)), layout_(layout) {}
+
+MemoryManager::~MemoryManager() {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [start, vma] : vmas_) file_.Free(vma.offset, vma.length());
+  vmas_.Clear();
+}
+
+Result<void> MemoryManager::MapNewLocked(uint64_t start, uint64_t length, uint8_t perms,
+                                         bool shared, bool growsdown, std::string name) {
+  auto offset = file_.Allocate(length);
+  if (!offset) return Err(ENOMEM);
+  if (auto r = as_->MapFile(start, *offset, length, perms); !r) {
+    file_.Free(*offset, length);
+    return r;
+  }
+  vmas_.Insert(Vma{.start = start,
+                   .end = start + length,
+                   .perms = perms,
+                   .shared = shared,
+                   .growsdown = growsdown,
+                   .offset = *offset,
+                   .name = std::move(name)});
+  return {};
+}
+
+void MemoryManager::UnmapLocked(uint64_t start, uint64_t end) {
+  std::vector<Vma> removed = vmas_.Remove(start, end);
+  for (const Vma& v : removed) {
+    as_->Unmap(v.start, v.length());
+    file_.Free(v.offset, v.length());
+  }
+}
+
+Result<uint64_t> MemoryManager::FindSpaceLocked(uint64_t hint, uint64_t length, int flags) {
+  if (flags & MAP_32BIT) {
+    auto at = vmas_.FindGapTopDown(length, kMap32Floor, kMap32Ceiling);
+    if (!at) return Err(ENOMEM);
+    return *at;
+  }
+  if (hint != 0) {
+    uint64_t h = PageRoundDown(hint);
+    if (h >= kPageSize && h <= layout_.max_addr - length && vmas_.IsFree(h, h + length)) return h;
+  }
+  auto at = vmas_.FindGapTopDown(length, kPageSize * 16, layout_.mmap_base);
+  if (!at) at = vmas_.FindGapTopDown(length, kPageSize * 16, layout_.max_addr);
+  if (!at) return Err(ENOMEM);
+  return *at;
+}
+
+Result<UserAddr> MemoryManager::MMap(const MMapRequest& req) {
+  int type = req.flags & MAP_TYPE;
+  if (type != MAP_PRIVATE && type != MAP_SHARED && type != MAP_SHARED_VALIDATE) return Err(EINVAL);
+  if (req.prot & ~kValidProt) return Err(EINVAL);
+  if (req.length == 0) return Err(EINVAL);
+  auto rounded = PageRoundUp(req.length);
+  if (!rounded || *rounded > layout_.max_addr) return Err(ENOMEM);
+  uint64_t length = *rounded;
+  if (req.flags & MAP_HUGETLB) return Err(ENOMEM);  // no huge pages are reserved, as on a default host
+
+  bool fixed = req.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
+  absl::MutexLock lock(&mu_);
+  uint64_t start;
+  if (fixed) {
+    if (!IsPageAligned(req.addr)) return Err(EINVAL);
+    if (req.addr > layout_.max_addr - length) return Err(ENOMEM);
+    start = req.addr;
+    if (!vmas_.IsFree(start, start + length)) {
+      if (!(req.flags & MAP_FIXED) || (req.flags & MAP_FIXED_NOREPLACE)) return Err(EEXIST);
+      UnmapLocked(start, start + length);
+    }
+  } else {
+    start = TRY(FindSpaceLocked(req.addr, length, req.flags));
+  }
+  bool shared = type != MAP_PRIVATE;
+  TRY(MapNewLocked(start, length, ProtToPerms(req.prot), shared, req.flags & MAP_GROWSDOWN,
+                   req.name));
+  return UserAddr(start);
+}
+
+Result<void> MemoryManager::MUnmap(UserAddr addr, uint64_t length) {
+  if (!IsPageAligned(addr.value) || length == 0) return Err(EINVAL);
+  auto rounded = PageRoundUp(length);
+  if (!rounded || addr.value > layout_.max_addr || *rounded > layout_.max_addr - addr.value) {
+    return Err(EINVAL);
+  }
+  absl::MutexLock lock(&mu_);
+  UnmapLocked(addr.value, addr.value + *rounded);
+  return {};
+}
+
+Result<void> MemoryManager::MProtect(UserAddr addr, uint64_t length, int prot) {
+  if (!IsPageAligned(addr.value)) return Err(EINVAL);
+  bool growsdown = prot & PROT_GROWSDOWN;
+  if (prot & ~(kValidProt | PROT_GROWSDOWN)) return Err(EINVAL);
+  auto rounded = PageRoundUp(length);
+  if (!rounded || addr.value > UINT64_MAX - *rounded) return Err(ENOMEM);
+  if (*rounded == 0) return {};
+  uint64_t start = addr.value, end = start + *rounded;
+  uint8_t perms = ProtToPerms(prot);
+  absl::MutexLock lock(&mu_);
+  if (end > layout_.max_addr || !vmas_.IsFullyMapped(start, end)) return Err(ENOMEM);
+  if (growsdown) {
+    const Vma* first = vmas_.Find(start);
+    if (!first->growsdown) return Err(EINVAL);
+    start = first->start;  // PROT_GROWSDOWN extends the change to the start of the stack VMA
+  }
+  for (uint64_t cur = start; cur < end;) {
+    const Vma* v = vmas_.Find(cur);
+    if ((perms & ~v->max_perms) != 0) return Err(EACCES);
+    cur = v->end;
+  }
+  Result<void> status;
+  vmas_.Update(start, end, [&](Vma& v) {
+    if (v.perms == perms) return;
+    v.perms = perms;
+    if (auto r = as_->MapFile(v.start, v.offset, v.length(), perms); !r) status = r;
+  });
+  return status;
+}
+
+Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
+                                       uint64_t new_length, int flags, UserAddr new_addr) {
+  if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) return Err(EINVAL);
+  bool may_move = flags & MREMAP_MAYMOVE;
+  bool fixed = flags & MREMAP_FIXED;
+  bool dont_unmap = flags & MREMAP_DONTUNMAP;
+  if ((fixed || dont_unmap) && !may_move) return Err(EINVAL);
+  if (!IsPageAligned(old_addr.value)) return Err(EINVAL);
+  auto old_rounded = PageRoundUp(old_length);
+  auto new_rounded = PageRoundUp(new_length);
+  if (!old_rounded || !new_rounded || *new_rounded == 0) return Err(EINVAL);
+  if (dont_unmap && *old_rounded != *new_rounded) return Err(EINVAL);
+  uint64_t old_start = old_addr.value, old_len = *old_rounded, new_len = *new_rounded;
+  if (old_start > layout_.max_addr || old_len > layout_.max_addr - old_start) return Err(EFAULT);
+  if (fixed) {
+    if (!IsPageAligned(new_addr.value)) return Err(EINVAL);
+    if (new_addr.value > layout_.max_addr || new_len > layout_.max_addr - new_addr.value) {
+      return Err(EINVAL);
+    }
+    uint64_t ns = new_addr.value;
+    if (ns < old_start + old_len && old_start < ns + new_len) return Err(EINVAL);
+  }
+
+  absl::MutexLock lock(&mu_);
+  const Vma* vma = vmas_.Find(old_start);
+  if (vma == nullptr) return Err(EFAULT);
+  // Duplicating a mapping (old_length 0) needs memory shared between VMAs, which only
+  // MAP_SHARED file mappings will have; Linux refuses it for private mappings too.
+  if (old_len == 0) return Err(vma->shared ? ENOMEM : EINVAL);
+  if (old_start + old_len > vma->end) return Err(EFAULT);
+  if (dont_unmap && vma->shared) return Err(EINVAL);
+
+  if (!fixed && new_len <= old_len) {  // shrinking in place
+    if (new_len < old_len) UnmapLocked(old_start + new_len, old_start + old_len);
+    return old_addr;
+  }
+  const Vma base = *vma;
+  if (!fixed) {  // growing in place when the space after is free
+    uint64_t tail = old_start + old_len, extra = new_len - old_len;
+    if (tail == base.end && tail <= layout_.max_addr - extra && vmas_.IsFree(tail, tail + extra)) {
+      uint64_t tail_offset = base.OffsetOf(tail);
+      if (file_.ExtendInPlace(base.offset, base.length(), extra)) {
+        if (auto r = as_->MapFile(tail, tail_offset, extra, base.perms); !r) {
+          file_.Free(tail_offset, extra);
+          return std::unexpected(r.error());
+        }
+        Vma grown = base;
+        grown.start = tail;
+        grown.end = tail + extra;
+        grown.offset = tail_offset;
+        vmas_.Insert(grown);
+      } else {
+        TRY(MapNewLocked(tail, extra, base.perms, base.shared, base.growsdown, base.name));
+      }
+      return old_addr;
+    }
+    if (!may_move) return Err(ENOMEM);
+  }
+
+  // Moving: the memory itself stays where it is in the MemoryFile; only the addresses change.
+  uint64_t dest;
+  if (fixed) {
+    dest = new_addr.value;
+    UnmapLocked(dest, dest + new_len);
+  } else {
+    dest = TRY(FindSpaceLocked(0, new_len, 0));
+  }
+  uint64_t moved_len = std::min(old_len, new_len);
+  if (new_len < old_len) UnmapLocked(old_start + new_len, old_start + old_len);
+  std::vector<Vma> pieces = vmas_.Remove(old_start, old_start + moved_len);
+  for (Vma& p : pieces) {
+    as_->Unmap(p.start, p.length());
+    uint64_t len = p.length();
+    p.start = dest + (p.start - old_start);
+    p.end = p.start + len;
+  }
+  for (Vma& p : pieces) {
+    if (auto r = as_->MapFile(p.start, p.offset, p.length(), p.perms); !r) {
+      spdlog::error("mremap: remapping moved memory failed");
+    }
+    vmas_.Insert(std::move(p));
+  }
+  if (new_len > old_len) {
+    TRY(MapNewLocked(dest + old_len, new_len - old_len, base.perms, base.shared, base.growsdown,
+                     base.name));
+  }
+  if (dont_unmap) {
+    TRY(MapNewLocked(old_start, old_len, base.perms, base.shared, base.growsdown, base.name));
+  }
+  return UserAddr(dest);
+}
+
+Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) {
+  if (!IsPageAligned(addr.value)) return Err(EINVAL);
+  auto rounded = PageRoundUp(length);
+  if (!rounded || addr.value > UINT64_MAX - *rounded) return Err(EINVAL);
+  bool discard = false, remove = false;
+  switch (advice) {
+    case MADV_NORMAL: case MADV_RANDOM: case MADV_SEQUENTIAL: case MADV_WILLNEED:
+    case MADV_DONTFORK: case MADV_DOFORK: case MADV_MERGEABLE: case MADV_UNMERGEABLE:
+    case MADV_HUGEPAGE: case MADV_NOHUGEPAGE: case MADV_DONTDUMP: case MADV_DODUMP:
+    case MADV_WIPEONFORK: case MADV_KEEPONFORK: case MADV_COLD: case MADV_PAGEOUT:
+    case MADV_POPULATE_READ: case MADV_POPULATE_WRITE:
+      break;  // hints that change nothing observable for memory the sentry keeps resident
+    case MADV_DONTNEED: case MADV_FREE:
+      discard = true;
+      break;
+    case MADV_REMOVE:
+      remove = true;
+      break;
+    case MADV_HWPOISON: case MADV_SOFT_OFFLINE:
+      return Err(EPERM);
+    default:
+      return Err(EINVAL);
+  }
+  if (*rounded == 0) return {};
+  uint64_t start = addr.value, end = start + *rounded;
+  absl::MutexLock lock(&mu_);
+  bool hole = !vmas_.IsFullyMapped(start, end);
+  for (const Vma* v = vmas_.FindAtOrAfter(start); v != nullptr && v->start < end;
+       v = vmas_.FindAtOrAfter(v->end)) {
+    uint64_t s = std::max(start, v->start), e = std::min(end, v->end);
+    if (remove) {
+      if (!v->shared || !(v->perms & kAccessWrite)) return Err(v->shared ? EACCES : EINVAL);
+      file_.Decommit(v->OffsetOf(s), e - s);
+    } else if (discard && !v->shared) {
+      // Private anonymous pages read as zero after DONTNEED; shared memory keeps its data.
+      file_.Decommit(v->OffsetOf(s), e - s);
+    }
+  }
+  return hole ? Err(ENOMEM) : Result<void>{};
+}
+
+void MemoryManager::SetBrkStart(uint64_t start) {
+  absl::MutexLock lock(&mu_);
+  brk_start_ = brk_ = start;
+}
+
+UserAddr MemoryManager::Brk(UserAddr addr) {
+  absl::MutexLock lock(&mu_);
+  uint64_t want = addr.value;
+  if (want < brk_start_ || want > layout_.max_addr) return UserAddr(brk_);
+  uint64_t old_top = *PageRoundUp(brk_);
+  uint64_t new_top = *PageRoundUp(want);
+  if (new_top < old_top) {
+    UnmapLocked(new_top, old_top);
+  } else if (new_top > old_top) {
+    // Keep the guard gap to the stack or whatever lies above, as Linux does.
+    uint64_t check_end = std::min(layout_.max_addr, new_top + kPageSize);
+    if (!vmas_.IsFree(old_top, check_end)) return UserAddr(brk_);
+    if (!MapNewLocked(old_top, new_top - old_top, kAccessRead | kAccessWrite, false, false,
+                      "[heap]")) {
+      return UserAddr(brk_);
+    }
+  }
+  brk_ = want;
+  return UserAddr(brk_);
+}
+
+Result<void> MemoryManager::CopyChunks(UserAddr addr, uint64_t length, uint8_t access,
+                                       const std::function<void(uint8_t*, uint64_t)>& fn) {
+  if (length == 0) return {};
+  if (addr.value > UINT64_MAX - length) return Err(EFAULT);
+  uint64_t cur = addr.value, end = addr.value + length;
+  absl::MutexLock lock(&mu_);
+  while (cur < end) {
+    const Vma* v = vmas_.Find(cur);
+    if (v == nullptr && GrowStackLocked(cur)) v = vmas_.Find(cur);
+    if (v == nullptr || (v->perms & access) != access) return Err(EFAULT);
+    uint64_t n = std::min(end, v->end) - cur;
+    fn(file_.Access(v->OffsetOf(cur)), n);
+    cur += n;
+  }
+  return {};
+}
+
+Result<void> MemoryManager::CopyIn(UserAddr src, void* dst, uint64_t length) {
+  auto* out = static_cast<uint8_t*>(dst);
+  return CopyChunks(src, length, kAccessRead, [&](uint8_t* p, uint64_t n) {
+    std::memcpy(out, p, n);
+    out += n;
+  });
+}
+
+Result<void> MemoryManager::CopyOut(UserAddr dst, const void* src, uint64_t length) {
+  const auto* in = static_cast<const uint8_t*>(src);
+  return CopyChunks(dst, length, kAccessWrite, [&](uint8_t* p, uint64_t n) {
+    std::memcpy(p, in, n);
+    in += n;
+  });
+}
+
+Result<std::string> MemoryManager::CopyInString(UserAddr src, uint64_t max_length) {
+  std::string out;
+  uint64_t cur = src.value;
+  absl::MutexLock lock(&mu_);
+  while (out.size() < max_length) {
+    const Vma* v = vmas_.Find(cur);
+    if (v == nullptr || !(v->perms & kAccessRead)) return Err(EFAULT);
+    uint64_t n = std::min<uint64_t>(v->end - cur, max_length - out.size());
+    const char* p = reinterpret_cast<const char*>(file_.Access(v->OffsetOf(cur)));
+    const void* nul = std::memchr(p, 0, n);
+    if (nul != nullptr) {
+      out.append(p, static_cast<const char*>(nul) - p);
+      return out;
+    }
+    out.append(p, n);
+    cur += n;
+  }
+  return Err(ENAMETOOLONG);
+}
+
+Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t length,
+                                                   uint8_t access, size_t max_views) {
+  std::vector<iovec> views;
+  if (length == 0) return views;
+  if (addr.value > UINT64_MAX - length) length = UINT64_MAX - addr.value;
+  uint64_t cur = addr.value, end = addr.value + length;
+  absl::MutexLock lock(&mu_);
+  while (cur < end && views.size() < max_views) {
+    const Vma* v = vmas_.Find(cur);
+    if (v == nullptr && GrowStackLocked(cur)) v = vmas_.Find(cur);
+    if (v == nullptr || (v->perms & access) != access) break;
+    uint64_t n = std::min(end, v->end) - cur;
+    views.push_back(iovec{file_.Access(v->OffsetOf(cur)), n});
+    cur += n;
+  }
+  if (views.empty()) return Err(EFAULT);
+  return views;
+}
+
+bool MemoryManager::GrowStackLocked(uint64_t addr) {
+  const Vma* above = vmas_.FindAtOrAfter(addr);
+  if (above == nullptr || !above->growsdown || addr >= above->start) return false;
+  uint64_t stack_end = layout_.stack_top;
+  uint64_t new_start = PageRoundDown(addr);
+  if (stack_end - new_start > layout_.stack_limit) return false;
+  const Vma* below = vmas_.FindBefore(new_start + 1);
+  if (below != nullptr && below != above && below->end + kStackGuardGap > new_start) return false;
+  Vma grown = *above;
+  uint64_t len = above->start - new_start;
+  return MapNewLocked(new_start, len, grown.perms, grown.shared, true, grown.name).has_value();
+}
+
+bool MemoryManager::HandleFault(uint64_t addr) {
+  absl::MutexLock lock(&mu_);
+  if (vmas_.Find(addr) != nullptr) return false;  // a protection fault, the application's
+  return GrowStackLocked(addr);
+}
+
+std::string MemoryManager::MapsText() {
+  absl::MutexLock lock(&mu_);
+  std::string out;
+  // VMAs that differ only in their backing offsets are one mapping to the application.
+  auto it = vmas_.begin();
+  while (it != vmas_.end()) {
+    const Vma& first = it->second;
+    uint64_t end = first.end;
+    for (++it; it != vmas_.end(); ++it) {
+      const Vma& v = it->second;
+      if (v.start != end || v.perms != first.perms || v.shared != first.shared ||
+          v.name != first.name) {
+        break;
+      }
+      end = v.end;
+    }
+    std::string line = absl::StrFormat(
+        "%08x-%08x %c%c%c%c %08x 00:00 0", first.start, end,
+        (first.perms & kAccessRead) ? 'r' : '-', (first.perms & kAccessWrite) ? 'w' : '-',
+        (first.perms & kAccessExec) ? 'x' : '-', first.shared ? 's' : 'p', 0);
+    if (!first.name.empty()) {
+      line.resize(std::max<size_t>(line.size() + 1, 73), ' ');
+      line += first.name;
+    }
+    out += line;
+    out += '\n';
+  }
+  return out;
+}
+
+uint64_t MemoryManager::VmaCount() {
+  absl::MutexLock lock(&mu_);
+  return vmas_.size();
+}
+
+}  // namespace sentry::mm

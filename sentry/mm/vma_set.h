@@ -1,0 +1,73 @@
+// VmaSet: the virtual memory areas of one address space, keyed by start address. Each VMA maps
+// [start, end) to MemoryFile offsets [offset, offset + (end - start)) and owns that range.
+// Not thread safe; the MemoryManager locks.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sentry::mm {
+
+struct Vma {
+  uint64_t start = 0;
+  uint64_t end = 0;
+  uint8_t perms = 0;      // platform::AccessType bits
+  uint8_t max_perms = 7;  // what mprotect may grant
+  bool shared = false;    // MAP_SHARED: the memory stays shared on fork
+  bool growsdown = false;
+  uint64_t offset = 0;    // MemoryFile offset of start
+  std::string name;       // "[heap]", "[stack]", a file path, or empty
+
+  uint64_t length() const { return end - start; }
+  uint64_t OffsetOf(uint64_t addr) const { return offset + (addr - start); }
+  // Whether `next` continues this VMA seamlessly (same attributes, contiguous memory).
+  bool CanMergeWith(const Vma& next) const;
+};
+
+class VmaSet {
+ public:
+  // The VMA containing addr, or null.
+  const Vma* Find(uint64_t addr) const;
+  // The first VMA that ends above addr (the one containing it, or the next one), or null.
+  const Vma* FindAtOrAfter(uint64_t addr) const;
+  // The last VMA that starts below addr, or null.
+  const Vma* FindBefore(uint64_t addr) const;
+  bool IsFree(uint64_t start, uint64_t end) const;
+  // True when every byte of [start, end) is covered by some VMA.
+  bool IsFullyMapped(uint64_t start, uint64_t end) const;
+
+  // Adds a VMA over a free range (callers check IsFree) and merges it with its neighbours.
+  void Insert(Vma vma);
+  // Removes [start, end), splitting VMAs that straddle the edges; returns the removed pieces.
+  std::vector<Vma> Remove(uint64_t start, uint64_t end);
+  // Applies `fn` to each part of a VMA inside [start, end), splitting at the edges first, then
+  // merges what became mergeable.
+  template <class Fn>
+  void Update(uint64_t start, uint64_t end, Fn fn) {
+    SplitAt(start);
+    SplitAt(end);
+    for (auto it = vmas_.lower_bound(start); it != vmas_.end() && it->first < end; ++it) {
+      fn(it->second);
+    }
+    MergeRange(start, end);
+  }
+
+  // Highest free, page-aligned range of `len` bytes inside [floor, ceiling), or nullopt.
+  std::optional<uint64_t> FindGapTopDown(uint64_t len, uint64_t floor, uint64_t ceiling) const;
+
+  size_t size() const { return vmas_.size(); }
+  auto begin() const { return vmas_.begin(); }
+  auto end() const { return vmas_.end(); }
+  void Clear() { vmas_.clear(); }
+
+ private:
+  void SplitAt(uint64_t addr);
+  void MergeRange(uint64_t start, uint64_t end);
+
+  std::map<uint64_t, Vma> vmas_;
+};
+
+}  // namespace sentry::mm

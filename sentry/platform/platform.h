@@ -1,0 +1,69 @@
+// The platform runs application code until it needs the kernel. Everything above this header
+// (kernel, mm, syscalls) is platform-neutral; platform/ptrace and platform/kvm implement it.
+#pragma once
+
+#include <signal.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "sentry/arch/cpu_state.h"
+#include "sentry/base/errno.h"
+
+namespace sentry::platform {
+
+enum AccessType : uint8_t {
+  kAccessNone = 0,
+  kAccessRead = 1,
+  kAccessWrite = 2,
+  kAccessExec = 4,
+};
+
+// One application address space. Ranges are page aligned and lie below MaxUserAddress().
+class AddressSpace {
+ public:
+  virtual ~AddressSpace() = default;
+  // Maps [addr, addr+len) to the MemoryFile range starting at `offset` with `perms`, replacing
+  // whatever was mapped there. Also used to change protections of a mapped range.
+  virtual Result<void> MapFile(uint64_t addr, uint64_t offset, uint64_t len, uint8_t perms) = 0;
+  virtual void Unmap(uint64_t addr, uint64_t len) = 0;
+};
+
+enum class SwitchKind {
+  kSyscall,      // the application made a system call; state holds its number and arguments
+  kFault,        // a memory fault (SIGSEGV/SIGBUS); info.si_addr is the faulting address
+  kSignal,       // a synchronous exception such as SIGILL, SIGFPE or SIGTRAP; see info
+  kInterrupted,  // Interrupt() was called, or the host asked the task to stop
+};
+
+struct SwitchResult {
+  SwitchKind kind;
+  siginfo_t info{};  // valid for kFault and kSignal
+};
+
+// The execution context of one task: it runs on the host thread that created it.
+class Context {
+ public:
+  virtual ~Context() = default;
+  // Runs `state` in `as` until a syscall, fault or interrupt; returns which and updates `state`.
+  // An error means the platform lost the task (its host stub died); the task cannot continue.
+  virtual Result<SwitchResult> Switch(AddressSpace& as, arch::CpuState& state) = 0;
+  // Callable from any thread: makes a running or upcoming Switch return kInterrupted soon.
+  virtual void Interrupt() = 0;
+  // CPU time the application has spent running in this context, in nanoseconds.
+  virtual uint64_t AppCpuTimeNs() const = 0;
+};
+
+class Platform {
+ public:
+  virtual ~Platform() = default;
+  virtual std::string Name() const = 0;
+  // Highest application address (exclusive); the platform may reserve what lies above.
+  virtual uint64_t MaxUserAddress() const = 0;
+  virtual absl::StatusOr<std::unique_ptr<AddressSpace>> NewAddressSpace() = 0;
+  virtual absl::StatusOr<std::unique_ptr<Context>> NewContext() = 0;
+};
+
+}  // namespace sentry::platform

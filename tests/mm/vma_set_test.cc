@@ -1,0 +1,75 @@
+#include "sentry/mm/vma_set.h"
+
+#include <gtest/gtest.h>
+
+namespace sentry::mm {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+
+Vma Make(uint64_t start, uint64_t end, uint64_t offset, uint8_t perms = 3) {
+  return Vma{.start = start, .end = end, .perms = perms, .offset = offset};
+}
+
+TEST(VmaSetTest, FindAndGaps) {
+  VmaSet s;
+  s.Insert(Make(10 * kPage, 20 * kPage, 0));
+  s.Insert(Make(30 * kPage, 40 * kPage, 100 * kPage));
+  ASSERT_NE(s.Find(10 * kPage), nullptr);
+  EXPECT_EQ(s.Find(20 * kPage), nullptr);
+  EXPECT_EQ(s.Find(9 * kPage), nullptr);
+  EXPECT_EQ(s.FindAtOrAfter(20 * kPage)->start, 30 * kPage);
+  EXPECT_TRUE(s.IsFree(20 * kPage, 30 * kPage));
+  EXPECT_FALSE(s.IsFree(19 * kPage, 30 * kPage));
+  EXPECT_TRUE(s.IsFullyMapped(12 * kPage, 20 * kPage));
+  EXPECT_FALSE(s.IsFullyMapped(12 * kPage, 31 * kPage));
+  // Top-down: the highest fitting hole below the ceiling.
+  EXPECT_EQ(s.FindGapTopDown(5 * kPage, 0, 50 * kPage), 45 * kPage);
+  EXPECT_EQ(s.FindGapTopDown(10 * kPage, 0, 50 * kPage), 40 * kPage);
+  EXPECT_EQ(s.FindGapTopDown(11 * kPage, 0, 50 * kPage), std::nullopt);  // every hole is 10 pages
+  EXPECT_EQ(s.FindGapTopDown(10 * kPage, 0, 40 * kPage), 20 * kPage);
+  EXPECT_EQ(s.FindGapTopDown(11 * kPage, kPage, 40 * kPage), std::nullopt);
+  EXPECT_EQ(s.FindGapTopDown(10 * kPage, 0, 35 * kPage), 20 * kPage);  // ceiling inside a VMA
+  EXPECT_EQ(s.FindGapTopDown(0, 0, 50 * kPage), std::nullopt);
+  EXPECT_EQ(s.FindGapTopDown(kPage, 50 * kPage, 40 * kPage), std::nullopt);
+}
+
+TEST(VmaSetTest, InsertMergesContiguousNeighbours) {
+  VmaSet s;
+  s.Insert(Make(0, 4 * kPage, 0));
+  s.Insert(Make(4 * kPage, 8 * kPage, 4 * kPage));   // contiguous memory: merges
+  s.Insert(Make(8 * kPage, 9 * kPage, 50 * kPage));  // other memory: stays apart
+  EXPECT_EQ(s.size(), 2u);
+  EXPECT_EQ(s.Find(5 * kPage)->start, 0u);
+  EXPECT_EQ(s.Find(5 * kPage)->end, 8 * kPage);
+}
+
+TEST(VmaSetTest, RemoveSplitsAndReturnsPieces) {
+  VmaSet s;
+  s.Insert(Make(0, 10 * kPage, 1000 * kPage));
+  auto removed = s.Remove(2 * kPage, 5 * kPage);
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0].start, 2 * kPage);
+  EXPECT_EQ(removed[0].end, 5 * kPage);
+  EXPECT_EQ(removed[0].offset, 1002 * kPage);
+  EXPECT_EQ(s.size(), 2u);
+  EXPECT_EQ(s.Find(6 * kPage)->offset, 1005 * kPage);
+  EXPECT_TRUE(s.Remove(20 * kPage, 30 * kPage).empty());  // nothing there
+  EXPECT_EQ(s.Remove(0, 100 * kPage).size(), 2u);
+  EXPECT_EQ(s.size(), 0u);
+}
+
+TEST(VmaSetTest, UpdateSplitsThenMergesBack) {
+  VmaSet s;
+  s.Insert(Make(0, 10 * kPage, 0, 3));
+  s.Update(3 * kPage, 6 * kPage, [](Vma& v) { v.perms = 1; });
+  EXPECT_EQ(s.size(), 3u);
+  EXPECT_EQ(s.Find(4 * kPage)->perms, 1);
+  EXPECT_EQ(s.Find(4 * kPage)->offset, 3 * kPage);
+  s.Update(3 * kPage, 6 * kPage, [](Vma& v) { v.perms = 3; });
+  EXPECT_EQ(s.size(), 1u);
+  EXPECT_EQ(s.Find(4 * kPage)->end, 10 * kPage);
+}
+
+}  // namespace
+}  // namespace sentry::mm
