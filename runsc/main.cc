@@ -2,6 +2,8 @@
 // sentry process that `do` starts.
 #include <unistd.h>
 
+#include <cstdio>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,7 +13,42 @@
 
 extern char** environ;
 
+namespace {
+
+// Where the program's own command line starts: after the subcommand and its flags, at the first
+// word that is not a flag (or after "--"). CLI11 parses only what comes before; the rest is
+// the program's, untouched, however much it looks like our flags.
+int ProgramStart(int argc, char** argv, bool* has_separator) {
+  static const std::set<std::string> kTakesValue = {"--platform", "--debug-log", "--network",
+                                                    "--root",     "--exe-fd",    "--exe-path",
+                                                    "--hostname"};
+  bool seen_subcommand = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") {
+      *has_separator = true;
+      return i;
+    }
+    if (!arg.empty() && arg[0] == '-') {
+      if (kTakesValue.contains(arg)) ++i;
+      continue;
+    }
+    if (!seen_subcommand) {
+      seen_subcommand = true;
+      continue;
+    }
+    return i;
+  }
+  return argc;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  bool has_separator = false;
+  int program_start = ProgramStart(argc, argv, &has_separator);
+  std::vector<std::string> program(argv + program_start + (has_separator ? 1 : 0), argv + argc);
+
   CLI::App app{"runsc: run programs in a user-space-kernel sandbox", "runsc"};
   app.require_subcommand(1);
   app.fallthrough();  // global flags may come before or after the subcommand, as with gVisor
@@ -25,23 +62,20 @@ int main(int argc, char** argv) {
   app.add_option("--root", global.root, "state directory");
 
   auto* cmd_do = app.add_subcommand("do", "run PROGRAM [ARGS...] in a new sandbox");
-  cmd_do->prefix_command();  // everything after PROGRAM belongs to PROGRAM
-  std::vector<std::string> program;
-  cmd_do->add_option("program", program, "PROGRAM [ARGS...]")->required();
 
   runsc::BootFlags boot;
   auto* cmd_boot = app.add_subcommand("boot", "(internal) the sentry process")->group("");
-  cmd_boot->prefix_command();
   cmd_boot->add_option("--exe-fd", boot.executable_fd)->required();
   cmd_boot->add_option("--exe-path", boot.executable_path)->required();
   cmd_boot->add_option("--hostname", boot.hostname);
-  std::vector<std::string> boot_argv;
-  cmd_boot->add_option("argv", boot_argv);
 
-  CLI11_PARSE(app, argc, argv);
+  CLI11_PARSE(app, program_start, argv);
 
   if (cmd_do->parsed()) {
-    for (const std::string& extra : cmd_do->remaining()) program.push_back(extra);
+    if (program.empty()) {
+      fprintf(stderr, "runsc do: missing PROGRAM\n%s", app.help().c_str());
+      return 2;
+    }
     return runsc::Do(global, program);
   }
   runsc::BootConfig config{.platform = global.platform,
@@ -52,8 +86,7 @@ int main(int argc, char** argv) {
                            .argv = {},
                            .envp = {},
                            .hostname = boot.hostname};
-  for (const std::string& extra : cmd_boot->remaining()) boot_argv.push_back(extra);
-  config.argv = std::move(boot_argv);
+  config.argv = std::move(program);
   for (char** e = environ; *e != nullptr; ++e) config.envp.emplace_back(*e);
   return runsc::Boot(std::move(config));
 }

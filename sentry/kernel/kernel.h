@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "sentry/base/file_descriptor.h"
+#include "sentry/kernel/futex.h"
 #include "sentry/mm/memory_file.h"
 #include "sentry/platform/platform.h"
 
@@ -57,6 +58,7 @@ class Kernel {
   const KernelOptions& options() const { return options_; }
   mm::MemoryFile& memory_file() { return *memory_; }
   platform::Platform& platform() { return *platform_; }
+  FutexTable& futexes() { return futexes_; }
 
   // Logs an unsupported syscall the first time the sandbox sees it.
   void ReportUnsupported(uint64_t nr);
@@ -65,6 +67,7 @@ class Kernel {
   KernelOptions options_;
   std::unique_ptr<mm::MemoryFile> memory_;
   std::unique_ptr<platform::Platform> platform_;
+  FutexTable futexes_;
   std::bitset<1024> reported_;
   std::atomic_flag report_lock_ = ATOMIC_FLAG_INIT;
 };

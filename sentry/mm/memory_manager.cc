@@ -51,6 +51,7 @@ Result<void> MemoryManager::MapNewLocked(uint64_t start, uint64_t length, uint8_
     file_.Free(*offset, length);
     return r;
   }
+  mapped_bytes_ += length;
   vmas_.Insert(Vma{.start = start,
                    .end = start + length,
                    .perms = perms,
@@ -64,6 +65,7 @@ Result<void> MemoryManager::MapNewLocked(uint64_t start, uint64_t length, uint8_
 void MemoryManager::UnmapLocked(uint64_t start, uint64_t end) {
   std::vector<Vma> removed = vmas_.Remove(start, end);
   for (const Vma& v : removed) {
+    mapped_bytes_ -= v.length();
     as_->Unmap(v.start, v.length());
     file_.Free(v.offset, v.length());
   }
@@ -86,9 +88,11 @@ Result<uint64_t> MemoryManager::FindSpaceLocked(uint64_t hint, uint64_t length, 
 }
 
 Result<UserAddr> MemoryManager::MMap(const MMapRequest& req) {
+  // Anonymous memory is MAP_PRIVATE or MAP_SHARED; MAP_SHARED_VALIDATE is for files. Unknown
+  // prot bits are ignored by mmap (only mprotect checks them).
   int type = req.flags & MAP_TYPE;
-  if (type != MAP_PRIVATE && type != MAP_SHARED && type != MAP_SHARED_VALIDATE) return Err(EINVAL);
-  if (req.prot & ~kValidProt) return Err(EINVAL);
+  if (type != MAP_PRIVATE && type != MAP_SHARED) return Err(EINVAL);
+  if (type == MAP_SHARED && (req.flags & MAP_GROWSDOWN)) return Err(EINVAL);
   if (req.length == 0) return Err(EINVAL);
   auto rounded = PageRoundUp(req.length);
   if (!rounded || *rounded > layout_.max_addr) return Err(ENOMEM);
@@ -97,6 +101,9 @@ Result<UserAddr> MemoryManager::MMap(const MMapRequest& req) {
 
   bool fixed = req.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
   absl::MutexLock lock(&mu_);
+  if (length > req.address_space_limit || mapped_bytes_ > req.address_space_limit - length) {
+    return Err(ENOMEM);
+  }
   uint64_t start;
   if (fixed) {
     if (!IsPageAligned(req.addr)) return Err(EINVAL);
@@ -157,7 +164,8 @@ Result<void> MemoryManager::MProtect(UserAddr addr, uint64_t length, int prot) {
 }
 
 Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
-                                       uint64_t new_length, int flags, UserAddr new_addr) {
+                                       uint64_t new_length, int flags, UserAddr new_addr,
+                                       uint64_t address_space_limit) {
   if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) return Err(EINVAL);
   bool may_move = flags & MREMAP_MAYMOVE;
   bool fixed = flags & MREMAP_FIXED;
@@ -187,6 +195,10 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
   if (old_len == 0) return Err(vma->shared ? ENOMEM : EINVAL);
   if (old_start + old_len > vma->end) return Err(EFAULT);
   if (dont_unmap && vma->shared) return Err(EINVAL);
+  uint64_t growth = new_len > old_len ? new_len - old_len : (dont_unmap ? old_len : 0);
+  if (growth > address_space_limit || mapped_bytes_ > address_space_limit - growth) {
+    return Err(ENOMEM);
+  }
 
   if (!fixed && new_len <= old_len) {  // shrinking in place
     if (new_len < old_len) UnmapLocked(old_start + new_len, old_start + old_len);
@@ -206,6 +218,7 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
         grown.start = tail;
         grown.end = tail + extra;
         grown.offset = tail_offset;
+        mapped_bytes_ += extra;
         vmas_.Insert(grown);
       } else {
         TRY(MapNewLocked(tail, extra, base.perms, base.shared, base.growsdown, base.name));

@@ -27,6 +27,7 @@ struct MMapRequest {
   int prot = 0;         // PROT_*
   int flags = 0;        // MAP_* as passed to mmap(2)
   std::string name;     // shown in the maps listing
+  uint64_t address_space_limit = UINT64_MAX;  // RLIMIT_AS
 };
 
 // Where things go in a fresh address space; chosen (with randomisation) at exec.
@@ -52,7 +53,7 @@ class MemoryManager {
   Result<void> MUnmap(UserAddr addr, uint64_t length);
   Result<void> MProtect(UserAddr addr, uint64_t length, int prot);
   Result<UserAddr> MRemap(UserAddr old_addr, uint64_t old_length, uint64_t new_length, int flags,
-                          UserAddr new_addr);
+                          UserAddr new_addr, uint64_t address_space_limit = UINT64_MAX);
   Result<void> MAdvise(UserAddr addr, uint64_t length, int advice);
 
   // brk(2): returns the (possibly unchanged) break.
@@ -107,6 +108,7 @@ class MemoryManager {
   VmaSet vmas_ ABSL_GUARDED_BY(mu_);
   uint64_t brk_start_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t brk_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t mapped_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // sum of VMA lengths, for RLIMIT_AS
 };
 
 // Converts PROT_* bits to platform access bits.

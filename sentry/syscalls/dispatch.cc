@@ -15,6 +15,7 @@ SyscallTable BuildTable() {
   RegisterTaskSyscalls(t);
   RegisterTimeSyscalls(t);
   RegisterSignalSyscalls(t);
+  RegisterFutexSyscalls(t);
   return t;
 }
 

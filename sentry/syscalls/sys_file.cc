@@ -1,10 +1,13 @@
 // read/write and friends on the files the sandbox has so far (the donated standard streams).
+#include <fcntl.h>
+#include <linux/limits.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
 #include <climits>
 
+#include "sentry/kernel/kernel.h"
 #include "sentry/syscalls/table.h"
 
 namespace sentry::syscalls {
@@ -120,6 +123,23 @@ Result<uint64_t> Sys_fstat(kernel::Task& t, const Args& a) {
   return 0;
 }
 
+// Only the fd form (AT_EMPTY_PATH with an empty path, which glibc's fstat uses) exists until
+// there is a file system to look paths up in.
+Result<uint64_t> Sys_newfstatat(kernel::Task& t, const Args& a) {
+  int flags = ArgInt(a[3]);
+  if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) return Err(EINVAL);
+  std::string path = TRY(t.mm().CopyInString(UserAddr(a[1]), PATH_MAX));
+  if (!path.empty()) {
+    t.kernel().ReportUnsupported(SYS_newfstatat);
+    return Err(ENOSYS);
+  }
+  if (!(flags & AT_EMPTY_PATH)) return Err(ENOENT);
+  auto file = TRY(t.fds().Get(ArgInt(a[0])));
+  struct stat st = TRY(file->Stat());
+  TRY(t.mm().CopyOutObject(UserAddr(a[2]), st));
+  return 0;
+}
+
 Result<uint64_t> Sys_ioctl(kernel::Task& t, const Args& a) {
   auto file = TRY(t.fds().Get(ArgInt(a[0])));
   return file->Ioctl(t.mm(), static_cast<uint32_t>(a[1]), a[2]);
@@ -144,6 +164,7 @@ void RegisterFileSyscalls(SyscallTable& t) {
   t.handlers[SYS_writev] = Sys_writev;
   t.handlers[SYS_close] = Sys_close;
   t.handlers[SYS_fstat] = Sys_fstat;
+  t.handlers[SYS_newfstatat] = Sys_newfstatat;
   t.handlers[SYS_ioctl] = Sys_ioctl;
   t.handlers[SYS_getcwd] = Sys_getcwd;
 }

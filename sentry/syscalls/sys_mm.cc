@@ -13,6 +13,11 @@ constexpr int kKnownMapFlags = MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYM
                                MAP_HUGETLB | MAP_SYNC | MAP_FIXED_NOREPLACE |
                                (0x3f << MAP_HUGE_SHIFT) | 0x4000000 /* MAP_UNINITIALIZED */;
 
+uint64_t AddressSpaceLimit(kernel::Task& t) {
+  std::lock_guard lock(t.thread_group().mu());
+  return t.thread_group().limits().Get(RLIMIT_AS).cur;
+}
+
 Result<uint64_t> Sys_brk(kernel::Task& t, const Args& a) {
   return t.mm().Brk(UserAddr(a[0])).value;
 }
@@ -32,7 +37,12 @@ Result<uint64_t> Sys_mmap(kernel::Task& t, const Args& a) {
     TRY(t.fds().Get(fd));
     return Err(ENODEV);
   }
-  UserAddr addr = TRY(t.mm().MMap({.addr = a[0], .length = a[1], .prot = prot, .flags = flags, .name = {}}));
+  UserAddr addr = TRY(t.mm().MMap({.addr = a[0],
+                                   .length = a[1],
+                                   .prot = prot,
+                                   .flags = flags,
+                                   .name = {},
+                                   .address_space_limit = AddressSpaceLimit(t)}));
   return addr.value;
 }
 
@@ -47,7 +57,8 @@ Result<uint64_t> Sys_mprotect(kernel::Task& t, const Args& a) {
 }
 
 Result<uint64_t> Sys_mremap(kernel::Task& t, const Args& a) {
-  UserAddr addr = TRY(t.mm().MRemap(UserAddr(a[0]), a[1], a[2], ArgInt(a[3]), UserAddr(a[4])));
+  UserAddr addr = TRY(t.mm().MRemap(UserAddr(a[0]), a[1], a[2], ArgInt(a[3]), UserAddr(a[4]),
+                                    AddressSpaceLimit(t)));
   return addr.value;
 }
 

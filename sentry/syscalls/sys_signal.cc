@@ -9,6 +9,12 @@ namespace sentry::syscalls {
 namespace {
 
 constexpr uint64_t kSigsetSize = sizeof(uint64_t);
+constexpr uint64_t kSaRestorer = 0x04000000;
+constexpr uint64_t kSaExposeTagbits = 0x00000800;
+// Flags the kernel keeps; it drops the rest so programs can probe for support (SA_UNSUPPORTED).
+constexpr uint64_t kKnownSaFlags = SA_NOCLDSTOP | SA_NOCLDWAIT | SA_SIGINFO | SA_ONSTACK |
+                                   SA_RESTART | SA_NODEFER | SA_RESETHAND | kSaExposeTagbits |
+                                   kSaRestorer;
 // Linux's MINSIGSTKSZ on amd64 (glibc's macro is now a sysconf call).
 constexpr size_t kMinSigStackSize = 2048;
 constexpr int kSsAutoDisarm = static_cast<int>(1U << 31);  // SS_AUTODISARM, not in glibc's headers
@@ -22,6 +28,7 @@ Result<uint64_t> Sys_rt_sigaction(kernel::Task& t, const Args& a) {
     act = TRY(t.mm().CopyInObject<kernel::KernelSigaction>(UserAddr(a[1])));
     if (sig == SIGKILL || sig == SIGSTOP) return Err(EINVAL);
     act->mask &= ~kernel::kUnblockable;
+    act->flags &= kKnownSaFlags;
   }
   kernel::KernelSigaction old;
   {

@@ -29,6 +29,7 @@ void RegisterMemorySyscalls(SyscallTable& t);
 void RegisterTaskSyscalls(SyscallTable& t);
 void RegisterTimeSyscalls(SyscallTable& t);
 void RegisterSignalSyscalls(SyscallTable& t);
+void RegisterFutexSyscalls(SyscallTable& t);
 
 // Argument helpers.
 inline int ArgInt(uint64_t v) { return static_cast<int>(static_cast<uint32_t>(v)); }

@@ -77,7 +77,9 @@ TEST(RangeAllocatorTest, RandomSequencesStayConsistent) {
       auto r = a.Allocate(len);
       if (!r) continue;
       auto it = live.upper_bound(*r);
-      if (it != live.end()) ASSERT_LE(*r + len, it->first);
+      if (it != live.end()) {
+        ASSERT_LE(*r + len, it->first);
+      }
       if (it != live.begin()) {
         auto prev = std::prev(it);
         ASSERT_LE(prev->first + prev->second, *r);
@@ -93,7 +95,9 @@ TEST(RangeAllocatorTest, RandomSequencesStayConsistent) {
     uint64_t junk = (rng() % 300) * kPage;
     bool inside_live = false;
     for (auto& [s, l] : live) inside_live |= junk >= s && junk < s + l;
-    if (!inside_live) ASSERT_FALSE(a.Free(junk, kPage));
+    if (!inside_live) {
+      ASSERT_FALSE(a.Free(junk, kPage));
+    }
   }
   for (auto& [s, l] : live) ASSERT_TRUE(a.Free(s, l));
   EXPECT_EQ(a.allocated(), 0u);

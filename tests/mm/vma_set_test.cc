@@ -8,7 +8,12 @@ namespace {
 constexpr uint64_t kPage = 4096;
 
 Vma Make(uint64_t start, uint64_t end, uint64_t offset, uint8_t perms = 3) {
-  return Vma{.start = start, .end = end, .perms = perms, .offset = offset};
+  Vma v;
+  v.start = start;
+  v.end = end;
+  v.perms = perms;
+  v.offset = offset;
+  return v;
 }
 
 TEST(VmaSetTest, FindAndGaps) {

@@ -1,0 +1,92 @@
+// Helpers shared by the conformance tests. Header-only: every test is one self-contained static
+// binary.
+#ifndef SYSCALLS_TEST_UTIL_H_
+#define SYSCALLS_TEST_UTIL_H_
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include <gtest/gtest.h>
+
+namespace conformance {
+
+// The symbolic name of an errno value ("EINVAL"), which says more in a failure than a number.
+inline std::string ErrnoName(int err) {
+  const char* name = strerrorname_np(err);
+  return name != nullptr ? name : std::to_string(err);
+}
+
+// From the auxiliary vector: costs no system call.
+inline size_t PageSize() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
+
+// A system call's result as a long, so that the macros below take both syscall(2)'s long and
+// pointer results such as mmap(2)'s (MAP_FAILED becomes -1).
+template <typename T>
+long ResultAsLong(T result) {
+  if constexpr (std::is_pointer_v<T>) {
+    return reinterpret_cast<long>(result);
+  } else {
+    return static_cast<long>(result);
+  }
+}
+
+// What a system call returned and the errno it left.
+struct Outcome {
+  long ret;
+  int err;
+};
+
+inline ::testing::AssertionResult FailedWith(const char* call, Outcome got, int expected_errno) {
+  if (got.ret == -1 && got.err == expected_errno) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << call << " returned " << got.ret << " with errno " << ErrnoName(got.err)
+         << "; expected -1 with errno " << ErrnoName(expected_errno);
+}
+
+inline ::testing::AssertionResult Succeeded(const char* call, Outcome got) {
+  if (got.ret != -1) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << call << " failed with errno " << ErrnoName(got.err);
+}
+
+}  // namespace conformance
+
+// Runs `call` and captures errno at once, before gtest's own work can change it.
+#define CONFORMANCE_RUN_(call)                                      \
+  ([&]() {                                                          \
+    errno = 0;                                                      \
+    const long conformance_ret = ::conformance::ResultAsLong(call); \
+    return ::conformance::Outcome{conformance_ret, errno};          \
+  }())
+
+// Like gtest's own assertions, these take further context with <<, on a line of its own. The
+// switch keeps an `else` after the macro from binding to the `if` inside it.
+#define CONFORMANCE_CHECK_(result, fail)                              \
+  switch (0)                                                          \
+  case 0:                                                             \
+  default:                                                            \
+    if (const ::testing::AssertionResult conformance_ar = (result)) { \
+    } else                                                            \
+      fail() << conformance_ar.message() << "\n"
+
+// EXPECT_SYSCALL_ERRNO(EINVAL, syscall(...)): the call returns -1 and sets errno to EINVAL.
+#define EXPECT_SYSCALL_ERRNO(expected_errno, call)                                               \
+  CONFORMANCE_CHECK_(::conformance::FailedWith(#call, CONFORMANCE_RUN_(call), (expected_errno)), \
+                     ADD_FAILURE)
+#define ASSERT_SYSCALL_ERRNO(expected_errno, call)                                               \
+  CONFORMANCE_CHECK_(::conformance::FailedWith(#call, CONFORMANCE_RUN_(call), (expected_errno)), \
+                     FAIL)
+
+// EXPECT_SYSCALL_OK(syscall(...)): the call does not return -1; a failure names errno.
+#define EXPECT_SYSCALL_OK(call) \
+  CONFORMANCE_CHECK_(::conformance::Succeeded(#call, CONFORMANCE_RUN_(call)), ADD_FAILURE)
+#define ASSERT_SYSCALL_OK(call) \
+  CONFORMANCE_CHECK_(::conformance::Succeeded(#call, CONFORMANCE_RUN_(call)), FAIL)
+
+#endif  // SYSCALLS_TEST_UTIL_H_
