@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,6 +85,9 @@ int Do(const GlobalFlags& flags, const std::vector<std::string>& program) {
     return 1;
   }
   if (pid == 0) {
+    // The sandbox must not outlive runsc, whatever kills it; the stubs die with the sentry.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1) _exit(125);
     // dup2 onto itself would keep O_CLOEXEC, so clear the flag explicitly in that case.
     if (exe.get() == kExeFd ? fcntl(kExeFd, F_SETFD, 0) < 0 : dup2(exe.get(), kExeFd) < 0) {
       _exit(125);

@@ -116,8 +116,10 @@ class PtraceContext : public sentry::platform::Context {
 
   uint64_t AppCpuTimeNs() const override {
     if (bound_stub_ == 0) return 0;
-    // The host's per-thread CPU clock of the stub thread (MAKE_THREAD_CPUCLOCK(tid, SCHED)).
-    clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(bound_stub_) << 3) | 6);
+    // The host's CPU clock of the stub process (MAKE_PROCESS_CPUCLOCK(pid, SCHED)): Linux
+    // reads other processes' clocks but only its own threads' per-thread ones. One task runs
+    // per stub today, so the process clock is the task's.
+    clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(bound_stub_) << 3) | 2);
     timespec ts{};
     if (clock_gettime(clock, &ts) != 0) return 0;
     return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + ts.tv_nsec;
@@ -133,16 +135,17 @@ class PtraceContext : public sentry::platform::Context {
   // Keeps the sentry thread and its stub thread on one CPU: every trap is a hand-off between
   // the two, and on a nested VM a cross-CPU wake-up costs several times a same-CPU switch.
   void Bind(pid_t stub_tid) {
-    if (cpu_ < 0) return;
     pid_t self = gettid();
     if (bound_self_ == self && bound_stub_ == stub_tid) return;
+    bound_self_ = self;
+    bound_stub_ = stub_tid;
+    if (cpu_ < 0) cpu_ = sched_getcpu();  // no preference: stay where the task started
+    if (cpu_ < 0) return;
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpu_, &set);
     sched_setaffinity(0, sizeof(set), &set);
     sched_setaffinity(stub_tid, sizeof(set), &set);
-    bound_self_ = self;
-    bound_stub_ = stub_tid;
   }
 
   Result<SwitchResult> Lost(StubProcess& stub, const char* what) {
@@ -181,7 +184,10 @@ absl::StatusOr<std::unique_ptr<sentry::platform::AddressSpace>> PtracePlatform::
 }
 
 absl::StatusOr<std::unique_ptr<sentry::platform::Context>> PtracePlatform::NewContext() {
-  int cpu = cpus_.empty() ? -1 : cpus_[next_cpu_.fetch_add(1) % cpus_.size()];
+  // The first context stays on whatever CPU its task starts on; later ones (threads, which
+  // come with the processes issue) are spread over the others.
+  size_t n = next_cpu_.fetch_add(1);
+  int cpu = n == 0 || cpus_.empty() ? -1 : cpus_[n % cpus_.size()];
   return std::make_unique<PtraceContext>(cpu);
 }
 

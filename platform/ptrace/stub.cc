@@ -82,6 +82,7 @@ class StubCode : public Xbyak::CodeGenerator {
 }  // namespace
 
 absl::Status InstallStubCode() {
+  if (g_loop_addr != 0) return absl::OkStatus();  // once per sentry process
   StubCode code;
   if (code.getSize() > kStubCodeSize) return absl::InternalError("stub code too large");
   void* page = mmap(reinterpret_cast<void*>(kStubCodeAddr), kStubCodeSize, PROT_READ | PROT_WRITE,
