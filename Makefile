@@ -23,7 +23,7 @@ test: deps all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
 
 bench: deps all
-	perf/compare --runtime "runsc-gvisor=runsc --platform=ptrace --network=none do" $(BUILD)/perf/syscall_bench
+	perf/compare --runtime "gvisor-ptrace=runsc --platform=ptrace --network=none do" $(BUILD)/perf/syscall_bench
 
 format:
 	find sentry platform runsc gofer tests syscalls perf -name '*.h' -o -name '*.cc' | xargs clang-format -i

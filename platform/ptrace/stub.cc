@@ -12,7 +12,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
 #include <xbyak/xbyak.h>
 
 #include "absl/strings/str_cat.h"
@@ -23,23 +29,30 @@ namespace platform::ptrace {
 namespace {
 
 uint64_t g_loop_addr = 0;  // address of the syscall loop inside the stub page
+std::vector<sentry::platform::SharedRegion> g_host_vdso;  // [vvar]...[vdso], kept in stubs
 
 // The stub's whole program. `init` runs once in the freshly forked child: it unmaps everything
-// of the sentry around the stub page and traps to its tracer. `loop` is where the sentry points
-// the thread to run one host syscall: the int3 hands the result back.
+// of the sentry but the stub page and the host's vDSO, then traps to its tracer. `loop` is
+// where the sentry points the thread to run one host syscall: the int3 hands the result back.
 class StubCode : public Xbyak::CodeGenerator {
  public:
-  StubCode() : Xbyak::CodeGenerator(4096, Xbyak::DontSetProtectRWE) {
+  // keep: sorted, disjoint, page-aligned ranges to leave mapped.
+  explicit StubCode(const std::vector<std::pair<uint64_t, uint64_t>>& keep)
+      : Xbyak::CodeGenerator(4096, Xbyak::DontSetProtectRWE) {
     using namespace Xbyak::util;
-    const uint64_t end = kStubCodeAddr + kStubCodeSize;
-    xor_(edi, edi);
-    mov(rsi, kStubCodeAddr);
-    mov(eax, SYS_munmap);
-    syscall();
-    mov(rdi, end);
-    mov(rsi, sentry::arch::kTaskSize - end);
-    mov(eax, SYS_munmap);
-    syscall();
+    uint64_t from = 0;
+    auto unmap = [&](uint64_t start, uint64_t end) {
+      if (end <= start) return;
+      mov(rdi, start);
+      mov(rsi, end - start);
+      mov(eax, SYS_munmap);
+      syscall();
+    };
+    for (const auto& [start, end] : keep) {
+      unmap(from, start);
+      from = end;
+    }
+    unmap(from, sentry::arch::kTaskSize);
     int3();
     align(64);
     L(loop_);
@@ -52,6 +65,40 @@ class StubCode : public Xbyak::CodeGenerator {
  private:
   Xbyak::Label loop_;
 };
+
+// The host kernel's [vvar*] and [vdso] mappings of this process: one contiguous run ending with
+// [vdso]. Stubs keep them, so applications read clocks through the host's vDSO without a trap.
+std::vector<sentry::platform::SharedRegion> FindHostVdso() {
+  std::vector<sentry::platform::SharedRegion> regions;
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    uint64_t start = 0, end = 0;
+    char perms[5] = {};
+    char name[64] = {};
+    if (sscanf(line.c_str(), "%" SCNx64 "-%" SCNx64 " %4s %*s %*s %*s %63s", &start, &end, perms,
+               name) != 4) {
+      continue;
+    }
+    std::string_view n(name);
+    if (!n.starts_with("[vvar") && n != "[vdso]") continue;
+    uint8_t access = 0;
+    if (perms[0] == 'r') access |= sentry::platform::kAccessRead;
+    if (perms[2] == 'x') access |= sentry::platform::kAccessExec;
+    regions.push_back({start, end, access, std::string(n)});
+  }
+  std::sort(regions.begin(), regions.end(),
+            [](const auto& a, const auto& b) { return a.start < b.start; });
+  // Only a run that ends in [vdso] and sits below the stub page is usable.
+  if (regions.empty() || regions.back().name != "[vdso]" ||
+      regions.back().end > kStubCodeAddr) {
+    return {};
+  }
+  for (size_t i = 1; i < regions.size(); ++i) {
+    if (regions[i - 1].end != regions[i].start) return {};
+  }
+  return regions;
+}
 
 // Runs in the child of a raw clone of the sentry: only async-signal-safe raw syscalls.
 [[noreturn]] void StubChild(int memory_fd, pid_t parent) {
@@ -83,7 +130,11 @@ class StubCode : public Xbyak::CodeGenerator {
 
 absl::Status InstallStubCode() {
   if (g_loop_addr != 0) return absl::OkStatus();  // once per sentry process
-  StubCode code;
+  g_host_vdso = FindHostVdso();
+  std::vector<std::pair<uint64_t, uint64_t>> keep;
+  if (!g_host_vdso.empty()) keep.emplace_back(g_host_vdso.front().start, g_host_vdso.back().end);
+  keep.emplace_back(kStubCodeAddr, kStubCodeAddr + kStubCodeSize);
+  StubCode code(keep);
   if (code.getSize() > kStubCodeSize) return absl::InternalError("stub code too large");
   void* page = mmap(reinterpret_cast<void*>(kStubCodeAddr), kStubCodeSize, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
@@ -98,6 +149,8 @@ absl::Status InstallStubCode() {
   g_loop_addr = kStubCodeAddr + code.loop_offset();
   return absl::OkStatus();
 }
+
+const std::vector<sentry::platform::SharedRegion>& HostVdsoRegions() { return g_host_vdso; }
 
 int WaitStop(pid_t tid) {
   int status = 0;

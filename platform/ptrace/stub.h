@@ -6,15 +6,19 @@
 #include <sys/user.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "sentry/base/errno.h"
+#include "sentry/platform/platform.h"
 
 namespace platform::ptrace {
 
 // Writes the stub code into the sentry's own copy of the stub page (once per sentry).
 absl::Status InstallStubCode();
+// The host vDSO regions every stub keeps (empty when the host has none usable).
+const std::vector<sentry::platform::SharedRegion>& HostVdsoRegions();
 
 // A stub process with a single thread, traced by the host thread that created it.
 class StubProcess {

@@ -37,8 +37,10 @@ std::expected<int, StartError> Kernel::RunInit(InitProcessArgs args) {
   }
 
   uint64_t stack_limit = tg->limits().Get(RLIMIT_STACK).cur;
+  auto shared = platform_->SharedRegions();
   auto mm = std::make_shared<mm::MemoryManager>(
-      *memory_, std::move(*as), loader::ChooseLayout(platform_->MaxUserAddress(), stack_limit));
+      *memory_, std::move(*as),
+      loader::ChooseLayout(platform_->MaxUserAddress(), stack_limit, shared), shared);
   loader::ExecArgs exec{.execfn = args.path,
                         .argv = std::move(args.argv),
                         .envp = std::move(args.envp),

@@ -62,12 +62,18 @@ class StackBuilder {
 
 }  // namespace
 
-mm::Layout ChooseLayout(uint64_t max_addr, uint64_t stack_limit) {
+mm::Layout ChooseLayout(uint64_t max_addr, uint64_t stack_limit,
+                        const std::vector<platform::SharedRegion>& shared) {
   mm::Layout l;
   l.max_addr = max_addr;
   l.stack_limit = std::min<uint64_t>(stack_limit, max_addr / 6 * 5);
-  // Stack randomised over 16 GiB below the top, as Linux (STACK_RND_MASK) does.
-  l.stack_top = PageRoundDown(max_addr - kPageSize - RandomPages(1 << 22));
+  uint64_t stack_ceiling = max_addr;
+  for (const auto& r : shared) {
+    stack_ceiling = std::min(stack_ceiling, r.start);
+    if (r.name == "[vdso]") l.vdso_base = r.start;
+  }
+  // Stack randomised over 16 GiB below the top (or the vDSO), as Linux (STACK_RND_MASK) does.
+  l.stack_top = PageRoundDown(stack_ceiling - kPageSize - RandomPages(1 << 22));
   // The mmap area starts below the stack's reach plus a guard gap, randomised over 1 TiB.
   uint64_t gap = std::clamp<uint64_t>(l.stack_limit, 128ULL << 20, max_addr / 6 * 5);
   l.mmap_base = PageRoundDown(l.stack_top - gap - RandomPages(1ULL << 28));
@@ -202,6 +208,7 @@ std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, int exe_fd,
     words.push_back(type);
     words.push_back(value);
   };
+  if (layout.vdso_base != 0) aux(AT_SYSINFO_EHDR, layout.vdso_base);
   aux(AT_MINSIGSTKSZ, getauxval(AT_MINSIGSTKSZ));
   aux(AT_HWCAP, edx);
   aux(AT_PAGESZ, kPageSize);

@@ -23,8 +23,10 @@ struct LoadError {
   std::string message;
 };
 
-// Chooses where the stack and mmap area go, with Linux's randomisation.
-mm::Layout ChooseLayout(uint64_t max_addr, uint64_t stack_limit);
+// Chooses where the stack and mmap area go, with Linux's randomisation, below the platform's
+// shared regions (the vDSO), whose "[vdso]" becomes AT_SYSINFO_EHDR.
+mm::Layout ChooseLayout(uint64_t max_addr, uint64_t stack_limit,
+                        const std::vector<platform::SharedRegion>& shared = {});
 
 // Loads the executable read from host fd `exe_fd` into `mm` (fresh, with the layout from
 // ChooseLayout) and returns the registers to start it with.

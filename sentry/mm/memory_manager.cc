@@ -34,12 +34,25 @@ uint8_t ProtToPerms(int prot) {
 }
 
 MemoryManager::MemoryManager(MemoryFile& file, std::unique_ptr<platform::AddressSpace> as,
-                             Layout layout)
-    : file_(file), as_(std::move(as)), layout_(layout) {}
+                             Layout layout, const std::vector<platform::SharedRegion>& shared)
+    : file_(file), as_(std::move(as)), layout_(layout) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& r : shared) {
+    Vma v;
+    v.start = r.start;
+    v.end = r.end;
+    v.perms = v.max_perms = r.perms;
+    v.special = true;
+    v.name = r.name;
+    vmas_.Insert(std::move(v));
+  }
+}
 
 MemoryManager::~MemoryManager() {
   absl::MutexLock lock(&mu_);
-  for (const auto& [start, vma] : vmas_) file_.Free(vma.offset, vma.length());
+  for (const auto& [start, vma] : vmas_) {
+    if (!vma.special) file_.Free(vma.offset, vma.length());
+  }
   vmas_.Clear();
 }
 
@@ -65,8 +78,9 @@ Result<void> MemoryManager::MapNewLocked(uint64_t start, uint64_t length, uint8_
 void MemoryManager::UnmapLocked(uint64_t start, uint64_t end) {
   std::vector<Vma> removed = vmas_.Remove(start, end);
   for (const Vma& v : removed) {
-    mapped_bytes_ -= v.length();
     as_->Unmap(v.start, v.length());
+    if (v.special) continue;
+    mapped_bytes_ -= v.length();
     file_.Free(v.offset, v.length());
   }
 }
@@ -151,7 +165,8 @@ Result<void> MemoryManager::MProtect(UserAddr addr, uint64_t length, int prot) {
   }
   for (uint64_t cur = start; cur < end;) {
     const Vma* v = vmas_.Find(cur);
-    if ((perms & ~v->max_perms) != 0) return Err(EACCES);
+    // The platform's shared regions cannot be re-protected through MapFile.
+    if (v->special || (perms & ~v->max_perms) != 0) return Err(EACCES);
     cur = v->end;
   }
   Result<void> status;
@@ -190,6 +205,7 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
   absl::MutexLock lock(&mu_);
   const Vma* vma = vmas_.Find(old_start);
   if (vma == nullptr) return Err(EFAULT);
+  if (vma->special) return Err(EINVAL);
   // Duplicating a mapping (old_length 0) needs memory shared between VMAs, which only
   // MAP_SHARED file mappings will have; Linux refuses it for private mappings too.
   if (old_len == 0) return Err(vma->shared ? ENOMEM : EINVAL);
@@ -291,6 +307,7 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
   for (const Vma* v = vmas_.FindAtOrAfter(start); v != nullptr && v->start < end;
        v = vmas_.FindAtOrAfter(v->end)) {
     uint64_t s = std::max(start, v->start), e = std::min(end, v->end);
+    if (v->special) continue;
     if (remove) {
       if (!v->shared || !(v->perms & kAccessWrite)) return Err(v->shared ? EACCES : EINVAL);
       file_.Decommit(v->OffsetOf(s), e - s);
@@ -337,7 +354,7 @@ Result<void> MemoryManager::CopyChunks(UserAddr addr, uint64_t length, uint8_t a
   while (cur < end) {
     const Vma* v = vmas_.Find(cur);
     if (v == nullptr && GrowStackLocked(cur)) v = vmas_.Find(cur);
-    if (v == nullptr || (v->perms & access) != access) return Err(EFAULT);
+    if (v == nullptr || v->special || (v->perms & access) != access) return Err(EFAULT);
     uint64_t n = std::min(end, v->end) - cur;
     fn(file_.Access(v->OffsetOf(cur)), n);
     cur += n;
@@ -367,7 +384,7 @@ Result<std::string> MemoryManager::CopyInString(UserAddr src, uint64_t max_lengt
   absl::MutexLock lock(&mu_);
   while (out.size() < max_length) {
     const Vma* v = vmas_.Find(cur);
-    if (v == nullptr || !(v->perms & kAccessRead)) return Err(EFAULT);
+    if (v == nullptr || v->special || !(v->perms & kAccessRead)) return Err(EFAULT);
     uint64_t n = std::min<uint64_t>(v->end - cur, max_length - out.size());
     const char* p = reinterpret_cast<const char*>(file_.Access(v->OffsetOf(cur)));
     const void* nul = std::memchr(p, 0, n);
@@ -391,7 +408,7 @@ Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t leng
   while (cur < end && views.size() < max_views) {
     const Vma* v = vmas_.Find(cur);
     if (v == nullptr && GrowStackLocked(cur)) v = vmas_.Find(cur);
-    if (v == nullptr || (v->perms & access) != access) break;
+    if (v == nullptr || v->special || (v->perms & access) != access) break;
     uint64_t n = std::min(end, v->end) - cur;
     views.push_back(iovec{file_.Access(v->OffsetOf(cur)), n});
     cur += n;

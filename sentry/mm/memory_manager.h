@@ -36,11 +36,14 @@ struct Layout {
   uint64_t mmap_base = 0;  // top-down searches start here
   uint64_t stack_top = 0;  // exclusive top of the main thread's stack
   uint64_t stack_limit = 0;  // RLIMIT_STACK at exec: how far the stack may grow
+  uint64_t vdso_base = 0;    // AT_SYSINFO_EHDR, 0 without a vDSO
 };
 
 class MemoryManager {
  public:
-  MemoryManager(MemoryFile& file, std::unique_ptr<platform::AddressSpace> as, Layout layout);
+  // `shared` are the platform's regions present in every address space (see SharedRegions()).
+  MemoryManager(MemoryFile& file, std::unique_ptr<platform::AddressSpace> as, Layout layout,
+                const std::vector<platform::SharedRegion>& shared = {});
   ~MemoryManager();
   MemoryManager(const MemoryManager&) = delete;
   MemoryManager& operator=(const MemoryManager&) = delete;

@@ -8,7 +8,7 @@
 namespace sentry::mm {
 
 bool Vma::CanMergeWith(const Vma& next) const {
-  return end == next.start && perms == next.perms && max_perms == next.max_perms &&
+  return !special && !next.special && end == next.start && perms == next.perms && max_perms == next.max_perms &&
          shared == next.shared && growsdown == next.growsdown && name == next.name &&
          offset + length() == next.offset;
 }

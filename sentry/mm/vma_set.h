@@ -18,6 +18,9 @@ struct Vma {
   uint8_t max_perms = 7;  // what mprotect may grant
   bool shared = false;    // MAP_SHARED: the memory stays shared on fork
   bool growsdown = false;
+  // Provided by the platform in every address space (the vDSO): no MemoryFile memory behind it,
+  // and the sentry neither copies through it nor changes it.
+  bool special = false;
   uint64_t offset = 0;    // MemoryFile offset of start
   std::string name;       // "[heap]", "[stack]", a file path, or empty
 
