@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +16,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "runsc/gofer_start.h"
+#include "runsc/sandbox_namespaces.h"
 #include "sentry/base/file_descriptor.h"
 
 extern char** environ;
@@ -54,7 +57,8 @@ int Do(const GlobalFlags& flags, const std::vector<std::string>& program) {
     fprintf(stderr, "runsc: %s: command not found\n", program[0].c_str());
     return 127;
   }
-  // Until the gofer exists, runsc opens the executable and donates the fd to the sentry.
+  // The sentry finds the program through the gofer; runsc checks it first only to fail early
+  // with a shell's exit status and message.
   sentry::FileDescriptor exe(open(path->c_str(), O_RDONLY | O_CLOEXEC));
   if (!exe.valid()) {
     int err = errno;
@@ -71,31 +75,37 @@ int Do(const GlobalFlags& flags, const std::vector<std::string>& program) {
   std::vector<std::string> args = {"runsc", "--platform=" + flags.platform};
   if (flags.strace) args.push_back("--strace");
   if (!flags.debug_log_dir.empty()) args.push_back("--debug-log=" + flags.debug_log_dir);
-  constexpr int kExeFd = 3;
-  args.insert(args.end(), {"boot", absl::StrCat("--exe-fd=", kExeFd), "--exe-path=" + *path,
-                           "--hostname=" + Hostname(), "--"});
+  exe.Reset();
+  // The gofer serves the host's root read-only; the sentry gets its socket as fd 3.
+  auto gofer = StartGofer("/", /*read_only=*/true);
+  if (!gofer.ok()) {
+    fprintf(stderr, "runsc: starting the gofer: %s\n", gofer.status().ToString().c_str());
+    return 1;
+  }
+  constexpr int kGoferFd = 3;
+  char cwd[PATH_MAX];
+  std::string sandbox_cwd = getcwd(cwd, sizeof(cwd)) != nullptr ? cwd : "/";
+  args.insert(args.end(), {"boot", absl::StrCat("--gofer-fd=", kGoferFd), "--exe-path=" + *path,
+                           "--cwd=" + sandbox_cwd, "--hostname=" + Hostname(), "--"});
   args.insert(args.end(), program.begin(), program.end());
   std::vector<char*> cargs;
   for (auto& a : args) cargs.push_back(a.data());
   cargs.push_back(nullptr);
 
-  pid_t pid = fork();
-  if (pid < 0) {
-    perror("runsc: fork");
+  // [confinement] The sentry starts in new namespaces (runsc/sandbox_namespaces.h), as PID 1 of
+  // its own PID namespace; it dies with runsc (PDEATHSIG) and its stubs die with it.
+  auto started = StartInSandboxNamespaces(SandboxNamespaces{.new_network = true}, [&] {
+    // dup2 onto itself would keep O_CLOEXEC, so clear the flag explicitly in that case.
+    int g = gofer->socket.get();
+    if (g == kGoferFd ? fcntl(kGoferFd, F_SETFD, 0) < 0 : dup2(g, kGoferFd) < 0) _exit(125);
+    execve("/proc/self/exe", cargs.data(), environ);
+  });
+  if (!started.ok()) {
+    fprintf(stderr, "runsc: starting the sandbox: %s\n", started.status().ToString().c_str());
     return 1;
   }
-  if (pid == 0) {
-    // The sandbox must not outlive runsc, whatever kills it; the stubs die with the sentry.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1) _exit(125);
-    // dup2 onto itself would keep O_CLOEXEC, so clear the flag explicitly in that case.
-    if (exe.get() == kExeFd ? fcntl(kExeFd, F_SETFD, 0) < 0 : dup2(exe.get(), kExeFd) < 0) {
-      _exit(125);
-    }
-    execve("/proc/self/exe", cargs.data(), environ);
-    _exit(125);
-  }
-  exe.Reset();
+  pid_t pid = *started;
+  gofer->socket.Reset();  // the sentry holds the only end now: the gofer exits when it does
   g_sentry_pid = pid;
   struct sigaction sa = {};
   sa.sa_handler = ForwardSignal;
@@ -108,6 +118,8 @@ int Do(const GlobalFlags& flags, const std::vector<std::string>& program) {
       perror("runsc: waitpid");
       return 1;
     }
+  }
+  while (waitpid(gofer->pid, nullptr, 0) < 0 && errno == EINTR) {
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   fprintf(stderr, "runsc: the sentry died with signal %d\n", WTERMSIG(status));

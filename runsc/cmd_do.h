@@ -15,8 +15,9 @@ struct GlobalFlags {
 };
 
 struct BootFlags {
-  int executable_fd = -1;
+  int gofer_fd = -1;
   std::string executable_path;
+  std::string cwd = "/";
   std::string hostname = "localhost";
 };
 

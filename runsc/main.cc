@@ -20,8 +20,8 @@ namespace {
 // the program's, untouched, however much it looks like our flags.
 int ProgramStart(int argc, char** argv, bool* has_separator) {
   static const std::set<std::string> kTakesValue = {"--platform", "--debug-log", "--network",
-                                                    "--root",     "--exe-fd",    "--exe-path",
-                                                    "--hostname"};
+                                                    "--root",     "--gofer-fd",  "--exe-path",
+                                                    "--hostname", "--cwd"};
   bool seen_subcommand = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
 
   runsc::BootFlags boot;
   auto* cmd_boot = app.add_subcommand("boot", "(internal) the sentry process")->group("");
-  cmd_boot->add_option("--exe-fd", boot.executable_fd)->required();
+  cmd_boot->add_option("--gofer-fd", boot.gofer_fd)->required();
+  cmd_boot->add_option("--cwd", boot.cwd);
   cmd_boot->add_option("--exe-path", boot.executable_path)->required();
   cmd_boot->add_option("--hostname", boot.hostname);
 
@@ -81,8 +82,9 @@ int main(int argc, char** argv) {
   runsc::BootConfig config{.platform = global.platform,
                            .strace = global.strace,
                            .debug_log_dir = global.debug_log_dir,
-                           .executable_fd = boot.executable_fd,
+                           .gofer_fd = boot.gofer_fd,
                            .executable_path = boot.executable_path,
+                           .cwd = boot.cwd,
                            .argv = {},
                            .envp = {},
                            .hostname = boot.hostname};

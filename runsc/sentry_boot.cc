@@ -5,6 +5,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "platform/ptrace/ptrace_platform.h"
+#include "platform/ptrace/stub_seccomp.h"
+#include "runsc/sandbox_namespaces.h"
+#include "runsc/sentry_confinement.h"
+#include "sentry/fsimpl/dev/dev.h"
+#include "sentry/fsimpl/gofer/gofer_fs.h"
+#include "sentry/fsimpl/overlay/overlay.h"
+#include "sentry/fsimpl/tmpfs/tmpfs.h"
+#include "sentry/vfs/resolve.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/syscalls/table.h"
 #include "spdlog/sinks/basic_file_sink.h"
@@ -36,6 +44,46 @@ void SetUpLogging(const BootConfig& config) {
   spdlog::register_logger(strace);
 }
 
+// The sandbox's mount tree: the gofer's root (the host's /, served read-only) under an overlay
+// whose tmpfs upper layer takes every write, so the sandbox can change any file and the host's
+// stay as they are; and the sandbox's own /dev.
+absl::StatusOr<std::shared_ptr<sentry::vfs::MountNamespace>> BuildMounts(
+    int gofer_fd, sentry::mm::MemoryFile& memory) {
+  namespace vfs = sentry::vfs;
+  auto channel = std::make_shared<gofer::Channel>(sentry::FileDescriptor(gofer_fd));
+  auto fs = std::make_shared<sentry::fsimpl::gofer::Filesystem>(std::move(channel));
+  auto root = fs->Attach(0);
+  if (!root) {
+    return absl::UnavailableError(
+        absl::StrCat("attaching to the gofer: ", strerror(root.error().value)));
+  }
+  auto overlay = sentry::fsimpl::overlay::NewOverlayRoot(memory, std::move(*root));
+  auto mount = std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(std::move(overlay)), "overlay",
+                                            "overlay", 0);
+  auto mounts = std::make_shared<vfs::MountNamespace>(std::move(mount));
+
+  auto dev = sentry::fsimpl::dev::NewDevFilesystem(memory);
+  struct Extra {
+    const char* path;
+    std::shared_ptr<vfs::Inode> root;
+    const char* type;
+    int flags;
+  };
+  for (const Extra& e : {Extra{"/dev", dev->root(), "tmpfs", MS_NOSUID}}) {
+    vfs::ResolveContext ctx{*mounts, mounts->Root(), vfs::FsCredentials{}};
+    auto at = vfs::Resolve(ctx, mounts->Root(), e.path, vfs::kFollowFinal | vfs::kMustBeDir);
+    if (!at) {
+      spdlog::warn("no {} to mount {} on", e.path, e.type);
+      continue;
+    }
+    auto m = std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(e.root), e.type, e.type, e.flags);
+    if (auto r = mounts->AddMount(*at, std::move(m)); !r) {
+      return absl::InternalError(absl::StrCat("mounting ", e.path, ": ", strerror(r.error().value)));
+    }
+  }
+  return mounts;
+}
+
 int ExitCodeForStartError(int err) {
   if (err == ENOENT) return 127;
   if (err == ENOEXEC || err == EACCES) return 126;
@@ -45,6 +93,7 @@ int ExitCodeForStartError(int err) {
 }  // namespace
 
 int Boot(BootConfig config) {
+  InstallInitSignalHandlers();  // [confinement] the sentry is PID 1 of its PID namespace
   SetUpLogging(config);
   if (config.platform != "ptrace") {
     spdlog::error("platform {} is not available; use --platform=ptrace", config.platform);
@@ -60,17 +109,36 @@ int Boot(BootConfig config) {
     spdlog::error("ptrace platform: {}", platform.status().ToString());
     return 1;
   }
+  // [confinement] Stubs install their own seccomp filter (platform/ptrace/stub_seccomp.h).
+  const int memory_fd = (*memory)->fd();
+  if (auto s = platform::ptrace::EnableStubFilter(memory_fd); !s.ok()) {
+    spdlog::error("stub seccomp filter: {}", s.ToString());
+    return 1;
+  }
   sentry::kernel::KernelOptions options{.strace = config.strace,
                                 .hostname = config.hostname,
                                 .dispatcher = sentry::syscalls::Dispatch};
   sentry::kernel::Kernel k(std::move(options), std::move(*memory), std::move(*platform));
 
-  sentry::kernel::InitProcessArgs init{.executable = sentry::FileDescriptor(config.executable_fd),
-                               .path = config.executable_path,
-                               .argv = std::move(config.argv),
-                               .envp = std::move(config.envp),
-                               .stdio = {}};
+  auto mounts = BuildMounts(config.gofer_fd, k.memory_file());
+  if (!mounts.ok()) {
+    spdlog::error("file system: {}", mounts.status().ToString());
+    return 1;
+  }
+  k.SetMounts(std::move(*mounts));
+
+  sentry::kernel::InitProcessArgs init{.path = config.executable_path,
+                                       .argv = std::move(config.argv),
+                                       .envp = std::move(config.envp),
+                                       .stdio = {},
+                                       .cwd = config.cwd};
   for (int fd = 0; fd < 3; ++fd) init.stdio.emplace_back(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  // [confinement] Empty root, no capabilities, seccomp: from here on the sentry opens no path.
+  // The first stub (created by RunInit) inherits the filter and stacks its own on top.
+  if (auto s = ConfineSentry({.memory_fd = memory_fd}); !s.ok()) {
+    spdlog::error("confining the sentry: {}", s.ToString());
+    return 1;
+  }
   auto exit_code = k.RunInit(std::move(init));
   if (!exit_code) {
     // The message carries the errno's text ("Exec format error"), as a shell would print it.

@@ -10,8 +10,9 @@ struct BootConfig {
   std::string platform = "ptrace";
   bool strace = false;
   std::string debug_log_dir;  // empty: warnings and errors go to stderr only
-  int executable_fd = -1;     // donated by runsc
+  int gofer_fd = -1;          // the gofer's socket, serving the root
   std::string executable_path;
+  std::string cwd = "/";
   std::vector<std::string> argv;
   std::vector<std::string> envp;
   std::string hostname = "localhost";

@@ -23,6 +23,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "platform/ptrace/ptrace_platform.h"
+#include "platform/ptrace/stub_seccomp.h"
 #include "sentry/arch/cpu_state.h"
 
 namespace platform::ptrace {
@@ -122,6 +123,10 @@ std::vector<sentry::platform::SharedRegion> FindHostVdso() {
   sigemptyset(&none);
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof(uint64_t));
   if (syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) != 0) syscall(SYS_exit_group, 2);
+  // [confinement] The stub's own seccomp filter, prebuilt by EnableStubFilter (stub_seccomp.h).
+  if (const sock_fprog* filter = StubFilterFor(memory_fd)) {
+    if (!InstallStubFilterRaw(*filter)) syscall(SYS_exit_group, 3);
+  }
   asm volatile("jmp *%0" : : "r"(kStubCodeAddr));
   __builtin_unreachable();
 }

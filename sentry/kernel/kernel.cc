@@ -6,6 +6,7 @@
 #include "sentry/fsimpl/host/host_file.h"
 #include "sentry/kernel/task.h"
 #include "sentry/loader/loader.h"
+#include "sentry/vfs/resolve.h"
 #include "spdlog/spdlog.h"
 
 namespace sentry::kernel {
@@ -49,21 +50,54 @@ std::expected<int, StartError> Kernel::RunInit(InitProcessArgs args) {
                         .gid = options_.gid,
                         .egid = options_.gid};
   if (exec.argv.empty()) exec.argv.push_back(args.path);
-  auto state = loader::Load(*mm, args.executable.get(), exec);
+  std::vector<std::string> argv_copy = exec.argv;
+
+  auto fs = std::make_shared<FsContext>();
+  fs->root = fs->cwd = mounts_->Root();
+  vfs::FsCredentials creds{.uid = options_.uid, .gid = options_.gid, .groups = {},
+                           .dac_override = options_.uid == 0};
+  vfs::ResolveContext rctx{*mounts_, fs->root, creds};
+  if (auto cwd = vfs::Resolve(rctx, fs->root, args.cwd, vfs::kFollowFinal | vfs::kMustBeDir)) {
+    fs->cwd = *cwd;
+  } else {
+    spdlog::warn("working directory {} is not in the sandbox; using /", args.cwd);
+  }
+  // Opens an executable file as execve does: a regular file someone may execute, on a mount
+  // that allows it.
+  loader::FileOpener open = [&](const std::string& path) -> Result<std::shared_ptr<vfs::FileDescription>> {
+    vfs::ResolveContext ctx{*mounts_, fs->root, creds};
+    vfs::VirtualDentry vd = TRY(vfs::Resolve(ctx, fs->cwd, path, vfs::kFollowFinal));
+    if (vd.inode().IsDir()) return Err(EACCES);
+    struct stat st = TRY(vd.inode().Stat());
+    if (!S_ISREG(st.st_mode) || (vd.mount->flags() & MS_NOEXEC) ||
+        !vfs::MayAccess(st, creds, X_OK)) {
+      return Err(EACCES);
+    }
+    return vd.inode().Open(vd, O_RDONLY);
+  };
+  auto exe = open(args.path);
+  if (!exe) {
+    return std::unexpected(StartError{exe.error().value,
+                                      absl::StrCat(args.path, ": ", strerror(exe.error().value))});
+  }
+  auto state = loader::Load(*mm, **exe, exec, open);
   if (!state) {
     return std::unexpected(StartError{
         state.error().err,
         absl::StrCat(args.path, ": ", strerror(state.error().err), ": ", state.error().message)});
   }
-  args.executable.Reset();
+  exe->reset();
 
   auto fds = std::make_shared<vfs::FdTable>();
   for (size_t i = 0; i < args.stdio.size(); ++i) {
-    fds->InstallAt(static_cast<int>(i), fsimpl::host::HostFile::Create(std::move(args.stdio[i])),
-                   false);
+    (void)fds->InstallAt(static_cast<int>(i),
+                         fsimpl::host::HostFile::Create(std::move(args.stdio[i])), false);
   }
-  Task task(*this, tg, kInitPid, std::move(mm), std::move(fds), std::move(*context));
+  Task task(*this, tg, kInitPid, std::move(mm), std::move(fds), std::move(fs),
+            std::move(*context));
   task.state() = *state;
+  task.set_exe_path(args.path);
+  task.set_argv(std::move(argv_copy));
   int status = task.Run();
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);

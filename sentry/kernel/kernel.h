@@ -15,6 +15,7 @@
 #include "sentry/kernel/futex.h"
 #include "sentry/mm/memory_file.h"
 #include "sentry/platform/platform.h"
+#include "sentry/vfs/mount.h"
 
 namespace sentry::kernel {
 
@@ -32,11 +33,11 @@ struct KernelOptions {
 };
 
 struct InitProcessArgs {
-  FileDescriptor executable;  // donated by runsc
-  std::string path;           // as the application will see it (AT_EXECFN, argv[0] default)
+  std::string path;  // resolved in the sandbox; also AT_EXECFN and argv[0]'s default
   std::vector<std::string> argv;
   std::vector<std::string> envp;
   std::vector<FileDescriptor> stdio;  // become fds 0, 1, 2
+  std::string cwd = "/";              // resolved in the mount tree
 };
 
 // Why the init process could not start: the errno execve would give, and the details.
@@ -55,6 +56,10 @@ class Kernel {
   // show for it (the status, or 128+N for a fatal signal N).
   std::expected<int, StartError> RunInit(InitProcessArgs args);
 
+  // The mount tree every process starts with; set once at boot, before RunInit.
+  void SetMounts(std::shared_ptr<vfs::MountNamespace> mounts) { mounts_ = std::move(mounts); }
+  vfs::MountNamespace& mounts() { return *mounts_; }
+
   const KernelOptions& options() const { return options_; }
   mm::MemoryFile& memory_file() { return *memory_; }
   platform::Platform& platform() { return *platform_; }
@@ -68,6 +73,7 @@ class Kernel {
   std::unique_ptr<mm::MemoryFile> memory_;
   std::unique_ptr<platform::Platform> platform_;
   FutexTable futexes_;
+  std::shared_ptr<vfs::MountNamespace> mounts_;
   std::bitset<1024> reported_;
   std::atomic_flag report_lock_ = ATOMIC_FLAG_INIT;
 };

@@ -6,25 +6,33 @@
 #include "spdlog/spdlog.h"
 
 namespace sentry::kernel {
+namespace {
+thread_local Task* current_task = nullptr;
+}  // namespace
+
+Task* Task::Current() { return current_task; }
 
 Task::Task(Kernel& kernel, std::shared_ptr<ThreadGroup> tg, pid_t tid,
            std::shared_ptr<mm::MemoryManager> mm, std::shared_ptr<vfs::FdTable> fds,
-           std::unique_ptr<platform::Context> context)
+           std::shared_ptr<FsContext> fs, std::unique_ptr<platform::Context> context)
     : kernel_(kernel),
       tg_(std::move(tg)),
       tid_(tid),
       mm_(std::move(mm)),
       fds_(std::move(fds)),
+      fs_(std::move(fs)),
       context_(std::move(context)) {
   const KernelOptions& o = kernel.options();
   creds_ = Credentials{o.uid, o.uid, o.uid, o.gid, o.gid, o.gid};
 }
 
 int Task::Run() {
+  current_task = this;
   while (!exiting_) {
     auto result = context_->Switch(mm_->address_space(), state_);
     if (!result) {
       spdlog::error("task {}: the platform lost the application; killing it", tid_);
+      current_task = nullptr;
       return SIGKILL;
     }
     switch (result->kind) {
@@ -42,6 +50,7 @@ int Task::Run() {
         break;
     }
   }
+  current_task = nullptr;
   return exit_status_;
 }
 

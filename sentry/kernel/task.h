@@ -5,6 +5,8 @@
 
 #include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "sentry/arch/cpu_state.h"
 #include "sentry/base/errno.h"
@@ -14,10 +16,19 @@
 #include "sentry/mm/memory_manager.h"
 #include "sentry/platform/platform.h"
 #include "sentry/vfs/fd_table.h"
+#include "sentry/vfs/mount.h"
 
 namespace sentry::kernel {
 
 class Kernel;
+
+// A process's root, working directory and umask (Linux's fs_struct).
+struct FsContext {
+  std::mutex mu;
+  vfs::VirtualDentry root;
+  vfs::VirtualDentry cwd;
+  mode_t umask = 022;
+};
 
 struct Credentials {
   uint32_t ruid = 0, euid = 0, suid = 0;
@@ -44,9 +55,13 @@ class ThreadGroup {
 
 class Task {
  public:
+  // The task the calling host thread runs (each task has its own), or null outside any task.
+  // File systems such as /proc use it to answer "self".
+  static Task* Current();
+
   Task(Kernel& kernel, std::shared_ptr<ThreadGroup> tg, pid_t tid,
        std::shared_ptr<mm::MemoryManager> mm, std::shared_ptr<vfs::FdTable> fds,
-       std::unique_ptr<platform::Context> context);
+       std::shared_ptr<FsContext> fs, std::unique_ptr<platform::Context> context);
 
   // Runs the task until it exits; returns its wait(2) status.
   int Run();
@@ -55,6 +70,7 @@ class Task {
   ThreadGroup& thread_group() { return *tg_; }
   mm::MemoryManager& mm() { return *mm_; }
   vfs::FdTable& fds() { return *fds_; }
+  FsContext& fs() { return *fs_; }
   platform::Context& context() { return *context_; }
   arch::CpuState& state() { return state_; }
   const Credentials& creds() const { return creds_; }
@@ -74,6 +90,11 @@ class Task {
   void set_robust_list(UserAddr head) { robust_list_ = head; }
   // CPU time of the sentry thread serving this task plus that of the application itself.
   uint64_t CpuTimeNs() const;
+  // The path the current executable was started from (AT_EXECFN), for /proc/PID/exe.
+  const std::string& exe_path() const { return exe_path_; }
+  void set_exe_path(std::string p) { exe_path_ = std::move(p); }
+  const std::vector<std::string>& argv() const { return argv_; }
+  void set_argv(std::vector<std::string> a) { argv_ = std::move(a); }
 
  private:
   void HandleSyscall();
@@ -85,6 +106,7 @@ class Task {
   pid_t tid_;
   std::shared_ptr<mm::MemoryManager> mm_;
   std::shared_ptr<vfs::FdTable> fds_;
+  std::shared_ptr<FsContext> fs_;
   std::unique_ptr<platform::Context> context_;
   arch::CpuState state_;
   Credentials creds_;
@@ -94,6 +116,8 @@ class Task {
   UserAddr robust_list_;
   bool exiting_ = false;
   int exit_status_ = 0;
+  std::string exe_path_;
+  std::vector<std::string> argv_;
 };
 
 }  // namespace sentry::kernel

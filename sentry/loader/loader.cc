@@ -80,43 +80,36 @@ mm::Layout ChooseLayout(uint64_t max_addr, uint64_t stack_limit,
   return l;
 }
 
-std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, int exe_fd,
-                                              const ExecArgs& args) {
-  struct stat st;
-  if (fstat(exe_fd, &st) != 0) return std::unexpected(Error(errno, "cannot stat the executable"));
-  if (!S_ISREG(st.st_mode)) return std::unexpected(Error(EACCES, "not a regular file"));
-  FileReader read = [exe_fd](void* buf, size_t len, uint64_t off) -> int64_t {
+namespace {
+
+FileReader ReaderFor(vfs::FileDescription& file) {
+  return [&file](void* buf, size_t len, uint64_t off) -> int64_t {
     size_t done = 0;
     while (done < len) {
-      ssize_t n = pread(exe_fd, static_cast<char*>(buf) + done, len - done,
-                        static_cast<off_t>(off + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return -errno;
-      if (n == 0) break;
-      done += static_cast<size_t>(n);
+      iovec v{static_cast<char*>(buf) + done, len - done};
+      auto n = file.Read({&v, 1}, static_cast<int64_t>(off + done));
+      if (!n) return -n.error().value;
+      if (*n == 0) break;
+      done += *n;
     }
     return static_cast<int64_t>(done);
   };
-  auto parsed = ParseElf(read, static_cast<uint64_t>(st.st_size));
+}
+
+std::expected<ElfInfo, LoadError> Parse(vfs::FileDescription& file, const FileReader& read) {
+  auto st = file.Stat();
+  if (!st) return std::unexpected(Error(st.error().value, "cannot stat the file"));
+  if (!S_ISREG(st->st_mode)) return std::unexpected(Error(EACCES, "not a regular file"));
+  auto parsed = ParseElf(read, static_cast<uint64_t>(st->st_size));
   if (!parsed) return std::unexpected(Error(parsed.error().err, parsed.error().message));
-  const ElfInfo& elf = *parsed;
-  if (elf.interp) {
-    // Dynamic executables need their interpreter from a file system, which the sandbox does not
-    // serve yet; execve fails as it would for a missing interpreter.
-    return std::unexpected(Error(ENOENT, absl::StrCat("dynamically linked (interpreter ",
-                                                      *elf.interp, ") needs the file system")));
-  }
+  return *parsed;
+}
 
-  const mm::Layout& layout = mm.layout();
-  uint64_t bias = 0;
-  if (elf.position_independent) {
-    bias = PageRoundDown(kPieBase + RandomPages(1ULL << 28)) - elf.min_vaddr;
-  }
-  if (elf.max_vaddr + bias > layout.max_addr || elf.min_vaddr + bias < kPageSize * 16) {
-    return std::unexpected(Error(ENOMEM, "the executable does not fit the address space"));
-  }
-
-  // Map every segment's pages writable, fill them, then give each its own protection.
+// Maps every segment's pages writable, fills them from the file, then gives each its own
+// protection. Memory is the process's own copy (a private file mapping that is never shared).
+std::expected<void, LoadError> LoadSegments(mm::MemoryManager& mm, const FileReader& read,
+                                            const ElfInfo& elf, uint64_t bias,
+                                            const std::string& name) {
   for (const ElfSegment& seg : elf.loads) {
     uint64_t start = PageRoundDown(seg.vaddr + bias);
     uint64_t end = *PageRoundUp(seg.vaddr + bias + seg.memsz);
@@ -125,7 +118,7 @@ std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, int exe_fd,
                       .length = len,
                       .prot = PROT_READ | PROT_WRITE,
                       .flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-                      .name = args.execfn});
+                      .name = name});
     };
     auto whole = end > start ? map(start, end - start) : Result<UserAddr>(UserAddr(start));
     // Segments may share pages with earlier ones; then map only the pages still missing.
@@ -143,7 +136,7 @@ std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, int exe_fd,
       int64_t n = read(v.iov_base, v.iov_len, off);
       if (n < 0) return std::unexpected(Error(static_cast<int>(-n), "cannot read a segment"));
       if (static_cast<uint64_t>(n) != v.iov_len) {
-        return std::unexpected(Error(EIO, "the executable is shorter than its segments"));
+        return std::unexpected(Error(EIO, "the file is shorter than its segments"));
       }
       off += v.iov_len;
     }
@@ -157,7 +150,64 @@ std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, int exe_fd,
       }
     }
   }
+  return {};
+}
+
+}  // namespace
+
+std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, vfs::FileDescription& exe,
+                                              const ExecArgs& args, const FileOpener& open) {
+  FileReader read = ReaderFor(exe);
+  auto parsed = Parse(exe, read);
+  if (!parsed) return std::unexpected(parsed.error());
+  const ElfInfo& elf = *parsed;
+
+  const mm::Layout& layout = mm.layout();
+  uint64_t bias = 0;
+  if (elf.position_independent) {
+    bias = PageRoundDown(kPieBase + RandomPages(1ULL << 28)) - elf.min_vaddr;
+  }
+  if (elf.max_vaddr + bias > layout.max_addr || elf.min_vaddr + bias < kPageSize * 16) {
+    return std::unexpected(Error(ENOMEM, "the executable does not fit the address space"));
+  }
+  if (auto r = LoadSegments(mm, read, elf, bias, args.execfn); !r) {
+    return std::unexpected(r.error());
+  }
   mm.SetBrkStart(PageRoundDown(elf.max_vaddr + bias + RandomPages(1 << 13)));
+
+  // The dynamic linker, if any, goes wherever the mmap area has room, as Linux puts it.
+  uint64_t interp_bias = 0;
+  uint64_t entry = elf.entry + bias;
+  if (elf.interp) {
+    auto file = open(*elf.interp);
+    if (!file) {
+      return std::unexpected(Error(file.error().value, "cannot open the interpreter " + *elf.interp));
+    }
+    FileReader interp_read = ReaderFor(**file);
+    auto interp = Parse(**file, interp_read);
+    if (!interp) {
+      LoadError e = interp.error();
+      if (e.err == ENOEXEC) e.err = ELIBBAD;
+      e.message = "interpreter " + *elf.interp + ": " + e.message;
+      return std::unexpected(e);
+    }
+    if (interp->interp) return std::unexpected(Error(ELIBBAD, "the interpreter has one itself"));
+    uint64_t span = interp->max_vaddr - interp->min_vaddr;
+    if (interp->position_independent) {
+      auto at = mm.MMap({.addr = 0,
+                         .length = span,
+                         .prot = PROT_NONE,
+                         .flags = MAP_PRIVATE | MAP_ANONYMOUS,
+                         .name = {}});
+      if (!at) return std::unexpected(Error(ENOMEM, "no room for the interpreter"));
+      (void)mm.MUnmap(*at, span);
+      interp_bias = at->value - interp->min_vaddr;
+    }
+    if (auto r = LoadSegments(mm, interp_read, *interp, interp_bias, *elf.interp); !r) {
+      return std::unexpected(r.error());
+    }
+    entry = interp->entry + interp_bias;
+  }
 
   // The stack: strings first, then the auxiliary vector, envp, argv and argc below them.
   uint64_t strings = 0;
@@ -216,7 +266,7 @@ std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, int exe_fd,
   aux(AT_PHDR, elf.phdr_vaddr ? elf.phdr_vaddr + bias : 0);
   aux(AT_PHENT, elf.phentsize);
   aux(AT_PHNUM, elf.phnum);
-  aux(AT_BASE, 0);
+  aux(AT_BASE, elf.interp ? interp_bias : 0);
   aux(AT_FLAGS, 0);
   aux(AT_ENTRY, elf.entry + bias);
   aux(AT_UID, args.uid);
@@ -237,7 +287,7 @@ std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, int exe_fd,
     return std::unexpected(Error(E2BIG, "initial stack does not fit"));
   }
 
-  arch::CpuState state = arch::CpuState::ForEntry(elf.entry + bias, stack.sp());
+  arch::CpuState state = arch::CpuState::ForEntry(entry, stack.sp());
   return state;
 }
 

@@ -3,11 +3,14 @@
 #pragma once
 
 #include <expected>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "sentry/arch/cpu_state.h"
 #include "sentry/mm/memory_manager.h"
+#include "sentry/vfs/file_description.h"
 
 namespace sentry::loader {
 
@@ -28,9 +31,13 @@ struct LoadError {
 mm::Layout ChooseLayout(uint64_t max_addr, uint64_t stack_limit,
                         const std::vector<platform::SharedRegion>& shared = {});
 
-// Loads the executable read from host fd `exe_fd` into `mm` (fresh, with the layout from
-// ChooseLayout) and returns the registers to start it with.
-std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, int exe_fd,
-                                              const ExecArgs& args);
+// Opens a file by path in the sandbox (for the ELF interpreter).
+using FileOpener =
+    std::function<Result<std::shared_ptr<vfs::FileDescription>>(const std::string& path)>;
+
+// Loads the executable `exe` (and its interpreter, through `open`) into `mm` (fresh, with the
+// layout from ChooseLayout) and returns the registers to start it with.
+std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, vfs::FileDescription& exe,
+                                              const ExecArgs& args, const FileOpener& open);
 
 }  // namespace sentry::loader

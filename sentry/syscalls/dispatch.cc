@@ -16,6 +16,12 @@ SyscallTable BuildTable() {
   RegisterTimeSyscalls(t);
   RegisterSignalSyscalls(t);
   RegisterFutexSyscalls(t);
+  RegisterOpenSyscalls(t);
+  RegisterStatSyscalls(t);
+  RegisterDirSyscalls(t);
+  RegisterFdSyscalls(t);
+  RegisterXattrSyscalls(t);
+  RegisterAttrSyscalls(t);
   return t;
 }
 

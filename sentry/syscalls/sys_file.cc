@@ -1,4 +1,4 @@
-// read/write and friends on the files the sandbox has so far (the donated standard streams).
+// read/write and friends: the data path of every file.
 #include <fcntl.h>
 #include <linux/limits.h>
 #include <sys/stat.h>
@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 
 #include <climits>
+#include <linux/fs.h>
 
 #include "sentry/kernel/kernel.h"
 #include "sentry/syscalls/table.h"
@@ -111,46 +112,78 @@ Result<uint64_t> Sys_writev(kernel::Task& t, const Args& a) {
   return file->Write(views, std::nullopt);
 }
 
-Result<uint64_t> Sys_close(kernel::Task& t, const Args& a) {
-  TRY(t.fds().Close(ArgInt(a[0])));
-  return 0;
+// preadv/pwritev(2) take the offset split in two longs; on 64-bit it is all in the low one.
+Result<uint64_t> Sys_preadv(kernel::Task& t, const Args& a) {
+  auto file = TRY(ReadableFile(t, a[0]));
+  if (static_cast<int64_t>(a[3]) < 0) return Err(EINVAL);
+  auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessWrite));
+  if (views.empty()) return 0;
+  return file->Read(views, static_cast<int64_t>(a[3]));
 }
 
-Result<uint64_t> Sys_fstat(kernel::Task& t, const Args& a) {
-  auto file = TRY(t.fds().Get(ArgInt(a[0])));
-  struct stat st = TRY(file->Stat());
-  TRY(t.mm().CopyOutObject(UserAddr(a[1]), st));
-  return 0;
+Result<uint64_t> Sys_pwritev(kernel::Task& t, const Args& a) {
+  auto file = TRY(WritableFile(t, a[0]));
+  if (static_cast<int64_t>(a[3]) < 0) return Err(EINVAL);
+  auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessRead));
+  if (views.empty()) return 0;
+  return file->Write(views, static_cast<int64_t>(a[3]));
 }
 
-// Only the fd form (AT_EMPTY_PATH with an empty path, which glibc's fstat uses) exists until
-// there is a file system to look paths up in.
-Result<uint64_t> Sys_newfstatat(kernel::Task& t, const Args& a) {
-  int flags = ArgInt(a[3]);
-  if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) return Err(EINVAL);
-  std::string path = TRY(t.mm().CopyInString(UserAddr(a[1]), PATH_MAX));
-  if (!path.empty()) {
-    t.kernel().ReportUnsupported(SYS_newfstatat);
-    return Err(ENOSYS);
+// preadv2/pwritev2: offset -1 means the file position; the RWF_* hints change nothing here.
+constexpr uint64_t kKnownRwf = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND;
+
+Result<uint64_t> Sys_preadv2(kernel::Task& t, const Args& a) {
+  if (a[5] & ~kKnownRwf) return Err(EOPNOTSUPP);
+  auto file = TRY(ReadableFile(t, a[0]));
+  int64_t off = static_cast<int64_t>(a[3]);
+  if (off < -1) return Err(EINVAL);
+  auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessWrite));
+  if (views.empty()) return 0;
+  return file->Read(views, off == -1 ? std::nullopt : std::optional<int64_t>(off));
+}
+
+Result<uint64_t> Sys_pwritev2(kernel::Task& t, const Args& a) {
+  if (a[5] & ~kKnownRwf) return Err(EOPNOTSUPP);
+  auto file = TRY(WritableFile(t, a[0]));
+  int64_t off = static_cast<int64_t>(a[3]);
+  if (off < -1) return Err(EINVAL);
+  auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessRead));
+  if (views.empty()) return 0;
+  return file->Write(views, off == -1 ? std::nullopt : std::optional<int64_t>(off));
+}
+
+// sendfile(2) through a sentry buffer: in at *offset (or its position), out at its position.
+Result<uint64_t> Sys_sendfile(kernel::Task& t, const Args& a) {
+  auto out = TRY(WritableFile(t, a[0]));
+  auto in = TRY(ReadableFile(t, a[1]));
+  if (out->status_flags() & O_APPEND) return Err(EINVAL);
+  std::optional<int64_t> offset;
+  if (a[2] != 0) {
+    offset = TRY(t.mm().CopyInObject<int64_t>(UserAddr(a[2])));
+    if (*offset < 0) return Err(EINVAL);
   }
-  if (!(flags & AT_EMPTY_PATH)) return Err(ENOENT);
-  auto file = TRY(t.fds().Get(ArgInt(a[0])));
-  struct stat st = TRY(file->Stat());
-  TRY(t.mm().CopyOutObject(UserAddr(a[2]), st));
-  return 0;
-}
-
-Result<uint64_t> Sys_ioctl(kernel::Task& t, const Args& a) {
-  auto file = TRY(t.fds().Get(ArgInt(a[0])));
-  return file->Ioctl(t.mm(), static_cast<uint32_t>(a[1]), a[2]);
-}
-
-// There is no file system yet: every task's working directory is the root.
-Result<uint64_t> Sys_getcwd(kernel::Task& t, const Args& a) {
-  static constexpr char kRoot[] = "/";
-  if (a[1] < sizeof(kRoot)) return Err(ERANGE);
-  TRY(t.mm().CopyOut(UserAddr(a[0]), kRoot, sizeof(kRoot)));
-  return sizeof(kRoot);
+  uint64_t count = std::min<uint64_t>(a[3], kMaxRwCount);
+  std::vector<uint8_t> buf(std::min<uint64_t>(count, 1 << 16));
+  uint64_t done = 0;
+  while (done < count) {
+    iovec v{buf.data(), std::min<uint64_t>(buf.size(), count - done)};
+    auto n = in->Read({&v, 1}, offset ? std::optional<int64_t>(*offset + done) : std::nullopt);
+    if (!n) {
+      if (done > 0) break;
+      return std::unexpected(n.error());
+    }
+    if (*n == 0) break;
+    iovec w{buf.data(), *n};
+    auto m = out->Write({&w, 1}, std::nullopt);
+    if (!m) {
+      if (done > 0) break;
+      return std::unexpected(m.error());
+    }
+    done += *m;
+    if (*m < *n) break;
+  }
+  if (offset) TRY(t.mm().CopyOutObject(UserAddr(a[2]), static_cast<int64_t>(*offset + done)));
+  return done;
 }
 
 }  // namespace
@@ -162,11 +195,11 @@ void RegisterFileSyscalls(SyscallTable& t) {
   t.handlers[SYS_pwrite64] = Sys_pwrite64;
   t.handlers[SYS_readv] = Sys_readv;
   t.handlers[SYS_writev] = Sys_writev;
-  t.handlers[SYS_close] = Sys_close;
-  t.handlers[SYS_fstat] = Sys_fstat;
-  t.handlers[SYS_newfstatat] = Sys_newfstatat;
-  t.handlers[SYS_ioctl] = Sys_ioctl;
-  t.handlers[SYS_getcwd] = Sys_getcwd;
+  t.handlers[SYS_preadv] = Sys_preadv;
+  t.handlers[SYS_pwritev] = Sys_pwritev;
+  t.handlers[SYS_preadv2] = Sys_preadv2;
+  t.handlers[SYS_pwritev2] = Sys_pwritev2;
+  t.handlers[SYS_sendfile] = Sys_sendfile;
 }
 
 }  // namespace sentry::syscalls

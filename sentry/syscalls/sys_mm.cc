@@ -1,7 +1,9 @@
 // The memory syscalls: brk and the mmap family (anonymous memory for now).
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "sentry/kernel/kernel.h"
 #include "sentry/syscalls/table.h"
 
 namespace sentry::syscalls {
@@ -22,6 +24,44 @@ Result<uint64_t> Sys_brk(kernel::Task& t, const Args& a) {
   return t.mm().Brk(UserAddr(a[0])).value;
 }
 
+// A file mapping, as a private copy of the file's pages: right for MAP_PRIVATE, and for read-only
+// MAP_SHARED as long as nobody writes the file meanwhile. Writable shared mappings need the file's
+// pages themselves (tmpfs can give them), which comes later: ENODEV until then.
+Result<uint64_t> MapFile(kernel::Task& t, uint64_t addr, uint64_t length, int prot, int flags,
+                         int fd, uint64_t offset) {
+  auto file = TRY(t.fds().Get(fd));
+  if (file->IsPath()) return Err(EBADF);
+  if (!file->path().dentry || file->path().inode().IsDir()) return Err(ENODEV);
+  if (!file->Readable()) return Err(EACCES);
+  bool shared = (flags & MAP_TYPE) != MAP_PRIVATE;
+  if (shared && (prot & PROT_WRITE)) {
+    if (!file->Writable()) return Err(EACCES);
+    t.kernel().ReportUnsupported(SYS_mmap);
+    return Err(ENODEV);
+  }
+  if (static_cast<int64_t>(offset) < 0) return Err(EOVERFLOW);
+  struct stat st = TRY(file->Stat());
+  int anon_flags = (flags & ~MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS;
+  UserAddr at = TRY(t.mm().MMap({.addr = addr,
+                                 .length = length,
+                                 .prot = PROT_READ | PROT_WRITE,
+                                 .flags = anon_flags,
+                                 .name = file->path().dentry->PathInFilesystem(),
+                                 .address_space_limit = AddressSpaceLimit(t)}));
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  uint64_t in_file = offset < size ? std::min(length, size - offset) : 0;
+  if (in_file > 0) {
+    auto views = t.mm().Translate(at, in_file, platform::kAccessWrite);
+    auto n = views ? file->Read(*views, static_cast<int64_t>(offset)) : Err(EFAULT);
+    if (!n) {
+      (void)t.mm().MUnmap(at, length);
+      return std::unexpected(n.error());
+    }
+  }
+  if (prot != (PROT_READ | PROT_WRITE)) TRY(t.mm().MProtect(at, length, prot));
+  return at.value;
+}
+
 Result<uint64_t> Sys_mmap(kernel::Task& t, const Args& a) {
   int prot = ArgInt(a[2]);
   int flags = ArgInt(a[3]);
@@ -31,12 +71,7 @@ Result<uint64_t> Sys_mmap(kernel::Task& t, const Args& a) {
   if ((flags & MAP_TYPE) == MAP_SHARED_VALIDATE && (flags & ~kKnownMapFlags)) {
     return Err(EOPNOTSUPP);
   }
-  if (!(flags & MAP_ANONYMOUS)) {
-    // File mappings come with the VFS; none of today's files (the standard streams) can be
-    // mapped, which Linux reports as ENODEV.
-    TRY(t.fds().Get(fd));
-    return Err(ENODEV);
-  }
+  if (!(flags & MAP_ANONYMOUS)) return MapFile(t, a[0], a[1], prot, flags, fd, offset);
   UserAddr addr = TRY(t.mm().MMap({.addr = a[0],
                                    .length = a[1],
                                    .prot = prot,

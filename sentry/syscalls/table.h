@@ -30,6 +30,12 @@ void RegisterTaskSyscalls(SyscallTable& t);
 void RegisterTimeSyscalls(SyscallTable& t);
 void RegisterSignalSyscalls(SyscallTable& t);
 void RegisterFutexSyscalls(SyscallTable& t);
+void RegisterOpenSyscalls(SyscallTable& t);
+void RegisterStatSyscalls(SyscallTable& t);
+void RegisterDirSyscalls(SyscallTable& t);
+void RegisterFdSyscalls(SyscallTable& t);
+void RegisterXattrSyscalls(SyscallTable& t);
+void RegisterAttrSyscalls(SyscallTable& t);
 
 // Argument helpers.
 inline int ArgInt(uint64_t v) { return static_cast<int>(static_cast<uint32_t>(v)); }

@@ -1,5 +1,7 @@
 #include "sentry/vfs/fd_table.h"
 
+#include <algorithm>
+
 namespace sentry::vfs {
 
 Result<std::shared_ptr<FileDescription>> FdTable::Get(int fd) {
@@ -10,11 +12,47 @@ Result<std::shared_ptr<FileDescription>> FdTable::Get(int fd) {
   return entries_[fd].file;
 }
 
-void FdTable::InstallAt(int fd, std::shared_ptr<FileDescription> file, bool cloexec) {
+Result<bool> FdTable::GetCloexec(int fd) {
   absl::MutexLock lock(&mu_);
-  if (fd < 0 || fd >= kMaxFds) return;
-  if (static_cast<size_t>(fd) >= entries_.size()) entries_.resize(fd + 1);
+  if (fd < 0 || static_cast<size_t>(fd) >= entries_.size() || !entries_[fd].file) {
+    return Err(EBADF);
+  }
+  return entries_[fd].cloexec;
+}
+
+Result<void> FdTable::SetCloexec(int fd, bool cloexec) {
+  absl::MutexLock lock(&mu_);
+  if (fd < 0 || static_cast<size_t>(fd) >= entries_.size() || !entries_[fd].file) {
+    return Err(EBADF);
+  }
+  entries_[fd].cloexec = cloexec;
+  return {};
+}
+
+Result<int> FdTable::Install(std::shared_ptr<FileDescription> file, bool cloexec, int min_fd,
+                             uint64_t limit) {
+  uint64_t cap = std::min<uint64_t>(limit, kMaxFds);
+  if (min_fd < 0 || static_cast<uint64_t>(min_fd) >= cap) return Err(min_fd < 0 ? EINVAL : EMFILE);
+  absl::MutexLock lock(&mu_);
+  size_t fd = static_cast<size_t>(min_fd);
+  while (fd < entries_.size() && entries_[fd].file) ++fd;
+  if (fd >= cap) return Err(EMFILE);
+  if (fd >= entries_.size()) entries_.resize(fd + 1);
   entries_[fd] = Entry{std::move(file), cloexec};
+  return static_cast<int>(fd);
+}
+
+Result<void> FdTable::InstallAt(int fd, std::shared_ptr<FileDescription> file, bool cloexec,
+                                uint64_t limit) {
+  if (fd < 0 || static_cast<uint64_t>(fd) >= std::min<uint64_t>(limit, kMaxFds)) {
+    return Err(EBADF);
+  }
+  std::shared_ptr<FileDescription> old;  // released outside the lock
+  absl::MutexLock lock(&mu_);
+  if (static_cast<size_t>(fd) >= entries_.size()) entries_.resize(fd + 1);
+  old = std::move(entries_[fd].file);
+  entries_[fd] = Entry{std::move(file), cloexec};
+  return {};
 }
 
 Result<void> FdTable::Close(int fd) {
@@ -26,6 +64,22 @@ Result<void> FdTable::Close(int fd) {
   file = std::move(entries_[fd].file);
   entries_[fd] = Entry{};
   return {};
+}
+
+void FdTable::CloseRange(unsigned first, unsigned last) {
+  std::vector<std::shared_ptr<FileDescription>> closed;
+  absl::MutexLock lock(&mu_);
+  for (size_t fd = first; fd < entries_.size() && fd <= last; ++fd) {
+    if (entries_[fd].file) closed.push_back(std::move(entries_[fd].file));
+    entries_[fd] = Entry{};
+  }
+}
+
+void FdTable::SetCloexecRange(unsigned first, unsigned last) {
+  absl::MutexLock lock(&mu_);
+  for (size_t fd = first; fd < entries_.size() && fd <= last; ++fd) {
+    if (entries_[fd].file) entries_[fd].cloexec = true;
+  }
 }
 
 }  // namespace sentry::vfs

@@ -12,13 +12,23 @@ namespace sentry::vfs {
 
 class FdTable {
  public:
-  // RLIMIT_NOFILE's default hard limit; the table never grows beyond it.
+  // fs.nr_open's default: no fd number reaches it, whatever RLIMIT_NOFILE says.
   static constexpr int kMaxFds = 1 << 20;
 
   Result<std::shared_ptr<FileDescription>> Get(int fd);
-  // Installs at exactly `fd`, replacing what was there.
-  void InstallAt(int fd, std::shared_ptr<FileDescription> file, bool cloexec);
+  Result<bool> GetCloexec(int fd);
+  Result<void> SetCloexec(int fd, bool cloexec);
+  // The lowest free number >= min_fd below `limit` (RLIMIT_NOFILE); EMFILE if none.
+  Result<int> Install(std::shared_ptr<FileDescription> file, bool cloexec, int min_fd,
+                      uint64_t limit);
+  // Installs at exactly `fd`, replacing (and closing) what was there.
+  Result<void> InstallAt(int fd, std::shared_ptr<FileDescription> file, bool cloexec,
+                         uint64_t limit = kMaxFds);
   Result<void> Close(int fd);
+  // close_range(2) without flags: closes what is open in [first, last].
+  void CloseRange(unsigned first, unsigned last);
+  // close_range with CLOSE_RANGE_CLOEXEC: marks them instead.
+  void SetCloexecRange(unsigned first, unsigned last);
 
  private:
   struct Entry {

@@ -1,6 +1,6 @@
 // FileDescription: an open file as the application's fds refer to it (Linux's struct file).
 // Data moves between a file and the sentry's views of application memory (iovecs obtained from
-// MemoryManager::Translate), so host-backed files can read and write application memory directly.
+// MemoryManager::Translate), so host-backed files read and write application memory directly.
 #pragma once
 
 #include <fcntl.h>
@@ -8,11 +8,15 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 
 #include "sentry/base/errno.h"
+#include "sentry/vfs/inode.h"
+#include "sentry/vfs/mount.h"
 
 namespace sentry::mm {
 class MemoryManager;
@@ -24,23 +28,66 @@ class FileDescription {
  public:
   virtual ~FileDescription() = default;
 
-  // offset: nullopt for read/write at the file position, a value for pread/pwrite.
-  virtual Result<uint64_t> Read(std::span<const iovec> dst, std::optional<int64_t> offset) = 0;
-  virtual Result<uint64_t> Write(std::span<const iovec> src, std::optional<int64_t> offset) = 0;
-  virtual Result<struct stat> Stat() = 0;
+  // offset: nullopt for read/write at (and advancing) the file position, a value for
+  // pread/pwrite. The defaults are what Linux says for files that cannot do it.
+  virtual Result<uint64_t> Read(std::span<const iovec> dst, std::optional<int64_t> offset);
+  virtual Result<uint64_t> Write(std::span<const iovec> src, std::optional<int64_t> offset);
+  // lseek(2); the default serves regular files and directories from the file position.
+  virtual Result<int64_t> Seek(int64_t offset, int whence);
+  // getdents64: calls `emit` for entries from the position on until it returns false.
+  virtual Result<void> ReadDir(const std::function<bool(const DirEntry&, int64_t next)>& emit);
+  virtual Result<struct stat> Stat();
+  virtual Result<void> Truncate(uint64_t size);
+  virtual Result<void> Sync() { return {}; }
   // ioctl(2): arguments are the application's; memory goes through mm.
-  virtual Result<uint64_t> Ioctl(mm::MemoryManager& mm, uint64_t cmd, uint64_t arg) = 0;
+  virtual Result<uint64_t> Ioctl(mm::MemoryManager& mm, uint64_t cmd, uint64_t arg);
 
   int status_flags() const { return status_flags_; }  // O_APPEND, O_NONBLOCK, access mode...
   void set_status_flags(int flags) { status_flags_ = flags; }
-  bool Readable() const { return (status_flags_ & O_ACCMODE) != O_WRONLY; }
-  bool Writable() const { return (status_flags_ & O_ACCMODE) != O_RDONLY; }
+  bool Readable() const { return (status_flags_ & O_ACCMODE) != O_WRONLY && !IsPath(); }
+  bool Writable() const {
+    int mode = status_flags_ & O_ACCMODE;
+    return (mode == O_WRONLY || mode == O_RDWR) && !IsPath();
+  }
+  bool IsPath() const { return status_flags_ & O_PATH; }
+  // Where the file was opened; empty for files with no place in the tree (host stdio, pipes).
+  const VirtualDentry& path() const { return path_; }
 
  protected:
+  FileDescription(int status_flags, VirtualDentry path)
+      : status_flags_(status_flags), path_(std::move(path)) {}
   explicit FileDescription(int status_flags) : status_flags_(status_flags) {}
+
+  // The file position, for implementations that keep one.
+  std::mutex pos_mu_;
+  int64_t pos_ = 0;
 
  private:
   int status_flags_;
+  VirtualDentry path_;
+};
+
+// A directory opened for reading: getdents64 walks a snapshot taken at the first read (or after
+// a rewind), with "." and ".." first.
+class DirectoryFile : public FileDescription {
+ public:
+  DirectoryFile(int flags, VirtualDentry path) : FileDescription(flags, std::move(path)) {}
+  Result<void> ReadDir(const std::function<bool(const DirEntry&, int64_t)>& emit) override;
+  Result<int64_t> Seek(int64_t offset, int whence) override;
+
+ private:
+  std::optional<std::vector<DirEntry>> snapshot_;
+};
+
+// An O_PATH file: only a place in the tree, for *at() calls, fstat and fchdir.
+class PathFile : public FileDescription {
+ public:
+  PathFile(int flags, VirtualDentry path) : FileDescription(flags, std::move(path)) {}
+  Result<int64_t> Seek(int64_t, int) override { return Err(EBADF); }
+  Result<void> ReadDir(const std::function<bool(const DirEntry&, int64_t)>&) override {
+    return Err(EBADF);
+  }
+  Result<uint64_t> Ioctl(mm::MemoryManager&, uint64_t, uint64_t) override { return Err(EBADF); }
 };
 
 }  // namespace sentry::vfs

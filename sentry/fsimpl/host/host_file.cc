@@ -43,6 +43,12 @@ Result<uint64_t> HostFile::Write(std::span<const iovec> src, std::optional<int64
   }
 }
 
+Result<int64_t> HostFile::Seek(int64_t offset, int whence) {
+  off_t r = lseek(fd_.get(), offset, whence);
+  if (r < 0) return Err(errno);
+  return r;
+}
+
 Result<struct stat> HostFile::Stat() {
   struct stat st;
   if (fstat(fd_.get(), &st) != 0) return Err(errno);

@@ -1,0 +1,22 @@
+// Starting the gofer: a process of its own, beside the sentry, serving the container's root.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "sentry/base/file_descriptor.h"
+
+namespace runsc {
+
+struct GoferProcess {
+  pid_t pid = -1;
+  sentry::FileDescriptor socket;  // the sentry's end of the gofer's SOCK_SEQPACKET socket
+};
+
+// Forks the gofer serving `root` (read-only when asked); it dies with runsc and exits when the
+// sentry closes its end of the socket.
+absl::StatusOr<GoferProcess> StartGofer(const std::string& root, bool read_only);
+
+}  // namespace runsc

@@ -1,0 +1,27 @@
+// The client side of the gofer protocol: a file system whose files the gofer process serves.
+// Inodes hold a gofer fid and cache their attributes; open files hold a host fd the gofer
+// donated, so reads and writes cost one host syscall and no round trip.
+#pragma once
+
+#include <memory>
+
+#include "gofer/proto/channel.h"
+#include "sentry/vfs/inode.h"
+
+namespace sentry::fsimpl::gofer {
+
+class Filesystem : public std::enable_shared_from_this<Filesystem> {
+ public:
+  explicit Filesystem(std::shared_ptr<::gofer::Channel> channel)
+      : channel_(std::move(channel)) {}
+  // The root of attach point `mount` (0: the served root).
+  Result<std::shared_ptr<vfs::Inode>> Attach(uint32_t mount);
+  ::gofer::Channel& channel() { return *channel_; }
+  // Closes a fid when its inode goes away (best effort: the gofer drops all at exit anyway).
+  void ReleaseFid(::gofer::Fid fid);
+
+ private:
+  std::shared_ptr<::gofer::Channel> channel_;
+};
+
+}  // namespace sentry::fsimpl::gofer

@@ -1,0 +1,292 @@
+#include "sentry/fsimpl/proc/inodes.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "sentry/kernel/task.h"
+
+namespace sentry::fsimpl::proc {
+namespace {
+
+timespec Clock(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return ts;
+}
+
+// Anonymous device numbers (major 0) for procfs instances. tmpfs hands out its own from minor
+// 16 up; starting far above keeps the two apart until vfs owns one allocator for all.
+dev_t NextProcDev() {
+  static std::atomic<unsigned> next_minor{0x8000};
+  return makedev(0, next_minor.fetch_add(1, std::memory_order_relaxed));
+}
+
+// Copies `text` from `offset` into `dst`; returns the bytes copied.
+uint64_t CopyOut(std::span<const iovec> dst, std::string_view text, int64_t offset) {
+  if (offset < 0 || static_cast<uint64_t>(offset) >= text.size()) return 0;
+  std::string_view rest = text.substr(static_cast<size_t>(offset));
+  uint64_t done = 0;
+  for (const iovec& v : dst) {
+    if (done == rest.size()) break;
+    size_t n = std::min(v.iov_len, rest.size() - done);
+    std::memcpy(v.iov_base, rest.data() + done, n);
+    done += n;
+  }
+  return done;
+}
+
+}  // namespace
+
+ProcFs::ProcFs(kernel::Kernel& k, HostProcSnapshot host, std::shared_ptr<TaskLookup> tasks)
+    : kernel_(k),
+      host_(std::move(host)),
+      tasks_(std::move(tasks)),
+      dev_(NextProcDev()),
+      boot_realtime_(Clock(CLOCK_REALTIME)),
+      boot_boottime_(Clock(CLOCK_BOOTTIME)) {}
+
+uint64_t ProcFs::UptimeNs() const {
+  timespec now = Clock(CLOCK_BOOTTIME);
+  int64_t ns = (now.tv_sec - boot_boottime_.tv_sec) * 1'000'000'000LL +
+               (now.tv_nsec - boot_boottime_.tv_nsec);
+  return ns > 0 ? static_cast<uint64_t>(ns) : 0;
+}
+
+int ProcFs::MountId(const std::shared_ptr<vfs::Mount>& m) {
+  if (!m) return 0;
+  absl::MutexLock lock(&mu_);
+  // Forget mounts that are gone, so a new mount at a recycled address gets a new ID.
+  std::erase_if(mount_ids_, [](const auto& e) { return e.first.expired(); });
+  for (const auto& [weak, id] : mount_ids_) {
+    if (weak.lock() == m) return id;
+  }
+  int id = next_mount_id_++;
+  mount_ids_.emplace_back(m, id);
+  return id;
+}
+
+Result<kernel::Task*> ProcFs::TaskOr(pid_t tid) const {
+  kernel::Task* t = tasks_->Find(tid);
+  if (t == nullptr) return Err(ESRCH);
+  return t;
+}
+
+uint64_t InoFor(std::string_view key) {
+  // Numbers below 4096 are left for the fixed inodes (the root is 1, as on Linux).
+  uint64_t h = std::hash<std::string_view>{}(key);
+  return h < 4096 ? h + 4096 : h;
+}
+
+// ---- ProcInode ----------------------------------------------------------------------------
+
+ProcInode::ProcInode(std::shared_ptr<ProcFs> fs, mode_t mode, uint64_t ino, pid_t tid)
+    : Inode(mode), fs_(std::move(fs)), mode_(mode), ino_(ino), tid_(tid),
+      ctime_(Clock(CLOCK_REALTIME)) {}
+
+Result<void> ProcInode::CheckAlive() const {
+  if (tid_ != 0 && fs_->tasks().Find(tid_) == nullptr) return Err(ENOENT);
+  return {};
+}
+
+Result<struct stat> ProcInode::Stat() {
+  TRY(CheckAlive());
+  struct stat st{};
+  st.st_dev = fs_->dev();
+  st.st_ino = ino_;
+  st.st_mode = type() | Perms();
+  st.st_nlink = Links();
+  if (tid_ != 0) {
+    // A task's files belong to its effective IDs (Linux's task_dump_owner, for a dumpable task).
+    if (kernel::Task* t = fs_->tasks().Find(tid_)) {
+      st.st_uid = t->creds().euid;
+      st.st_gid = t->creds().egid;
+    }
+  }
+  st.st_size = Size();
+  st.st_blksize = 1024;
+  st.st_atim = st.st_mtim = st.st_ctim = ctime_;
+  return st;
+}
+
+Result<void> ProcInode::SetStat(const vfs::SetStatRequest& req) {
+  TRY(CheckAlive());
+  if (req.mode) return Err(EPERM);
+  return {};
+}
+
+// ---- ProcDir ------------------------------------------------------------------------------
+
+ProcDir::ProcDir(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, pid_t tid,
+                 std::vector<Child> children, bool sysctl)
+    : ProcInode(std::move(fs), S_IFDIR | perms, ino, tid),
+      children_(std::move(children)),
+      sysctl_(sysctl) {}
+
+Result<std::shared_ptr<vfs::Inode>> ProcDir::Lookup(std::string_view name) {
+  TRY(CheckAlive());
+  for (const Child& c : children_) {
+    if (c.name == name) return std::shared_ptr<vfs::Inode>(c.make());
+  }
+  return std::shared_ptr<vfs::Inode>(TRY(DynamicLookup(name)));
+}
+
+Result<std::vector<vfs::DirEntry>> ProcDir::ReadDir() {
+  TRY(CheckAlive());
+  std::vector<vfs::DirEntry> out;
+  out.reserve(children_.size());
+  for (const Child& c : children_) out.push_back({c.make()->ino(), c.type, c.name});
+  for (auto& e : TRY(DynamicEntries())) out.push_back(std::move(e));
+  return out;
+}
+
+nlink_t ProcDir::Links() const {
+  nlink_t n = 2 + DynamicSubdirs();
+  for (const Child& c : children_) n += c.type == DT_DIR;
+  return n;
+}
+
+Result<std::shared_ptr<vfs::FileDescription>> ProcDir::Open(const vfs::VirtualDentry& path,
+                                                            int flags) {
+  TRY(CheckAlive());
+  return std::shared_ptr<vfs::FileDescription>(std::make_shared<vfs::DirectoryFile>(flags, path));
+}
+
+Result<void> ProcDir::RefuseChange(std::string_view name, int exists) {
+  TRY(Lookup(name));
+  return Err(exists);  // never success: every change is refused
+}
+
+Result<std::shared_ptr<vfs::Inode>> ProcDir::Create(std::string_view name, mode_t,
+                                                    const vfs::FsCredentials&) {
+  return std::unexpected(RefuseChange(name, EEXIST).error());
+}
+Result<std::shared_ptr<vfs::Inode>> ProcDir::Mkdir(std::string_view name, mode_t,
+                                                   const vfs::FsCredentials&) {
+  return std::unexpected(RefuseChange(name, EEXIST).error());
+}
+Result<std::shared_ptr<vfs::Inode>> ProcDir::Mknod(std::string_view name, mode_t, dev_t,
+                                                   const vfs::FsCredentials&) {
+  return std::unexpected(RefuseChange(name, EEXIST).error());
+}
+Result<std::shared_ptr<vfs::Inode>> ProcDir::Symlink(std::string_view name, std::string_view,
+                                                     const vfs::FsCredentials&) {
+  return std::unexpected(RefuseChange(name, EEXIST).error());
+}
+Result<void> ProcDir::Link(std::string_view name, vfs::Inode&) {
+  return RefuseChange(name, EEXIST);
+}
+Result<void> ProcDir::Unlink(std::string_view name) {
+  return RefuseChange(name, sysctl_ ? EACCES : EPERM);
+}
+Result<void> ProcDir::Rmdir(std::string_view name) {
+  return RefuseChange(name, sysctl_ ? EACCES : EPERM);
+}
+Result<void> ProcDir::Rename(std::string_view old_name, vfs::Inode& new_dir,
+                             std::string_view new_name, unsigned) {
+  TRY(Lookup(old_name));
+  // The target name must exist too: procfs looks it up and has no negative entries.
+  if (new_dir.FilesystemId() != FilesystemId()) return Err(EXDEV);
+  TRY(new_dir.Lookup(new_name));
+  return Err(sysctl_ ? EACCES : EPERM);
+}
+
+// ---- GeneratedFile and SnapshotFile --------------------------------------------------------
+
+GeneratedFile::GeneratedFile(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, pid_t tid,
+                             Generator generate, WritePolicy writes, bool seek_end_ok)
+    : ProcInode(std::move(fs), S_IFREG | perms, ino, tid),
+      generate_(std::move(generate)),
+      writes_(writes),
+      seek_end_ok_(seek_end_ok) {}
+
+Result<std::shared_ptr<vfs::FileDescription>> GeneratedFile::Open(const vfs::VirtualDentry& path,
+                                                                  int flags) {
+  TRY(CheckAlive());
+  int mode = flags & O_ACCMODE;
+  bool writing = mode == O_WRONLY || mode == O_RDWR;
+  if (writing && writes_ == WritePolicy::kOpenEacces) return Err(EACCES);
+  std::string text = TRY(generate_());
+  int write_errno = writes_ == WritePolicy::kWriteEio ? EIO : EINVAL;
+  return std::shared_ptr<vfs::FileDescription>(std::make_shared<SnapshotFile>(
+      flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC), path, generate_,
+      std::move(text), write_errno, seek_end_ok_));
+}
+
+SnapshotFile::SnapshotFile(int flags, vfs::VirtualDentry path, GeneratedFile::Generator generate,
+                           std::string text, int write_errno, bool seek_end_ok)
+    : FileDescription(flags, std::move(path)),
+      generate_(std::move(generate)),
+      write_errno_(write_errno),
+      seek_end_ok_(seek_end_ok),
+      text_(std::move(text)) {}
+
+Result<uint64_t> SnapshotFile::Read(std::span<const iovec> dst, std::optional<int64_t> offset) {
+  std::unique_lock lock(pos_mu_);
+  int64_t at = offset.value_or(pos_);
+  if (at < 0) return Err(EINVAL);
+  // A read from the start sees the state now (top rereads /proc/stat this way); the text made
+  // at open serves the first one, so open-then-read generates once.
+  if (at == 0 && !fresh_) {
+    // Generated without the lock: a file may describe itself (fdinfo of its own fd asks its
+    // position), and that must not deadlock.
+    lock.unlock();
+    std::string text = TRY(generate_());
+    lock.lock();
+    text_ = std::move(text);
+    at = offset.value_or(pos_);
+  }
+  fresh_ = false;
+  uint64_t n = CopyOut(dst, text_, at);
+  if (!offset) pos_ += static_cast<int64_t>(n);
+  return n;
+}
+
+Result<uint64_t> SnapshotFile::Write(std::span<const iovec>, std::optional<int64_t>) {
+  return Err(write_errno_);
+}
+
+Result<int64_t> SnapshotFile::Seek(int64_t offset, int whence) {
+  std::lock_guard lock(pos_mu_);
+  int64_t base;
+  switch (whence) {
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = pos_; break;
+    case SEEK_END:
+      // seq_file refuses SEEK_END; the simple files (cmdline, sysctls) seek from size 0.
+      if (!seek_end_ok_) return Err(EINVAL);
+      base = 0;
+      break;
+    default:
+      return Err(EINVAL);
+  }
+  if ((offset > 0 && base > INT64_MAX - offset) || base + offset < 0) return Err(EINVAL);
+  pos_ = base + offset;
+  return pos_;
+}
+
+// ---- ProcSymlink --------------------------------------------------------------------------
+
+ProcSymlink::ProcSymlink(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, pid_t tid,
+                         Text text, Target magic)
+    : ProcInode(std::move(fs), S_IFLNK | perms, ino, tid),
+      text_(std::move(text)),
+      magic_(std::move(magic)) {}
+
+Result<std::string> ProcSymlink::ReadLink() {
+  TRY(CheckAlive());
+  return text_();
+}
+
+Result<std::optional<vfs::VirtualDentry>> ProcSymlink::MagicLinkTarget() {
+  if (!magic_) return std::optional<vfs::VirtualDentry>();
+  TRY(CheckAlive());
+  return std::optional<vfs::VirtualDentry>(TRY(magic_()));
+}
+
+}  // namespace sentry::fsimpl::proc

@@ -1,0 +1,224 @@
+// The building blocks of procfs: the state an instance shares (ProcFs), and the four kinds of
+// inode everything in /proc is made of: directories with a fixed table of children and an
+// optional dynamic part, files whose text a function generates, symlinks whose target a function
+// computes, and magic links (/proc/PID/exe, fd/N, cwd, root) that lead to a place in the tree
+// rather than to a path.
+//
+// Inodes bound to a task hold its TID, never the Task, and look it up at each operation: the
+// dentry cache keeps /proc names after their task or fd is gone, so each operation must ask
+// again (Linux revalidates its proc dentries for the same reason).
+#pragma once
+
+#include <sys/stat.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "sentry/fsimpl/proc/proc.h"
+#include "sentry/vfs/file_description.h"
+#include "sentry/vfs/inode.h"
+#include "sentry/vfs/mount.h"
+
+namespace sentry::fsimpl::proc {
+
+// What the whole instance shares. Immutable after construction except the mount IDs.
+class ProcFs {
+ public:
+  ProcFs(kernel::Kernel& k, HostProcSnapshot host, std::shared_ptr<TaskLookup> tasks);
+
+  kernel::Kernel& kernel() const { return kernel_; }
+  const HostProcSnapshot& host() const { return host_; }
+  const TaskLookup& tasks() const { return *tasks_; }
+  dev_t dev() const { return dev_; }
+  // When the instance was created: the sandbox's boot, for uptime and btime.
+  const timespec& boot_realtime() const { return boot_realtime_; }
+  // Nanoseconds since boot (CLOCK_BOOTTIME, so a suspended host still counts).
+  uint64_t UptimeNs() const;
+
+  // A mount's ID for mountinfo and fdinfo: small, stable while the mount lives, handed out
+  // on first sight in the order mounts are seen. Null (files with no place) gets 0.
+  // TODO: mount IDs belong to vfs::Mount; move them there when something else needs them.
+  int MountId(const std::shared_ptr<vfs::Mount>& m);
+
+  // The task `tid`, or ESRCH (a file whose task exited).
+  Result<kernel::Task*> TaskOr(pid_t tid) const;
+
+ private:
+  kernel::Kernel& kernel_;
+  const HostProcSnapshot host_;
+  const std::shared_ptr<TaskLookup> tasks_;
+  const dev_t dev_;
+  timespec boot_realtime_;
+  timespec boot_boottime_;
+  absl::Mutex mu_;
+  std::vector<std::pair<std::weak_ptr<vfs::Mount>, int>> mount_ids_ ABSL_GUARDED_BY(mu_);
+  int next_mount_id_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+// An inode number for the entry named by `key` (e.g. "pid/1/status"): the same key always gets
+// the same number, so readdir and stat agree without keeping every inode alive.
+uint64_t InoFor(std::string_view key);
+
+// Fields every procfs inode has. `tid` binds it to a task (0: not bound): a bound inode is
+// owned by the task's effective IDs and answers ENOENT once the task is gone.
+class ProcInode : public vfs::Inode {
+ public:
+  ProcInode(std::shared_ptr<ProcFs> fs, mode_t mode, uint64_t ino, pid_t tid);
+
+  Result<struct stat> Stat() override;
+  // procfs keeps no attributes: chmod is EPERM as on Linux; the changes Linux accepts and
+  // forgets (chown, utimes and truncate of a proc file) succeed and change nothing.
+  Result<void> SetStat(const vfs::SetStatRequest& req) override;
+  const void* FilesystemId() const override { return fs_.get(); }
+
+  uint64_t ino() const { return ino_; }
+  pid_t tid() const { return tid_; }
+  ProcFs& fs() const { return *fs_; }
+  const std::shared_ptr<ProcFs>& fs_ptr() const { return fs_; }
+
+ protected:
+  // ENOENT when what this inode shows is gone (its task exited, its fd was closed).
+  virtual Result<void> CheckAlive() const;
+  // The permission bits now (fd links follow their file's access mode).
+  virtual mode_t Perms() const { return mode_ & 07777; }
+  virtual nlink_t Links() const { return 1; }
+  virtual off_t Size() const { return 0; }
+
+ private:
+  const std::shared_ptr<ProcFs> fs_;
+  const mode_t mode_;
+  const uint64_t ino_;
+  const pid_t tid_;
+  const timespec ctime_;
+};
+
+// A directory: a fixed table of children, made on lookup, plus what DynamicLookup and
+// DynamicEntries add (PIDs, fds). Names cannot be created or removed: creating fails with
+// ENOENT (procfs refuses to look the new name up; EEXIST if it exists), removing with EPERM.
+class ProcDir : public ProcInode {
+ public:
+  struct Child {
+    std::string name;
+    uint8_t type;  // DT_*
+    std::function<std::shared_ptr<ProcInode>()> make;
+  };
+  // `sysctl`: under /proc/sys, where Linux checks the directory's own mode bits even for root,
+  // so removing a name is EACCES rather than EPERM.
+  ProcDir(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, pid_t tid,
+          std::vector<Child> children, bool sysctl = false);
+
+  Result<std::shared_ptr<vfs::Inode>> Lookup(std::string_view name) override;
+  Result<std::vector<vfs::DirEntry>> ReadDir() override;
+  Result<std::shared_ptr<vfs::FileDescription>> Open(const vfs::VirtualDentry& path,
+                                                     int flags) override;
+  Result<std::shared_ptr<vfs::Inode>> Create(std::string_view name, mode_t,
+                                             const vfs::FsCredentials&) override;
+  Result<std::shared_ptr<vfs::Inode>> Mkdir(std::string_view name, mode_t,
+                                            const vfs::FsCredentials&) override;
+  Result<std::shared_ptr<vfs::Inode>> Mknod(std::string_view name, mode_t, dev_t,
+                                            const vfs::FsCredentials&) override;
+  Result<std::shared_ptr<vfs::Inode>> Symlink(std::string_view name, std::string_view,
+                                              const vfs::FsCredentials&) override;
+  Result<void> Link(std::string_view name, vfs::Inode&) override;
+  Result<void> Unlink(std::string_view name) override;
+  Result<void> Rmdir(std::string_view name) override;
+  Result<void> Rename(std::string_view old_name, vfs::Inode& new_dir, std::string_view new_name,
+                      unsigned flags) override;
+
+ protected:
+  virtual Result<std::shared_ptr<ProcInode>> DynamicLookup(std::string_view /*name*/) {
+    return Err(ENOENT);
+  }
+  virtual Result<std::vector<vfs::DirEntry>> DynamicEntries() {
+    return std::vector<vfs::DirEntry>{};
+  }
+  // Subdirectories the dynamic part holds, for st_nlink.
+  virtual nlink_t DynamicSubdirs() const { return 0; }
+  nlink_t Links() const override;
+
+ private:
+  // ENOENT for a name that does not exist, else `exists`: what every refused change returns.
+  Result<void> RefuseChange(std::string_view name, int exists);
+
+  const std::vector<Child> children_;
+  const bool sysctl_;
+};
+
+// What a generated file does with writes. Linux lets root open any proc file for writing
+// (only the mode bits stop others), and fails the write itself; /proc/sys checks the mode bits
+// even for root.
+enum class WritePolicy {
+  kWriteEinval,  // per-task files: write(2) fails with EINVAL (no write method)
+  kWriteEio,     // global files: write(2) fails with EIO (proc_ops without proc_write)
+  kOpenEacces,   // sysctl files: opening for writing fails with EACCES
+};
+
+// A regular file of size 0 whose text `generate` makes at open, and again whenever a read
+// starts at offset 0.
+class GeneratedFile : public ProcInode {
+ public:
+  using Generator = std::function<Result<std::string>()>;
+  GeneratedFile(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, pid_t tid,
+                Generator generate, WritePolicy writes, bool seek_end_ok = false);
+
+  Result<std::shared_ptr<vfs::FileDescription>> Open(const vfs::VirtualDentry& path,
+                                                     int flags) override;
+
+ private:
+  const Generator generate_;
+  const WritePolicy writes_;
+  const bool seek_end_ok_;
+};
+
+// An open generated file: a snapshot of the text, read with read/pread, positioned with lseek
+// (SEEK_END only where Linux allows it, as an offset from size 0).
+class SnapshotFile : public vfs::FileDescription {
+ public:
+  SnapshotFile(int flags, vfs::VirtualDentry path, GeneratedFile::Generator generate,
+               std::string text, int write_errno, bool seek_end_ok);
+
+  Result<uint64_t> Read(std::span<const iovec> dst, std::optional<int64_t> offset) override;
+  Result<uint64_t> Write(std::span<const iovec> src, std::optional<int64_t> offset) override;
+  Result<int64_t> Seek(int64_t offset, int whence) override;
+
+ private:
+  const GeneratedFile::Generator generate_;
+  const int write_errno_;
+  const bool seek_end_ok_;
+  // Guarded by pos_mu_, with the position: a read and the regeneration it causes are atomic.
+  std::string text_;
+  bool fresh_ = true;  // text_ was made at open and no read at offset 0 has used it yet
+};
+
+// A symbolic link. With `magic`, a magic link: path resolution goes to the place `magic`
+// returns instead of resolving the text (see MagicLinkTarget).
+class ProcSymlink : public ProcInode {
+ public:
+  using Text = std::function<Result<std::string>()>;
+  using Target = std::function<Result<vfs::VirtualDentry>()>;
+  ProcSymlink(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, pid_t tid, Text text,
+              Target magic = nullptr);
+
+  Result<std::string> ReadLink() override;
+  // Only O_PATH|O_NOFOLLOW opens reach a symlink, and the syscall layer serves those.
+  Result<std::shared_ptr<vfs::FileDescription>> Open(const vfs::VirtualDentry&, int) override {
+    return Err(ELOOP);
+  }
+  // Where a magic link leads (nullopt for a plain symlink), followed in place of the text so
+  // that deleted files and files outside the reader's root still open, as on Linux. This
+  // becomes an override of vfs::Inode::MagicLinkTarget once vfs has that hook.
+  Result<std::optional<vfs::VirtualDentry>> MagicLinkTarget();
+  bool IsMagicLink() const { return magic_ != nullptr; }
+
+ private:
+  const Text text_;
+  const Target magic_;
+};
+
+}  // namespace sentry::fsimpl::proc

@@ -1,0 +1,67 @@
+// /proc/PID and /proc/PID/task/TID: the directories, and the texts of their files.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "sentry/fsimpl/proc/inodes.h"
+#include "sentry/kernel/task.h"
+
+namespace sentry::fsimpl::proc {
+
+// /proc/TID (thread = false: the process view, with task/) or /proc/TGID/task/TID.
+std::shared_ptr<ProcInode> NewTaskDir(std::shared_ptr<ProcFs> fs, pid_t tid, bool thread);
+
+// A PID as procfs spells it: decimal digits, no sign, no leading zero; else nullopt.
+std::optional<pid_t> ParsePid(std::string_view name);
+
+// A task's root and working directory (copied under its FsContext lock).
+vfs::VirtualDentry RootOf(kernel::Task& t);
+vfs::VirtualDentry CwdOf(kernel::Task& t);
+// The root paths are shown from: the reading task's, or `owner`'s when no task reads.
+vfs::VirtualDentry ReaderRoot(const ProcFs& fs, kernel::Task& owner);
+
+// The texts. Each reads the task's state at the moment it is called.
+std::string CommOf(const kernel::Task& t);  // what exec set: the file name, 15 bytes at most
+std::string StatusText(ProcFs& fs, kernel::Task& t);
+std::string StatText(ProcFs& fs, kernel::Task& t);
+std::string StatmText(kernel::Task& t);
+std::string CmdlineText(const kernel::Task& t);
+std::string LimitsText(kernel::Task& t);
+std::string MountsText(ProcFs& fs, kernel::Task& t);
+std::string MountInfoText(ProcFs& fs, kernel::Task& t);
+// What /proc/PID/fd/N reads as for `file`: its path from the reader's root, or for a file with
+// no place in the tree "pipe:[INO]", "socket:[INO]", a device's /dev name, or
+// "anon_inode:[unknown]".
+std::string FileName(ProcFs& fs, kernel::Task& owner, vfs::FileDescription& file);
+std::string FdInfoText(ProcFs& fs, vfs::FileDescription& file, bool cloexec);
+
+// CPU time in clock ticks (USER_HZ): the application's own (user), and the sentry's serving it
+// (system: the work Linux would count there). The second reads the calling thread's clock, so
+// it is right for the reading task only, the only one there is today.
+std::pair<uint64_t, uint64_t> CpuTicks(kernel::Task& t);
+inline constexpr uint64_t kTicksPerSecond = 100;
+
+// The task's open fd numbers, ascending.
+std::vector<int> OpenFds(kernel::Task& t);
+
+// The memory figures of status and statm, in bytes, taken from the task's maps.
+struct VmStats {
+  uint64_t size = 0;  // every mapping
+  uint64_t rss = 0;   // accessible mappings (the sentry does not track residency; see .cc)
+  uint64_t rss_anon = 0;
+  uint64_t rss_file = 0;
+  uint64_t data = 0;  // private writable, stack excluded
+  uint64_t stack = 0;
+  uint64_t exe = 0;  // executable mappings of the program file
+  uint64_t lib = 0;  // other executable file mappings
+};
+VmStats VmStatsOf(kernel::Task& t);
+
+}  // namespace sentry::fsimpl::proc

@@ -1,0 +1,258 @@
+#include "sentry/fsimpl/tmpfs/regular_file.h"
+
+#include <unistd.h>
+
+#include "sentry/fsimpl/tmpfs/iovec.h"
+
+namespace sentry::fsimpl::tmpfs {
+namespace {
+
+// Missing pages are allocated in runs of at most this many, so a large write costs few trips to
+// the MemoryFile's allocator without demanding a huge contiguous range.
+constexpr uint64_t kMaxAllocationRun = 256;
+
+uint64_t PagesFor(uint64_t size) { return size / kPageSize + (size % kPageSize ? 1 : 0); }
+
+}  // namespace
+
+RegularInode::RegularInode(std::shared_ptr<Superblock> sb, mode_t mode, uint32_t uid, uint32_t gid)
+    : TmpfsInode(std::move(sb), S_IFREG | (mode & 07777), uid, gid) {}
+
+RegularInode::~RegularInode() {
+  absl::MutexLock lock(&mu_);
+  FreePagesFromLocked(0);
+}
+
+Result<std::shared_ptr<vfs::FileDescription>> RegularInode::Open(const vfs::VirtualDentry& path,
+                                                                 int flags) {
+  if (flags & O_DIRECTORY) return Err(ENOTDIR);
+  if (flags & O_PATH) return OpenPath(path, flags);
+  // Linux truncates on O_TRUNC whatever the access mode; the VFS has checked write permission.
+  if (flags & O_TRUNC) TRY(Truncate(0));
+  auto self = std::static_pointer_cast<RegularInode>(shared_from_this());
+  return std::make_shared<RegularFile>(StatusFlags(flags), path, std::move(self));
+}
+
+Result<uint64_t> RegularInode::FileOffsetOfPage(uint64_t page_index, bool allocate) {
+  absl::MutexLock lock(&mu_);
+  if (page_index >= PagesFor(size_)) return Err(ENXIO);
+  auto it = pages_.find(page_index);
+  if (it != pages_.end()) return it->second;
+  if (!allocate) return Err(ENODATA);
+  uint64_t offset = TRY(sb().AllocatePages(1));
+  pages_.emplace(page_index, offset);
+  return offset;
+}
+
+Result<uint64_t> RegularInode::Read(std::span<const iovec> dst, uint64_t offset) {
+  uint64_t want = IovecTotal(dst);
+  // Linux's rw_verify_area: the range may not wrap past the largest file offset.
+  if (offset > static_cast<uint64_t>(INT64_MAX) - want) return Err(EINVAL);
+  if (want == 0) return 0;
+  uint64_t done = 0;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    uint64_t n = offset < size_ ? std::min(want, size_ - offset) : 0;
+    IovecCursor cursor(dst);
+    mm::MemoryFile& memory = sb().memory();
+    auto it = pages_.lower_bound(offset / kPageSize);
+    while (done < n) {
+      uint64_t pos = offset + done;
+      uint64_t page = pos / kPageSize;
+      uint64_t in_page = pos % kPageSize;
+      uint64_t chunk = std::min(kPageSize - in_page, n - done);
+      while (it != pages_.end() && it->first < page) ++it;
+      if (it != pages_.end() && it->first == page) {
+        cursor.Fill(memory.Access(it->second) + in_page, chunk);
+      } else {
+        cursor.FillZeros(chunk);  // a hole
+      }
+      done += chunk;
+    }
+  }
+  Accessed();
+  return done;
+}
+
+Result<RegularInode::WriteResult> RegularInode::Write(std::span<const iovec> src, uint64_t offset,
+                                                      bool append) {
+  uint64_t want = IovecTotal(src);
+  if (offset > static_cast<uint64_t>(INT64_MAX) - want) return Err(EINVAL);
+  absl::MutexLock lock(&mu_);
+  if (append) offset = size_;
+  if (want == 0) return WriteResult{0, offset};
+  // The largest file is INT64_MAX bytes: a write that starts there fails, one that crosses it
+  // is cut short (Linux's generic_write_checks).
+  if (offset >= static_cast<uint64_t>(INT64_MAX)) return Err(EFBIG);
+  want = std::min(want, static_cast<uint64_t>(INT64_MAX) - offset);
+
+  IovecCursor cursor(src);
+  mm::MemoryFile& memory = sb().memory();
+  const uint64_t last_page = (offset + want - 1) / kPageSize;
+  uint64_t done = 0;
+  while (done < want) {
+    uint64_t pos = offset + done;
+    uint64_t page = pos / kPageSize;
+    uint64_t in_page = pos % kPageSize;
+    uint64_t chunk = std::min(kPageSize - in_page, want - done);
+    auto it = pages_.lower_bound(page);
+    if (it == pages_.end() || it->first != page) {
+      // Allocate the run of missing pages from here to the next present one (or the end of the
+      // write) at once; each of them is written before the next allocation, so a failure
+      // never leaves a page past what was written.
+      uint64_t run_end = it == pages_.end() ? last_page + 1 : std::min(last_page + 1, it->first);
+      uint64_t run = std::min(run_end - page, kMaxAllocationRun);
+      Result<uint64_t> mem = sb().AllocatePages(run);
+      if (!mem && run > 1) {
+        run = 1;  // no contiguous range that large: one page will do
+        mem = sb().AllocatePages(1);
+      }
+      if (!mem) {
+        if (done > 0) break;  // a short write, as Linux's when the file system fills up
+        return std::unexpected(mem.error());
+      }
+      for (uint64_t i = 0; i < run; ++i) pages_.emplace(page + i, *mem + i * kPageSize);
+      it = pages_.find(page);
+    }
+    cursor.Drain(memory.Access(it->second) + in_page, chunk);
+    done += chunk;
+  }
+  size_ = std::max(size_, offset + done);
+  mtime_ = ctime_ = Now();
+  return WriteResult{done, offset + done};
+}
+
+Result<void> RegularInode::Truncate(uint64_t size) {
+  if (size > static_cast<uint64_t>(INT64_MAX)) return Err(EINVAL);
+  absl::MutexLock lock(&mu_);
+  TRY(SetSizeLocked(size));
+  mtime_ = ctime_ = Now();
+  return {};
+}
+
+Result<bool> RegularInode::SetSizeLocked(uint64_t size) {
+  if (size < size_) {
+    // The part of the last page past the new end must read as zeros if the file grows again.
+    uint64_t in_page = size % kPageSize;
+    if (in_page != 0) {
+      auto it = pages_.find(size / kPageSize);
+      if (it != pages_.end()) {
+        std::memset(sb().memory().Access(it->second) + in_page, 0, kPageSize - in_page);
+      }
+    }
+    FreePagesFromLocked(PagesFor(size));
+  }
+  bool changed = size != size_;
+  size_ = size;
+  return changed;
+}
+
+void RegularInode::FreePagesFromLocked(uint64_t first_page) {
+  auto begin = pages_.lower_bound(first_page);
+  // Pages that were allocated together usually sit side by side in the MemoryFile too: free
+  // such runs with one call (one hole punch) each.
+  uint64_t run_offset = 0, run_pages = 0, next_index = 0;
+  for (auto it = begin; it != pages_.end(); ++it) {
+    if (run_pages > 0 && it->first == next_index &&
+        it->second == run_offset + run_pages * kPageSize) {
+      ++run_pages;
+    } else {
+      if (run_pages > 0) sb().FreePages(run_offset, run_pages);
+      run_offset = it->second;
+      run_pages = 1;
+    }
+    next_index = it->first + 1;
+  }
+  if (run_pages > 0) sb().FreePages(run_offset, run_pages);
+  pages_.erase(begin, pages_.end());
+}
+
+Result<int64_t> RegularInode::SeekDataOrHole(int64_t offset, bool data) {
+  absl::ReaderMutexLock lock(&mu_);
+  if (offset < 0 || static_cast<uint64_t>(offset) >= size_) return Err(ENXIO);
+  uint64_t page = static_cast<uint64_t>(offset) / kPageSize;
+  auto it = pages_.lower_bound(page);
+  uint64_t found;
+  if (data) {
+    if (it == pages_.end()) return Err(ENXIO);
+    found = std::max(static_cast<uint64_t>(offset), it->first * kPageSize);
+    if (found >= size_) return Err(ENXIO);
+  } else {
+    // The first page from here on that is not present; the end of the file counts as a hole.
+    uint64_t p = page;
+    while (it != pages_.end() && it->first == p) {
+      ++it;
+      ++p;
+    }
+    found = std::min(size_, std::max(static_cast<uint64_t>(offset), p * kPageSize));
+  }
+  return static_cast<int64_t>(found);
+}
+
+uint64_t RegularInode::size() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return size_;
+}
+
+uint64_t RegularInode::allocated_pages() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return pages_.size();
+}
+
+RegularFile::RegularFile(int flags, vfs::VirtualDentry path, std::shared_ptr<RegularInode> inode)
+    : vfs::FileDescription(flags, std::move(path)), inode_(std::move(inode)) {}
+
+Result<uint64_t> RegularFile::Read(std::span<const iovec> dst, std::optional<int64_t> offset) {
+  if (!Readable()) return Err(EBADF);
+  if (offset) {
+    if (*offset < 0) return Err(EINVAL);
+    return inode_->Read(dst, static_cast<uint64_t>(*offset));
+  }
+  std::lock_guard lock(pos_mu_);
+  uint64_t n = TRY(inode_->Read(dst, static_cast<uint64_t>(pos_)));
+  pos_ += static_cast<int64_t>(n);
+  return n;
+}
+
+Result<uint64_t> RegularFile::Write(std::span<const iovec> src, std::optional<int64_t> offset) {
+  if (!Writable()) return Err(EBADF);
+  // With O_APPEND even pwrite appends: a Linux quirk that pwrite(2) documents under BUGS.
+  bool append = status_flags() & O_APPEND;
+  if (offset) {
+    if (*offset < 0) return Err(EINVAL);
+    return TRY(inode_->Write(src, static_cast<uint64_t>(*offset), append)).written;
+  }
+  // The position lock is held across the write, so writers sharing this description never
+  // write at the same position (Linux's f_pos_lock).
+  std::lock_guard lock(pos_mu_);
+  RegularInode::WriteResult r = TRY(inode_->Write(src, static_cast<uint64_t>(pos_), append));
+  pos_ = static_cast<int64_t>(r.end);
+  return r.written;
+}
+
+Result<int64_t> RegularFile::Seek(int64_t offset, int whence) {
+  std::lock_guard lock(pos_mu_);
+  int64_t base;
+  switch (whence) {
+    case SEEK_SET:
+      base = 0;
+      break;
+    case SEEK_CUR:
+      base = pos_;
+      break;
+    case SEEK_END:
+      base = static_cast<int64_t>(inode_->size());
+      break;
+    case SEEK_DATA:
+    case SEEK_HOLE:
+      pos_ = TRY(inode_->SeekDataOrHole(offset, whence == SEEK_DATA));
+      return pos_;
+    default:
+      return Err(EINVAL);
+  }
+  if ((offset > 0 && base > INT64_MAX - offset) || base + offset < 0) return Err(EINVAL);
+  pos_ = base + offset;
+  return pos_;
+}
+
+}  // namespace sentry::fsimpl::tmpfs

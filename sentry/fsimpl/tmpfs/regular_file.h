@@ -1,0 +1,81 @@
+// Regular files: data in the MemoryFile, one page at a time. A page is allocated the first time
+// something is written to it, holes read as zeros, and pages go back to the MemoryFile when the
+// file shrinks or the inode dies (its last name and last open file gone: shared_ptr lifetime).
+#pragma once
+
+#include <sys/uio.h>
+
+#include <map>
+#include <memory>
+#include <span>
+
+#include "sentry/fsimpl/tmpfs/inode.h"
+
+namespace sentry::fsimpl::tmpfs {
+
+class RegularInode : public TmpfsInode {
+ public:
+  RegularInode(std::shared_ptr<Superblock> sb, mode_t mode, uint32_t uid, uint32_t gid);
+  ~RegularInode() override;
+
+  Result<std::shared_ptr<vfs::FileDescription>> Open(const vfs::VirtualDentry& path,
+                                                     int flags) override;
+
+  // Where page `page_index` of the file lives in the MemoryFile, for MAP_SHARED mappings.
+  // ENXIO for a page at or past the end of the file (the fault is SIGBUS); for a hole, a fresh
+  // zeroed page when `allocate`, ENODATA otherwise; ENOSPC when the file system is full.
+  // The offset stays valid until the file is truncated below the page or destroyed.
+  Result<uint64_t> FileOffsetOfPage(uint64_t page_index, bool allocate);
+
+  // pread: reads at `offset` (>= 0) up to the end of the file.
+  Result<uint64_t> Read(std::span<const iovec> dst, uint64_t offset);
+  struct WriteResult {
+    uint64_t written;
+    uint64_t end;  // the offset after the last byte written: the new file position
+  };
+  // pwrite at `offset`, or at the end of the file when `append` (atomically: the size is read
+  // and extended under one lock). Short only when the file system fills up.
+  Result<WriteResult> Write(std::span<const iovec> src, uint64_t offset, bool append);
+  // ftruncate: sets the size and, unlike truncate(2) to the same size, always the times.
+  Result<void> Truncate(uint64_t size);
+  // lseek's SEEK_DATA (data = true) and SEEK_HOLE, with page granularity.
+  Result<int64_t> SeekDataOrHole(int64_t offset, bool data);
+
+  uint64_t size() const;
+  uint64_t allocated_pages() const;
+
+ protected:
+  uint64_t SizeLocked() const override ABSL_SHARED_LOCKS_REQUIRED(mu_) { return size_; }
+  uint64_t BlocksLocked() const override ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return pages_.size() * (kPageSize / 512);
+  }
+  Result<bool> SetSizeLocked(uint64_t size) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+ private:
+  // Gives back every page at or after `first_page`.
+  void FreePagesFromLocked(uint64_t first_page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
+  // Page index in the file -> MemoryFile offset of that page; absent pages are holes. Pages at
+  // or past the end of the file never exist.
+  std::map<uint64_t, uint64_t> pages_ ABSL_GUARDED_BY(mu_);
+};
+
+// A regular file opened for reading and/or writing.
+class RegularFile : public vfs::FileDescription {
+ public:
+  RegularFile(int flags, vfs::VirtualDentry path, std::shared_ptr<RegularInode> inode);
+
+  Result<uint64_t> Read(std::span<const iovec> dst, std::optional<int64_t> offset) override;
+  Result<uint64_t> Write(std::span<const iovec> src, std::optional<int64_t> offset) override;
+  Result<int64_t> Seek(int64_t offset, int whence) override;
+  Result<struct stat> Stat() override { return inode_->Stat(); }
+  Result<void> Truncate(uint64_t size) override { return inode_->Truncate(size); }
+
+  RegularInode& inode() const { return *inode_; }
+
+ private:
+  const std::shared_ptr<RegularInode> inode_;
+};
+
+}  // namespace sentry::fsimpl::tmpfs

@@ -1,0 +1,72 @@
+// Superblock: what every inode of one tmpfs instance shares. The public handle (Filesystem, in
+// tmpfs.h) and every inode hold it by shared_ptr, so an open file of an unmounted tmpfs keeps
+// working and the handle never forms a cycle with the root directory.
+//
+// Locks, in the order they are taken:
+//   1. vfs::FileDescription::pos_mu_ (a file's position, held across read/write at it)
+//   2. Superblock::tree_mu          (the shape of the tree: entries, parent links, nlink)
+//   3. TmpfsInode::mu_              (one inode's attributes and, for files, its pages; never
+//                                    two inodes at once)
+//   4. mm::MemoryFile's own lock    (taken inside Allocate/Free)
+#pragma once
+
+#include <sys/statfs.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "absl/synchronization/mutex.h"
+#include "sentry/base/errno.h"
+#include "sentry/mm/memory_file.h"
+
+namespace sentry::fsimpl::tmpfs {
+
+// tmpfs reports a directory's size as this many bytes per entry (Linux's BOGO_DIRENT_SIZE), so
+// `ls -l` and programs that look at st_size see what they see on Linux.
+inline constexpr uint64_t kBogoDirentSize = 20;
+
+// The current time for timestamps.
+timespec Now();
+
+class Superblock {
+ public:
+  // max_bytes: the size limit (statfs f_blocks, ENOSPC beyond it); 0 means the MemoryFile's size.
+  Superblock(mm::MemoryFile& memory, uint64_t max_bytes);
+  Superblock(const Superblock&) = delete;
+  Superblock& operator=(const Superblock&) = delete;
+
+  mm::MemoryFile& memory() const { return memory_; }
+  dev_t dev() const { return dev_; }
+  uint64_t NextIno() { return next_ino_.fetch_add(1, std::memory_order_relaxed); }
+
+  // Inode accounting. CheckInodeLimit is asked before creating; inodes count themselves in and
+  // out in their constructor and destructor (a race may overshoot by a few, which is harmless).
+  Result<void> CheckInodeLimit() const;
+  void InodeCreated() { inodes_.fetch_add(1, std::memory_order_relaxed); }
+  void InodeDestroyed() { inodes_.fetch_sub(1, std::memory_order_relaxed); }
+
+  // `count` contiguous pages of zeroed memory charged to this file system: their MemoryFile
+  // offset, or ENOSPC past the size limit or when the MemoryFile is exhausted.
+  Result<uint64_t> AllocatePages(uint64_t count);
+  void FreePages(uint64_t offset, uint64_t count);
+  uint64_t used_pages() const { return used_pages_.load(std::memory_order_relaxed); }
+
+  Result<struct statfs> StatFs() const;
+
+  // Guards the shape of the tree (see the lock order above). One lock per file system, as
+  // Linux's rename lock: it makes rename's ancestry check and multi-directory updates atomic.
+  absl::Mutex tree_mu;
+
+ private:
+  mm::MemoryFile& memory_;
+  const dev_t dev_;
+  const uint64_t max_pages_;
+  const uint64_t max_inodes_;
+  std::atomic<uint64_t> next_ino_{1};  // the root gets 1, as on Linux
+  std::atomic<uint64_t> used_pages_{0};
+  std::atomic<uint64_t> inodes_{0};
+};
+
+}  // namespace sentry::fsimpl::tmpfs

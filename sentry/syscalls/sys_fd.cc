@@ -1,0 +1,116 @@
+// File descriptor plumbing: dup, dup2, dup3, fcntl, lseek, and the generic ioctls.
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sentry/syscalls/path_util.h"
+#include "sentry/syscalls/table.h"
+
+namespace sentry::syscalls {
+namespace {
+
+// What F_SETFL may change; the access mode and creation flags stay as opened.
+constexpr int kSettableStatusFlags = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+
+Result<uint64_t> Sys_dup(kernel::Task& t, const Args& a) {
+  auto file = TRY(t.fds().Get(ArgInt(a[0])));
+  return static_cast<uint64_t>(TRY(t.fds().Install(std::move(file), false, 0, FdLimit(t))));
+}
+
+Result<uint64_t> Dup3(kernel::Task& t, int oldfd, int newfd, int flags) {
+  if (flags & ~O_CLOEXEC) return Err(EINVAL);
+  auto file = TRY(t.fds().Get(oldfd));
+  if (oldfd == newfd) return Err(EINVAL);
+  TRY(t.fds().InstallAt(newfd, std::move(file), flags & O_CLOEXEC, FdLimit(t)));
+  return static_cast<uint64_t>(newfd);
+}
+
+Result<uint64_t> Sys_dup2(kernel::Task& t, const Args& a) {
+  int oldfd = ArgInt(a[0]), newfd = ArgInt(a[1]);
+  if (oldfd == newfd) {
+    TRY(t.fds().Get(oldfd));  // dup2 onto itself only checks that oldfd is open
+    return static_cast<uint64_t>(newfd);
+  }
+  return Dup3(t, oldfd, newfd, 0);
+}
+
+Result<uint64_t> Sys_dup3(kernel::Task& t, const Args& a) {
+  return Dup3(t, ArgInt(a[0]), ArgInt(a[1]), ArgInt(a[2]));
+}
+
+Result<uint64_t> Sys_fcntl(kernel::Task& t, const Args& a) {
+  int fd = ArgInt(a[0]);
+  int cmd = ArgInt(a[1]);
+  auto file = TRY(t.fds().Get(fd));
+  switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+      int min_fd = ArgInt(a[2]);
+      if (min_fd < 0 || static_cast<uint64_t>(min_fd) >= FdLimit(t)) return Err(EINVAL);
+      return static_cast<uint64_t>(
+          TRY(t.fds().Install(std::move(file), cmd == F_DUPFD_CLOEXEC, min_fd, FdLimit(t))));
+    }
+    case F_GETFD:
+      return TRY(t.fds().GetCloexec(fd)) ? FD_CLOEXEC : 0;
+    case F_SETFD:
+      TRY(t.fds().SetCloexec(fd, a[2] & FD_CLOEXEC));
+      return 0;
+    case F_GETFL:
+      return static_cast<uint64_t>(file->status_flags() | O_LARGEFILE);
+    case F_SETFL: {
+      if (file->IsPath()) return Err(EBADF);
+      int flags = ArgInt(a[2]);
+      file->set_status_flags((file->status_flags() & ~kSettableStatusFlags) |
+                             (flags & kSettableStatusFlags));
+      return 0;
+    }
+    default:
+      // Record locks, leases, notifications and pipe sizes come with later work.
+      return Err(EINVAL);
+  }
+}
+
+Result<uint64_t> Sys_lseek(kernel::Task& t, const Args& a) {
+  auto file = TRY(t.fds().Get(ArgInt(a[0])));
+  if (file->IsPath()) return Err(EBADF);
+  int whence = ArgInt(a[2]);
+  if (whence < SEEK_SET || whence > SEEK_HOLE) return Err(EINVAL);
+  return static_cast<uint64_t>(TRY(file->Seek(static_cast<int64_t>(a[1]), whence)));
+}
+
+Result<uint64_t> Sys_ioctl(kernel::Task& t, const Args& a) {
+  int fd = ArgInt(a[0]);
+  auto file = TRY(t.fds().Get(fd));
+  if (file->IsPath()) return Err(EBADF);
+  uint32_t cmd = static_cast<uint32_t>(a[1]);
+  switch (cmd) {
+    case FIOCLEX:
+      TRY(t.fds().SetCloexec(fd, true));
+      return 0;
+    case FIONCLEX:
+      TRY(t.fds().SetCloexec(fd, false));
+      return 0;
+    case FIONBIO: {
+      int on = TRY(t.mm().CopyInObject<int>(UserAddr(a[2])));
+      int flags = file->status_flags();
+      file->set_status_flags(on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK);
+      return 0;
+    }
+    default:
+      return file->Ioctl(t.mm(), cmd, a[2]);
+  }
+}
+
+}  // namespace
+
+void RegisterFdSyscalls(SyscallTable& t) {
+  t.handlers[SYS_dup] = Sys_dup;
+  t.handlers[SYS_dup2] = Sys_dup2;
+  t.handlers[SYS_dup3] = Sys_dup3;
+  t.handlers[SYS_fcntl] = Sys_fcntl;
+  t.handlers[SYS_lseek] = Sys_lseek;
+  t.handlers[SYS_ioctl] = Sys_ioctl;
+}
+
+}  // namespace sentry::syscalls

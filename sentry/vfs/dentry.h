@@ -1,0 +1,55 @@
+// Dentry: a name in the tree, caching the Inode it names and the children looked up so far, so
+// that resolving a path a second time costs no file system round trip.
+//
+// A Dentry owns its children (the cache); a child points back to its parent weakly, so the tree
+// has no ownership cycles. A file description keeps its own Dentry (and so its Inode) alive
+// after an unlink.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/synchronization/mutex.h"
+#include "sentry/base/errno.h"
+#include "sentry/vfs/inode.h"
+
+namespace sentry::vfs {
+
+class Dentry : public std::enable_shared_from_this<Dentry> {
+ public:
+  // The root of a file system tree.
+  static std::shared_ptr<Dentry> NewRoot(std::shared_ptr<Inode> inode);
+
+  Dentry(std::string name, std::weak_ptr<Dentry> parent, std::shared_ptr<Inode> inode);
+
+  const std::string& name() const { return name_; }
+  std::shared_ptr<Dentry> parent() const { return parent_.lock(); }
+  Inode& inode() const { return *inode_; }
+  const std::shared_ptr<Inode>& inode_ptr() const { return inode_; }
+  bool IsRoot() const { return parent_.expired() && !unlinked_; }
+  bool unlinked() const { return unlinked_; }
+
+  // The child `name` (not "." or ".."), from the cache or the file system; ENOENT if none.
+  Result<std::shared_ptr<Dentry>> Child(std::string_view name);
+  // Cache maintenance after the file system changed a name.
+  void AddChild(std::string_view name, std::shared_ptr<Inode> inode);
+  void DropChild(std::string_view name);
+  // Moves child `name` to `new_parent` as `new_name` (rename).
+  static void MoveChild(Dentry& old_parent, std::string_view name, Dentry& new_parent,
+                        std::string_view new_name);
+
+  // The path from the file system root, for diagnostics and /proc (mount-unaware).
+  std::string PathInFilesystem() const;
+
+ private:
+  std::string name_;
+  std::weak_ptr<Dentry> parent_;
+  std::shared_ptr<Inode> inode_;
+  bool unlinked_ = false;
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<Dentry>, std::less<>> children_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace sentry::vfs

@@ -1,0 +1,109 @@
+// Inode: a file as a file system knows it. File systems (sentry/fsimpl/*) subclass it; the VFS
+// reaches files only through these operations. Operations a kind of file does not have fail the
+// way Linux fails them (ENOTDIR for directory operations on a non-directory, and so on).
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sentry/base/errno.h"
+
+namespace sentry::vfs {
+
+class FileDescription;
+struct VirtualDentry;
+
+// Who is asking, for permission checks and new files' owners.
+struct FsCredentials {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::vector<uint32_t> groups;
+  bool dac_override = true;  // CAP_DAC_OVERRIDE/CAP_FOWNER: root in the sandbox has them
+};
+
+struct DirEntry {
+  uint64_t ino = 0;
+  uint8_t type = 0;  // DT_*
+  std::string name;
+};
+
+// chmod/chown/truncate/utimensat in one request. Times are resolved (no UTIME_NOW/OMIT).
+struct SetStatRequest {
+  std::optional<uint32_t> mode;  // permission bits only
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  std::optional<uint64_t> size;
+  std::optional<timespec> atime;
+  std::optional<timespec> mtime;
+};
+
+class Inode : public std::enable_shared_from_this<Inode> {
+ public:
+  explicit Inode(mode_t type) : type_(type & S_IFMT) {}
+  virtual ~Inode() = default;
+
+  mode_t type() const { return type_; }
+  bool IsDir() const { return type_ == S_IFDIR; }
+  bool IsSymlink() const { return type_ == S_IFLNK; }
+  bool IsRegular() const { return type_ == S_IFREG; }
+
+  virtual Result<struct stat> Stat() = 0;
+  virtual Result<void> SetStat(const SetStatRequest&) { return Err(EPERM); }
+
+  // Directories.
+  virtual Result<std::shared_ptr<Inode>> Lookup(std::string_view /*name*/) { return Err(ENOTDIR); }
+  virtual Result<std::vector<DirEntry>> ReadDir() { return Err(ENOTDIR); }
+  virtual Result<std::shared_ptr<Inode>> Create(std::string_view, mode_t, const FsCredentials&) {
+    return Err(DirOr(EPERM));
+  }
+  virtual Result<std::shared_ptr<Inode>> Mkdir(std::string_view, mode_t, const FsCredentials&) {
+    return Err(DirOr(EPERM));
+  }
+  // mode carries the type (S_IFIFO, S_IFSOCK, S_IFREG; devices need the file system's say).
+  virtual Result<std::shared_ptr<Inode>> Mknod(std::string_view, mode_t, dev_t,
+                                               const FsCredentials&) {
+    return Err(DirOr(EPERM));
+  }
+  virtual Result<std::shared_ptr<Inode>> Symlink(std::string_view, std::string_view,
+                                                 const FsCredentials&) {
+    return Err(DirOr(EPERM));
+  }
+  virtual Result<void> Link(std::string_view, Inode& /*target*/) { return Err(DirOr(EPERM)); }
+  virtual Result<void> Unlink(std::string_view) { return Err(DirOr(EPERM)); }
+  virtual Result<void> Rmdir(std::string_view) { return Err(DirOr(EPERM)); }
+  // renameat2 within one file system; new_dir is an Inode of the same file system.
+  virtual Result<void> Rename(std::string_view, Inode& /*new_dir*/, std::string_view,
+                              unsigned /*flags*/) {
+    return Err(DirOr(EXDEV));
+  }
+
+  // Symbolic links.
+  virtual Result<std::string> ReadLink() { return Err(EINVAL); }
+
+  // statfs(2) of the file system this inode belongs to.
+  virtual Result<struct statfs> StatFs() { return Err(ENOSYS); }
+
+  // Opens the file. `path` is where it was found; flags are open(2)'s, already checked against
+  // permissions and the mount.
+  virtual Result<std::shared_ptr<FileDescription>> Open(const VirtualDentry& path, int flags) = 0;
+
+  // The file system's identity: renames and links never cross it (EXDEV).
+  virtual const void* FilesystemId() const = 0;
+
+ private:
+  int DirOr(int e) const { return IsDir() ? e : ENOTDIR; }
+
+  mode_t type_;
+};
+
+// Whether creds may access a file with stat `st` for `want` (R_OK|W_OK|X_OK bits).
+bool MayAccess(const struct stat& st, const FsCredentials& creds, int want);
+
+}  // namespace sentry::vfs
