@@ -18,8 +18,11 @@
 namespace runsc {
 namespace {
 
-// What runsc forwards to the sentry (runsc/cmd_do.cc) and what a terminal sends it.
-constexpr int kInitSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+// What runsc forwards to the sentry (runsc/cmd_do.cc) and what a terminal sends it; and SIGPIPE,
+// which the host sends the sentry when it writes to the application's broken stdout pipe: until
+// the sentry delivers SIGPIPE to the task itself, ending the sentry keeps `runsc do yes | head`
+// ending as it does natively (status 141), as it did before the sentry was an init.
+constexpr int kInitSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
 
 sigset_t InitSignalSet() {
   sigset_t set;

@@ -27,8 +27,8 @@ struct SandboxNamespaces {
 // - It gets SIGKILL when the caller dies (PR_SET_PDEATHSIG), and never starts if the caller
 //   died first. It is PID 1 of its PID namespace, so when it dies the kernel kills every process
 //   left in that namespace (the stubs): nothing of the sandbox outlives the sentry.
-// - SIGINT, SIGTERM, SIGHUP and SIGQUIT are blocked (see InstallInitSignalHandlers): they stay
-//   pending across execve until the sentry can serve them.
+// - SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGPIPE are blocked (see InstallInitSignalHandlers):
+//   they stay pending across execve until the sentry can serve them.
 // `child` runs in a copy of the caller made by a raw clone: it may use only async-signal-safe
 // calls, as after fork().
 absl::StatusOr<pid_t> StartInSandboxNamespaces(const SandboxNamespaces& namespaces,
@@ -36,9 +36,9 @@ absl::StatusOr<pid_t> StartInSandboxNamespaces(const SandboxNamespaces& namespac
 
 // For the sentry, early in boot. The kernel delivers a signal to the init process of a PID
 // namespace only if it has a handler for it (SIGKILL from outside aside), so the signals runsc
-// forwards (SIGINT, SIGTERM, SIGHUP, SIGQUIT) would otherwise be dropped. This installs
-// handlers that end the sentry with 128+N, the status runsc would report for death by signal N
-// (the stubs die with it), and unblocks those signals.
+// forwards (SIGINT, SIGTERM, SIGHUP, SIGQUIT) and the SIGPIPE of a write to a broken pipe would
+// otherwise be dropped. This installs handlers that end the sentry with 128+N, the status runsc
+// would report for death by signal N (the stubs die with it), and unblocks those signals.
 void InstallInitSignalHandlers();
 
 }  // namespace runsc

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "absl/base/internal/sysinfo.h"
 #include "absl/strings/str_cat.h"
 #include "platform/ptrace/ptrace_platform.h"
 #include "platform/ptrace/stub_seccomp.h"
@@ -11,6 +12,7 @@
 #include "sentry/fsimpl/dev/dev.h"
 #include "sentry/fsimpl/gofer/gofer_fs.h"
 #include "sentry/fsimpl/overlay/overlay.h"
+#include "sentry/fsimpl/proc/proc.h"
 #include "sentry/fsimpl/tmpfs/tmpfs.h"
 #include "sentry/vfs/resolve.h"
 #include "sentry/kernel/kernel.h"
@@ -46,9 +48,11 @@ void SetUpLogging(const BootConfig& config) {
 
 // The sandbox's mount tree: the gofer's root (the host's /, served read-only) under an overlay
 // whose tmpfs upper layer takes every write, so the sandbox can change any file and the host's
-// stay as they are; and the sandbox's own /dev.
+// stay as they are; the sandbox's own /dev and /proc.
 absl::StatusOr<std::shared_ptr<sentry::vfs::MountNamespace>> BuildMounts(
-    int gofer_fd, sentry::mm::MemoryFile& memory) {
+    int gofer_fd, sentry::kernel::Kernel& kernel,
+    const sentry::fsimpl::proc::HostProcSnapshot& host) {
+  sentry::mm::MemoryFile& memory = kernel.memory_file();
   namespace vfs = sentry::vfs;
   auto channel = std::make_shared<gofer::Channel>(sentry::FileDescriptor(gofer_fd));
   auto fs = std::make_shared<sentry::fsimpl::gofer::Filesystem>(std::move(channel));
@@ -69,7 +73,9 @@ absl::StatusOr<std::shared_ptr<sentry::vfs::MountNamespace>> BuildMounts(
     const char* type;
     int flags;
   };
-  for (const Extra& e : {Extra{"/dev", dev->root(), "tmpfs", MS_NOSUID}}) {
+  auto proc = sentry::fsimpl::proc::NewProcRoot(kernel, host);
+  for (const Extra& e : {Extra{"/dev", dev->root(), "tmpfs", MS_NOSUID},
+                         Extra{"/proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC}}) {
     vfs::ResolveContext ctx{*mounts, mounts->Root(), vfs::FsCredentials{}};
     auto at = vfs::Resolve(ctx, mounts->Root(), e.path, vfs::kFollowFinal | vfs::kMustBeDir);
     if (!at) {
@@ -120,7 +126,8 @@ int Boot(BootConfig config) {
                                 .dispatcher = sentry::syscalls::Dispatch};
   sentry::kernel::Kernel k(std::move(options), std::move(*memory), std::move(*platform));
 
-  auto mounts = BuildMounts(config.gofer_fd, k.memory_file());
+  // What /proc shows of the host (cpuinfo) is read now, while the sentry can still open files.
+  auto mounts = BuildMounts(config.gofer_fd, k, sentry::fsimpl::proc::HostProcSnapshot::Capture());
   if (!mounts.ok()) {
     spdlog::error("file system: {}", mounts.status().ToString());
     return 1;
@@ -135,6 +142,10 @@ int Boot(BootConfig config) {
   for (int fd = 0; fd < 3; ++fd) init.stdio.emplace_back(fcntl(fd, F_DUPFD_CLOEXEC, 3));
   // [confinement] Empty root, no capabilities, seccomp: from here on the sentry opens no path.
   // The first stub (created by RunInit) inherits the filter and stacks its own on top.
+  // Abseil reads the CPU's frequency from /sys and /proc the first time a Mutex is contended;
+  // let it read now, before the sentry may open no file.
+  (void)absl::base_internal::NominalCPUFrequency();
+  (void)absl::base_internal::NumCPUs();
   if (auto s = ConfineSentry({.memory_fd = memory_fd}); !s.ok()) {
     spdlog::error("confining the sentry: {}", s.ToString());
     return 1;
@@ -146,7 +157,11 @@ int Boot(BootConfig config) {
     if (!config.debug_log_dir.empty()) fprintf(stderr, "runsc: %s\n", exit_code.error().message.c_str());
     return ExitCodeForStartError(exit_code.error().err);
   }
-  return *exit_code;
+  // Init is gone: like a PID namespace, the sandbox ends with it. Other tasks' host threads may
+  // still be running (or blocked on the host), so leave at once; their stubs die with the sentry.
+  spdlog::shutdown();
+  fflush(nullptr);
+  _exit(*exit_code);
 }
 
 }  // namespace runsc

@@ -95,6 +95,9 @@ std::vector<SyscallRule> SentryRules(int memory_fd) {
       {SCMP_SYS(getppid)},            // a new stub checks that its parent is still the sentry
       {SCMP_SYS(sched_yield)},        // absl spin loops, sched_yield(2) for the application
       {SCMP_SYS(sched_setaffinity)},  // pinning a context's thread and stub to one CPU
+      {SCMP_SYS(sched_getaffinity)},  // the CPUs a context may pin to
+      {SCMP_SYS(sched_getparam)},     // pthread_create, for a forked task's host thread
+      {SCMP_SYS(sched_getscheduler)},
       {SCMP_SYS(getcpu)},             // sched_getcpu without the vDSO; see also the clocks below
       {SCMP_SYS(restart_syscall)},    // the kernel resuming an interrupted sleep
 

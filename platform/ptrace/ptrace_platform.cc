@@ -88,6 +88,13 @@ class PtraceContext : public sentry::platform::Context {
       running_.store(0);
       return SwitchResult{.kind = SwitchKind::kInterrupted};
     }
+    if (state.fp_to_load) {
+      if (::ptrace(PTRACE_SETFPREGS, tid, 0, &*state.fp_to_load) != 0) {
+        running_.store(0);
+        return Lost(stub, "SETFPREGS");
+      }
+      state.fp_to_load.reset();
+    }
     if (::ptrace(PTRACE_SETREGS, tid, 0, &state.regs) != 0 ||
         ::ptrace(PTRACE_SYSEMU, tid, 0, 0) != 0) {
       running_.store(0);
@@ -112,6 +119,13 @@ class PtraceContext : public sentry::platform::Context {
     if (::ptrace(PTRACE_GETSIGINFO, tid, 0, &result.info) != 0) return Lost(stub, "GETSIGINFO");
     if (sig == SIGSEGV || sig == SIGBUS) result.kind = SwitchKind::kFault;
     return result;
+  }
+
+  Result<user_fpregs_struct> ReadFpState(sentry::platform::AddressSpace& as) override {
+    auto& stub = static_cast<PtraceAddressSpace&>(as).stub();
+    user_fpregs_struct fp;
+    if (::ptrace(PTRACE_GETFPREGS, stub.pid(), 0, &fp) != 0) return Err(errno);
+    return fp;
   }
 
   uint64_t AppCpuTimeNs() const override {

@@ -6,11 +6,15 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 
 namespace sentry::arch {
 
 struct CpuState {
   user_regs_struct regs{};
+  // FP/SSE state to install before the task next runs (fork copies the parent's); otherwise the
+  // platform keeps a task's FP state where it lives and never copies it on a switch.
+  std::optional<user_fpregs_struct> fp_to_load;
 
   uint64_t SyscallNumber() const { return regs.orig_rax; }
   std::array<uint64_t, 6> SyscallArgs() const {

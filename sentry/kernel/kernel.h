@@ -13,13 +13,18 @@
 #include "absl/status/statusor.h"
 #include "sentry/base/file_descriptor.h"
 #include "sentry/kernel/futex.h"
+#include "sentry/arch/cpu_state.h"
 #include "sentry/mm/memory_file.h"
+#include "sentry/mm/memory_manager.h"
 #include "sentry/platform/platform.h"
 #include "sentry/vfs/mount.h"
+#include "absl/synchronization/mutex.h"
+#include "sentry/base/user_addr.h"
 
 namespace sentry::kernel {
 
 class Task;
+class ThreadGroup;
 // Serves one syscall for a task and returns the value for rax; provided by sentry/syscalls, so
 // the kernel does not depend on the layer above it.
 using SyscallDispatcher = uint64_t (*)(Task& task, uint64_t nr, const std::array<uint64_t, 6>& args);
@@ -46,6 +51,21 @@ struct StartError {
   std::string message;
 };
 
+// What execve and the init process start from: where paths resolve.
+struct FsContextSnapshot {
+  vfs::VirtualDentry root;
+  vfs::VirtualDentry cwd;
+};
+
+struct LoadedProgram {
+  std::shared_ptr<mm::MemoryManager> mm;
+  arch::CpuState state;
+  std::string execfn;
+  std::vector<std::string> argv;  // after "#!" rewriting
+};
+
+struct Credentials;
+
 class Kernel {
  public:
   Kernel(KernelOptions options, std::unique_ptr<mm::MemoryFile> memory,
@@ -65,6 +85,35 @@ class Kernel {
   platform::Platform& platform() { return *platform_; }
   FutexTable& futexes() { return futexes_; }
 
+  // Processes (sentry/kernel/process.cc).
+  struct CloneRequest {
+    uint64_t flags = 0;      // CLONE_* plus the exit signal in the low byte
+    UserAddr parent_tid;     // CLONE_PARENT_SETTID
+    UserAddr child_tid;      // CLONE_CHILD_SETTID / CLONE_CHILD_CLEARTID
+    uint64_t tls = 0;        // CLONE_SETTLS
+    uint64_t stack = 0;      // a new stack pointer for the child, 0 to keep the parent's
+  };
+  // fork/vfork/clone of a new process: returns the child's pid once the child's copy of the
+  // parent exists (the child then runs on a host thread of its own).
+  Result<pid_t> Fork(Task& parent, const CloneRequest& req);
+  // wait4/waitid: reaps a child of `parent` that has exited; 0 with WNOHANG when none has.
+  struct Reaped {
+    pid_t pid = 0;
+    int wait_status = 0;
+  };
+  Result<Reaped> Wait(ThreadGroup& parent, pid_t pid, int options);
+  // execve: replaces the task's program. On failure the old program goes on.
+  Result<void> Execve(Task& task, const std::string& path, std::vector<std::string> argv,
+                      std::vector<std::string> envp);
+  // Opens `path` (following "#!" scripts) and loads it into a fresh address space.
+  Result<LoadedProgram> LoadProgram(const FsContextSnapshot& fs, const Credentials& creds,
+                                    uint64_t stack_limit, std::string path,
+                                    std::vector<std::string> argv, std::vector<std::string> envp,
+                                    std::string* error);
+  // A process has ended with a wait(2) status: it becomes a zombie its parent can reap, and its
+  // children pass to init.
+  void ProcessExited(ThreadGroup& tg, int wait_status);
+
   // Logs an unsupported syscall the first time the sandbox sees it.
   void ReportUnsupported(uint64_t nr);
 
@@ -73,6 +122,10 @@ class Kernel {
   std::unique_ptr<mm::MemoryFile> memory_;
   std::unique_ptr<platform::Platform> platform_;
   FutexTable futexes_;
+  std::atomic<pid_t> next_pid_{2};
+  absl::Mutex procs_mu_;
+  absl::CondVar procs_cv_;  // a process exited
+  std::shared_ptr<ThreadGroup> init_ ABSL_GUARDED_BY(procs_mu_);
   std::shared_ptr<vfs::MountNamespace> mounts_;
   std::bitset<1024> reported_;
   std::atomic_flag report_lock_ = ATOMIC_FLAG_INIT;

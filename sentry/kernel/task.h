@@ -35,22 +35,42 @@ struct Credentials {
   uint32_t rgid = 0, egid = 0, sgid = 0;
 };
 
+// A process. Its place in the process tree and its exit state are guarded by the Kernel's
+// process lock; limits and signal dispositions by mu().
 class ThreadGroup {
  public:
-  ThreadGroup(pid_t tgid, pid_t ppid) : tgid_(tgid), ppid_(ppid), limits_(Limits::Defaults()) {}
+  ThreadGroup(pid_t tgid, std::shared_ptr<ThreadGroup> parent)
+      : tgid_(tgid), parent_(std::move(parent)), limits_(Limits::Defaults()) {}
 
   pid_t tgid() const { return tgid_; }
-  pid_t ppid() const { return ppid_; }
+  pid_t ppid() const {
+    std::lock_guard lock(tree_mu_);
+    auto p = parent_.lock();
+    return p ? p->tgid() : 0;
+  }
   Limits& limits() { return limits_; }
   KernelSigaction& action(int sig) { return actions_[sig - 1]; }
   std::mutex& mu() { return mu_; }  // guards limits and actions
 
+  // fork: the child starts with the parent's limits and dispositions.
+  void InheritFrom(ThreadGroup& parent) {
+    std::scoped_lock lock(mu_, parent.mu_);
+    limits_ = parent.limits_;
+    actions_ = parent.actions_;
+  }
+
  private:
+  friend class Kernel;
   pid_t tgid_;
-  pid_t ppid_;
+  mutable std::mutex tree_mu_;  // parent_ (reparenting happens while others read ppid)
+  std::weak_ptr<ThreadGroup> parent_;
   std::mutex mu_;
   Limits limits_;
   std::array<KernelSigaction, kNumSignals> actions_{};
+  // Guarded by Kernel::procs_mu_.
+  std::vector<std::shared_ptr<ThreadGroup>> children_;
+  bool exited_ = false;
+  int wait_status_ = 0;
 };
 
 class Task {
@@ -75,6 +95,15 @@ class Task {
   arch::CpuState& state() { return state_; }
   const Credentials& creds() const { return creds_; }
   pid_t tid() const { return tid_; }
+
+  // After execve: a new address space and what goes with it.
+  void ReplaceMm(std::shared_ptr<mm::MemoryManager> mm) { mm_ = std::move(mm); }
+  std::shared_ptr<ThreadGroup> thread_group_ptr() { return tg_; }
+  std::shared_ptr<vfs::FdTable> fds_ptr() { return fds_; }
+  std::shared_ptr<FsContext> fs_ptr() { return fs_; }
+  std::shared_ptr<mm::MemoryManager> mm_ptr() { return mm_; }
+  void set_creds(const Credentials& c) { creds_ = c; }
+  UserAddr clear_child_tid() const { return clear_child_tid_; }
 
   // Ends the thread (exit) or the whole process (exit_group) with a wait(2) status.
   void RequestExit(int wait_status) {

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -54,6 +55,18 @@ void MemoryFile::Decommit(uint64_t offset, uint64_t len) {
     // Punching can only fail for reasons that leave the data in place; zero it by hand so the
     // range still reads as zero, which is what callers rely on.
     std::memset(base_ + offset, 0, len);
+  }
+}
+
+void MemoryFile::CopyData(uint64_t src, uint64_t dst, uint64_t len) {
+  uint64_t pos = src, end = src + len;
+  while (pos < end) {
+    off_t data = lseek(fd_.get(), static_cast<off_t>(pos), SEEK_DATA);
+    if (data < 0 || static_cast<uint64_t>(data) >= end) break;
+    off_t hole = lseek(fd_.get(), data, SEEK_HOLE);
+    uint64_t stop = hole < 0 ? end : std::min<uint64_t>(static_cast<uint64_t>(hole), end);
+    std::memcpy(base_ + dst + (data - src), base_ + data, stop - static_cast<uint64_t>(data));
+    pos = stop;
   }
 }
 

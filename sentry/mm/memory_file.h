@@ -36,6 +36,9 @@ class MemoryFile {
   // Zeroes a range by releasing its pages (they read as zero afterwards).
   void Decommit(uint64_t offset, uint64_t len);
 
+  // Copies [src, src+len) to [dst, dst+len), skipping holes so untouched memory stays unallocated.
+  void CopyData(uint64_t src, uint64_t dst, uint64_t len);
+
   // The sentry's view of [offset, offset+len); the caller has checked the range is allocated.
   uint8_t* Access(uint64_t offset) const { return base_ + offset; }
 

@@ -35,7 +35,7 @@ uint8_t ProtToPerms(int prot) {
 
 MemoryManager::MemoryManager(MemoryFile& file, std::unique_ptr<platform::AddressSpace> as,
                              Layout layout, const std::vector<platform::SharedRegion>& shared)
-    : file_(file), as_(std::move(as)), layout_(layout) {
+    : file_(file), as_(std::move(as)), layout_(layout), shared_regions_(shared) {
   absl::MutexLock lock(&mu_);
   for (const auto& r : shared) {
     Vma v;
@@ -51,7 +51,7 @@ MemoryManager::MemoryManager(MemoryFile& file, std::unique_ptr<platform::Address
 MemoryManager::~MemoryManager() {
   absl::MutexLock lock(&mu_);
   for (const auto& [start, vma] : vmas_) {
-    if (!vma.special) file_.Free(vma.offset, vma.length());
+    if (!vma.special && !vma.owner) file_.Free(vma.offset, vma.length());
   }
   vmas_.Clear();
 }
@@ -65,13 +65,16 @@ Result<void> MemoryManager::MapNewLocked(uint64_t start, uint64_t length, uint8_
     return r;
   }
   mapped_bytes_ += length;
-  vmas_.Insert(Vma{.start = start,
-                   .end = start + length,
-                   .perms = perms,
-                   .shared = shared,
-                   .growsdown = growsdown,
-                   .offset = *offset,
-                   .name = std::move(name)});
+  Vma vma;
+  vma.start = start;
+  vma.end = start + length;
+  vma.perms = perms;
+  vma.shared = shared;
+  vma.growsdown = growsdown;
+  vma.offset = *offset;
+  if (shared) vma.owner = std::make_shared<SharedMemory>(file_, *offset, length);
+  vma.name = std::move(name);
+  vmas_.Insert(std::move(vma));
   return {};
 }
 
@@ -81,7 +84,7 @@ void MemoryManager::UnmapLocked(uint64_t start, uint64_t end) {
     as_->Unmap(v.start, v.length());
     if (v.special) continue;
     mapped_bytes_ -= v.length();
-    file_.Free(v.offset, v.length());
+    if (!v.owner) file_.Free(v.offset, v.length());
   }
 }
 
@@ -225,7 +228,7 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
     uint64_t tail = old_start + old_len, extra = new_len - old_len;
     if (tail == base.end && tail <= layout_.max_addr - extra && vmas_.IsFree(tail, tail + extra)) {
       uint64_t tail_offset = base.OffsetOf(tail);
-      if (file_.ExtendInPlace(base.offset, base.length(), extra)) {
+      if (!base.owner && file_.ExtendInPlace(base.offset, base.length(), extra)) {
         if (auto r = as_->MapFile(tail, tail_offset, extra, base.perms); !r) {
           file_.Free(tail_offset, extra);
           return std::unexpected(r.error());
@@ -464,6 +467,33 @@ std::string MemoryManager::MapsText() {
     out += '\n';
   }
   return out;
+}
+
+Result<std::shared_ptr<MemoryManager>> MemoryManager::Fork(
+    std::unique_ptr<platform::AddressSpace> as) {
+  auto child = std::make_shared<MemoryManager>(file_, std::move(as), layout_, shared_regions_);
+  absl::MutexLock lock(&mu_);
+  absl::MutexLock child_lock(&child->mu_);
+  child->brk_start_ = brk_start_;
+  child->brk_ = brk_;
+  for (const auto& [start, vma] : vmas_) {
+    if (vma.special) continue;  // the platform put those in the child already
+    Vma copy = vma;
+    if (!vma.owner) {
+      // Private memory: the child gets its own copy, made now (no copy-on-write yet).
+      auto offset = file_.Allocate(vma.length());
+      if (!offset) return Err(ENOMEM);
+      file_.CopyData(vma.offset, *offset, vma.length());
+      copy.offset = *offset;
+    }
+    if (auto r = child->as_->MapFile(copy.start, copy.offset, copy.length(), copy.perms); !r) {
+      if (!copy.owner) file_.Free(copy.offset, copy.length());
+      return std::unexpected(r.error());
+    }
+    child->mapped_bytes_ += copy.length();
+    child->vmas_.Insert(std::move(copy));
+  }
+  return child;
 }
 
 uint64_t MemoryManager::VmaCount() {

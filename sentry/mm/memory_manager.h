@@ -89,6 +89,10 @@ class MemoryManager {
   // (the application may simply continue), false when the fault is the application's.
   bool HandleFault(uint64_t addr);
 
+  // fork(2): a copy of this address space (private memory copied, shared memory shared),
+  // mapped into `as`, which the calling thread must be able to drive.
+  Result<std::shared_ptr<MemoryManager>> Fork(std::unique_ptr<platform::AddressSpace> as);
+
   // /proc/PID/maps text.
   std::string MapsText();
   uint64_t VmaCount();
@@ -107,6 +111,7 @@ class MemoryManager {
   MemoryFile& file_;
   std::unique_ptr<platform::AddressSpace> as_;
   const Layout layout_;
+  const std::vector<platform::SharedRegion> shared_regions_;
   absl::Mutex mu_;
   VmaSet vmas_ ABSL_GUARDED_BY(mu_);
   uint64_t brk_start_ ABSL_GUARDED_BY(mu_) = 0;

@@ -4,13 +4,16 @@
 #include <iterator>
 
 #include "sentry/base/user_addr.h"
+#include "sentry/mm/memory_file.h"
 
 namespace sentry::mm {
+
+SharedMemory::~SharedMemory() { file.Free(offset, length); }
 
 bool Vma::CanMergeWith(const Vma& next) const {
   return !special && !next.special && end == next.start && perms == next.perms && max_perms == next.max_perms &&
          shared == next.shared && growsdown == next.growsdown && name == next.name &&
-         offset + length() == next.offset;
+         offset + length() == next.offset && owner == next.owner;
 }
 
 const Vma* VmaSet::Find(uint64_t addr) const {

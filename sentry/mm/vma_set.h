@@ -5,11 +5,24 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace sentry::mm {
+
+class MemoryFile;
+
+// Memory that several VMAs (a MAP_SHARED region split, or inherited by fork) keep alive together:
+// the range goes back to the MemoryFile when the last of them lets go.
+struct SharedMemory {
+  SharedMemory(class MemoryFile& f, uint64_t off, uint64_t len) : file(f), offset(off), length(len) {}
+  ~SharedMemory();
+  class MemoryFile& file;
+  uint64_t offset;
+  uint64_t length;
+};
 
 struct Vma {
   uint64_t start = 0;
@@ -22,6 +35,7 @@ struct Vma {
   // and the sentry neither copies through it nor changes it.
   bool special = false;
   uint64_t offset = 0;    // MemoryFile offset of start
+  std::shared_ptr<SharedMemory> owner;  // set for MAP_SHARED memory; else the VMA owns its range
   std::string name;       // "[heap]", "[stack]", a file path, or empty
 
   uint64_t length() const { return end - start; }

@@ -62,6 +62,8 @@ class Context {
   virtual Result<SwitchResult> Switch(AddressSpace& as, arch::CpuState& state) = 0;
   // Callable from any thread: makes a running or upcoming Switch return kInterrupted soon.
   virtual void Interrupt() = 0;
+  // The task's FP/SSE registers as they are now (between Switch calls, on the task's thread).
+  virtual Result<user_fpregs_struct> ReadFpState(AddressSpace& as) = 0;
   // CPU time the application has spent running in this context, in nanoseconds.
   virtual uint64_t AppCpuTimeNs() const = 0;
 };

@@ -22,6 +22,8 @@ SyscallTable BuildTable() {
   RegisterFdSyscalls(t);
   RegisterXattrSyscalls(t);
   RegisterAttrSyscalls(t);
+  RegisterProcessSyscalls(t);
+  RegisterPipeSyscalls(t);
   return t;
 }
 

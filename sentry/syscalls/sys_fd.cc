@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "sentry/fsimpl/pipe/pipe.h"
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/table.h"
 
@@ -56,8 +57,14 @@ Result<uint64_t> Sys_fcntl(kernel::Task& t, const Args& a) {
     case F_SETFD:
       TRY(t.fds().SetCloexec(fd, a[2] & FD_CLOEXEC));
       return 0;
-    case F_GETFL:
-      return static_cast<uint64_t>(file->status_flags() | O_LARGEFILE);
+    case F_GETFL: {
+      // open(2) gives every file O_LARGEFILE on 64-bit; pipe(2) does not give it to its ends.
+      // The kernel's bit: glibc's O_LARGEFILE is 0 on 64-bit.
+      constexpr int kKernelLargefile = 0100000;
+      auto* pipe_file = dynamic_cast<fsimpl::pipe::PipeFile*>(file.get());
+      bool largefile = pipe_file == nullptr || !pipe_file->anonymous();
+      return static_cast<uint64_t>(file->status_flags() | (largefile ? kKernelLargefile : 0));
+    }
     case F_SETFL: {
       if (file->IsPath()) return Err(EBADF);
       int flags = ArgInt(a[2]);
@@ -65,8 +72,17 @@ Result<uint64_t> Sys_fcntl(kernel::Task& t, const Args& a) {
                              (flags & kSettableStatusFlags));
       return 0;
     }
+    case F_GETPIPE_SZ:
+    case F_SETPIPE_SZ: {
+      // Pipes and FIFOs only; anything else is EBADF, as Linux's get_pipe_info makes it.
+      auto* pipe_file = dynamic_cast<fsimpl::pipe::PipeFile*>(file.get());
+      if (pipe_file == nullptr) return Err(EBADF);
+      if (cmd == F_GETPIPE_SZ) return pipe_file->pipe().Capacity();
+      // Growing past pipe-max-size needs CAP_SYS_RESOURCE, which the sandbox's root has.
+      return TRY(pipe_file->pipe().SetCapacity(static_cast<uint32_t>(a[2]), t.creds().euid == 0));
+    }
     default:
-      // Record locks, leases, notifications and pipe sizes come with later work.
+      // Record locks, leases and notifications come with later work.
       return Err(EINVAL);
   }
 }

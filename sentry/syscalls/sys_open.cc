@@ -80,7 +80,10 @@ Result<uint64_t> DoOpen(kernel::Task& t, int dirfd, uint64_t path_addr, int flag
       if (existing) {
         if (flags & O_EXCL) return Err(EEXIST);
         std::shared_ptr<vfs::Dentry> child = *existing;
-        if (child->inode().IsSymlink() && !(flags & O_NOFOLLOW)) {
+        // A magic link (/proc/self/fd/N, and /dev/stdout through it) leads to a file that
+        // exists; only plain symlinks are followed by name to what they would create.
+        if (child->inode().IsSymlink() && !(flags & O_NOFOLLOW) &&
+            !TRY(child->inode().MagicLinkTarget())) {
           if (resolve & vfs::kNoSymlinks) return Err(ELOOP);
           if (hops >= vfs::kMaxSymlinks) return Err(ELOOP);
           path = TRY(child->inode().ReadLink());
@@ -164,6 +167,7 @@ Result<uint64_t> Sys_openat2(kernel::Task& t, const Args& a) {
   unsigned resolve = 0;
   if (how.resolve & RESOLVE_NO_XDEV) resolve |= vfs::kNoXdev;
   if (how.resolve & RESOLVE_NO_SYMLINKS) resolve |= vfs::kNoSymlinks;
+  if (how.resolve & RESOLVE_NO_MAGICLINKS) resolve |= vfs::kNoMagicLinks;
   if (how.resolve & RESOLVE_BENEATH) resolve |= vfs::kBeneath;
   if (how.resolve & RESOLVE_IN_ROOT) resolve |= vfs::kInRoot;
   return DoOpen(t, ArgInt(a[0]), a[1], flags, static_cast<mode_t>(how.mode), resolve);

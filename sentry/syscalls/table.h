@@ -36,6 +36,8 @@ void RegisterDirSyscalls(SyscallTable& t);
 void RegisterFdSyscalls(SyscallTable& t);
 void RegisterXattrSyscalls(SyscallTable& t);
 void RegisterAttrSyscalls(SyscallTable& t);
+void RegisterProcessSyscalls(SyscallTable& t);
+void RegisterPipeSyscalls(SyscallTable& t);
 
 // Argument helpers.
 inline int ArgInt(uint64_t v) { return static_cast<int>(static_cast<uint32_t>(v)); }

@@ -66,6 +66,34 @@ Result<void> FdTable::Close(int fd) {
   return {};
 }
 
+std::vector<int> FdTable::Fds() {
+  std::vector<int> fds;
+  absl::MutexLock lock(&mu_);
+  for (size_t fd = 0; fd < entries_.size(); ++fd) {
+    if (entries_[fd].file) fds.push_back(static_cast<int>(fd));
+  }
+  return fds;
+}
+
+std::shared_ptr<FdTable> FdTable::Clone() {
+  auto copy = std::make_shared<FdTable>();
+  absl::MutexLock lock(&mu_);
+  absl::MutexLock copy_lock(&copy->mu_);
+  copy->entries_ = entries_;
+  return copy;
+}
+
+void FdTable::CloseOnExec() {
+  std::vector<std::shared_ptr<FileDescription>> closed;
+  absl::MutexLock lock(&mu_);
+  for (auto& e : entries_) {
+    if (e.file && e.cloexec) {
+      closed.push_back(std::move(e.file));
+      e = Entry{};
+    }
+  }
+}
+
 void FdTable::CloseRange(unsigned first, unsigned last) {
   std::vector<std::shared_ptr<FileDescription>> closed;
   absl::MutexLock lock(&mu_);

@@ -25,6 +25,12 @@ class FdTable {
   Result<void> InstallAt(int fd, std::shared_ptr<FileDescription> file, bool cloexec,
                          uint64_t limit = kMaxFds);
   Result<void> Close(int fd);
+  // The open fd numbers, ascending (/proc/PID/fd).
+  std::vector<int> Fds();
+  // fork: a new table with the same files and flags.
+  std::shared_ptr<FdTable> Clone();
+  // execve: closes every FD_CLOEXEC descriptor.
+  void CloseOnExec();
   // close_range(2) without flags: closes what is open in [first, last].
   void CloseRange(unsigned first, unsigned last);
   // close_range with CLOSE_RANGE_CLOEXEC: marks them instead.

@@ -86,6 +86,12 @@ class Inode : public std::enable_shared_from_this<Inode> {
 
   // Symbolic links.
   virtual Result<std::string> ReadLink() { return Err(EINVAL); }
+  // Magic links (/proc/PID/exe, fd/N, cwd, root): the place the link stands for, where path
+  // resolution goes instead of resolving ReadLink()'s text, so that deleted files and files
+  // outside the caller's root still open (Linux's nd_jump_link). nullopt for plain symlinks; an
+  // error when the link has lost its target (ENOENT for a closed fd). Defined in resolve.cc,
+  // where VirtualDentry is complete.
+  virtual Result<std::optional<VirtualDentry>> MagicLinkTarget();
 
   // statfs(2) of the file system this inode belongs to.
   virtual Result<struct statfs> StatFs() { return Err(ENOSYS); }

@@ -59,6 +59,16 @@ Result<VirtualDentry> Walk(ResolveContext& ctx, VirtualDentry cur,
     if (next.inode().IsSymlink() && (!last || (flags & kFollowFinal))) {
       if (flags & kNoSymlinks) return Err(ELOOP);
       if (++ctx.symlinks > kMaxSymlinks) return Err(ELOOP);
+      if (auto magic = TRY(next.inode().MagicLinkTarget())) {
+        // A jump, not a lookup (Linux's nd_jump_link): refused under RESOLVE_NO_MAGICLINKS,
+        // under NO_XDEV when it changes mounts, and under BENEATH and IN_ROOT, whose tree a
+        // jump could leave.
+        if (flags & kNoMagicLinks) return Err(ELOOP);
+        if ((flags & kNoXdev) && magic->mount != cur.mount) return Err(EXDEV);
+        if (flags & (kBeneath | kInRoot)) return Err(EXDEV);
+        cur = std::move(*magic);
+        continue;
+      }
       std::string target = TRY(next.inode().ReadLink());
       if (target.empty()) return Err(ENOENT);
       if (target[0] == '/' && (flags & kBeneath)) return Err(EXDEV);
@@ -116,6 +126,10 @@ Result<ParentAndName> ResolveParent(ResolveContext& ctx, const VirtualDentry& st
   VirtualDentry parent = TRY(Walk(ctx, base, parts, flags | kFollowFinal, start));
   TRY(CheckSearch(ctx, parent));
   return ParentAndName{parent, std::move(name), path.back() == '/'};
+}
+
+Result<std::optional<VirtualDentry>> Inode::MagicLinkTarget() {
+  return std::optional<VirtualDentry>();
 }
 
 bool MayAccess(const struct stat& st, const FsCredentials& creds, int want) {

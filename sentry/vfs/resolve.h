@@ -28,6 +28,7 @@ enum ResolveFlags : unsigned {
   kNoSymlinks = 1 << 3,     // RESOLVE_NO_SYMLINKS
   kBeneath = 1 << 4,        // RESOLVE_BENEATH: never leave the starting directory
   kInRoot = 1 << 5,         // RESOLVE_IN_ROOT: the starting directory acts as the root
+  kNoMagicLinks = 1 << 6,   // RESOLVE_NO_MAGICLINKS: refuse /proc's magic links (ELOOP)
 };
 
 // Resolves `path` from `start` (used for relative paths).

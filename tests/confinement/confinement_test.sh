@@ -2,7 +2,8 @@
 # e2e/confinement: while `runsc do` runs a sleeping program, every process below runsc (sentry,
 # stubs, gofer) runs under a seccomp filter, the sentry's root is empty, it holds no
 # capabilities, and its namespaces are not the host's. A signal to runsc ends the whole sandbox
-# with the signal's status, and so does killing runsc outright.
+# with the signal's status, and so does killing runsc outright; a broken stdout pipe ends it
+# with 141, as natively.
 #
 # usage: confinement_test.sh RUNSC SLEEPER
 set -u
@@ -37,6 +38,7 @@ field() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
 # start SECONDS: runs `runsc do sleeper SECONDS` in the background ($top) and waits until the
 # sandbox is complete: the sentry has its stub ($sentry, $pids: all descendants).
 start() {
+  # shellcheck disable=SC1010 # `do` is runsc's subcommand, not the shell keyword
   "$runsc" do "$sleeper" "$1" >"$tmp/out" 2>"$tmp/err" &
   top=$!
   sentry=
@@ -87,8 +89,9 @@ if start 3; then
   for ns in user pid mnt ipc uts net; do
     mine=$(readlink "/proc/self/ns/$ns")
     theirs=$(readlink "/proc/$sentry/ns/$ns")
-    [ -n "$theirs" ] && [ "$theirs" != "$mine" ] ||
+    if [ -z "$theirs" ] || [ "$theirs" = "$mine" ]; then
       fail "the sentry's $ns namespace ($theirs) is the host's ($mine)"
+    fi
   done
   [ "$(awk '/^NSpid:/ { print $NF }' "/proc/$sentry/status")" = 1 ] ||
     fail "the sentry is not PID 1 of its PID namespace"
@@ -118,6 +121,15 @@ if start 30; then
   wait "$top" 2>/dev/null
   # shellcheck disable=SC2086
   gone $pids || fail "sandbox processes outlived runsc after SIGKILL"
+fi
+
+# --- The sentry, an init, still ends on the SIGPIPE of a write to the application's broken
+# stdout pipe, so a pipeline ends as it does natively: status 141.
+if [ -x /usr/bin/yes ]; then
+  # shellcheck disable=SC1010
+  timeout 30 "$runsc" do /usr/bin/yes 2>"$tmp/err" | head -1 >/dev/null
+  rc=${PIPESTATUS[0]}
+  [ "$rc" = 141 ] || fail "runsc do yes | head -1 exited with $rc, not 141: $(cat "$tmp/err")"
 fi
 
 if [ $failures != 0 ]; then

@@ -157,7 +157,7 @@ TEST(SentryConfinement, StubsWorkUnderTheSentrysFilter) {
 // As PID 1 of its namespace the sentry would ignore the signals runsc forwards; with its
 // handlers it ends with the status a death by that signal would give.
 TEST(SandboxNamespaces, ForwardedSignalEndsTheSentry) {
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) {
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE}) {
     Probe probe = StartProbe("signals");
     ASSERT_EQ(ReadLine(probe.stdout_read.get()), "ready");
     kill(probe.pid, sig);

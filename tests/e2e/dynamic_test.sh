@@ -32,6 +32,15 @@ got=$(timeout 60 "$runsc" do --platform=ptrace /bin/sh -c 'echo changed > /etc/h
 [ "$got" = changed ] || fail "overwriting /etc/hostname in the sandbox printed '$got'"
 [ "$(cat /etc/hostname)" != changed ] || fail "the sandbox changed the host's /etc/hostname"
 
+# Processes: a shell forks, execs and waits; pipelines connect them.
+got=$(timeout 60 "$runsc" do --platform=ptrace /bin/sh -c 'f=/tmp/e2e-$$; echo x > $f && cat $f && rm $f && ls $f 2>/dev/null; echo done' 2>&1)
+[ "$got" = "$(printf 'x\ndone')" ] || fail "fork+exec through sh printed '$got'"
+got=$(timeout 60 "$runsc" do --platform=ptrace /bin/sh -c 'ls /etc | sort | head -3 | wc -l' 2>&1)
+[ "$got" = 3 ] || fail "a pipeline printed '$got'"
+timeout 60 "$runsc" do --platform=ptrace /bin/sh -c '/bin/sh -c "exit 5"; exit $(($? + 1))' >/dev/null 2>&1
+rc=$?
+[ $rc = 6 ] || fail "a child's exit status through wait came back as $rc"
+
 if [ $failures = 0 ]; then
   echo "e2e/dynamic: all checks passed"
   exit 0

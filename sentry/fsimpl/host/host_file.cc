@@ -49,6 +49,11 @@ Result<int64_t> HostFile::Seek(int64_t offset, int whence) {
   return r;
 }
 
+Result<void> HostFile::Truncate(uint64_t size) {
+  if (ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) return Err(errno);
+  return {};
+}
+
 Result<struct stat> HostFile::Stat() {
   struct stat st;
   if (fstat(fd_.get(), &st) != 0) return Err(errno);

@@ -16,6 +16,7 @@ class HostFile : public vfs::FileDescription {
   Result<uint64_t> Write(std::span<const iovec> src, std::optional<int64_t> offset) override;
   Result<struct stat> Stat() override;
   Result<int64_t> Seek(int64_t offset, int whence) override;
+  Result<void> Truncate(uint64_t size) override;
   Result<uint64_t> Ioctl(mm::MemoryManager& mm, uint64_t cmd, uint64_t arg) override;
 
   HostFile(FileDescriptor fd, int flags);  // use Create

@@ -24,7 +24,7 @@ HostProcSnapshot HostProcSnapshot::Capture() {
       s.cpuinfo.append(buf, static_cast<size_t>(n));
     }
   }
-  struct sysinfo si{};
+  struct sysinfo si {};
   if (sysinfo(&si) == 0) s.mem_total_bytes = uint64_t{si.totalram} * si.mem_unit;
   cpu_set_t cpus;
   CPU_ZERO(&cpus);

@@ -86,7 +86,11 @@ uint64_t InoFor(std::string_view key) {
 // ---- ProcInode ----------------------------------------------------------------------------
 
 ProcInode::ProcInode(std::shared_ptr<ProcFs> fs, mode_t mode, uint64_t ino, pid_t tid)
-    : Inode(mode), fs_(std::move(fs)), mode_(mode), ino_(ino), tid_(tid),
+    : Inode(mode),
+      fs_(std::move(fs)),
+      mode_(mode),
+      ino_(ino),
+      tid_(tid),
       ctime_(Clock(CLOCK_REALTIME)) {}
 
 Result<void> ProcInode::CheckAlive() const {
@@ -96,7 +100,7 @@ Result<void> ProcInode::CheckAlive() const {
 
 Result<struct stat> ProcInode::Stat() {
   TRY(CheckAlive());
-  struct stat st{};
+  struct stat st {};
   st.st_dev = fs_->dev();
   st.st_ino = ino_;
   st.st_mode = type() | Perms();
@@ -213,9 +217,9 @@ Result<std::shared_ptr<vfs::FileDescription>> GeneratedFile::Open(const vfs::Vir
   if (writing && writes_ == WritePolicy::kOpenEacces) return Err(EACCES);
   std::string text = TRY(generate_());
   int write_errno = writes_ == WritePolicy::kWriteEio ? EIO : EINVAL;
-  return std::shared_ptr<vfs::FileDescription>(std::make_shared<SnapshotFile>(
-      flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC), path, generate_,
-      std::move(text), write_errno, seek_end_ok_));
+  return std::shared_ptr<vfs::FileDescription>(
+      std::make_shared<SnapshotFile>(flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC),
+                                     path, generate_, std::move(text), write_errno, seek_end_ok_));
 }
 
 SnapshotFile::SnapshotFile(int flags, vfs::VirtualDentry path, GeneratedFile::Generator generate,
@@ -255,8 +259,12 @@ Result<int64_t> SnapshotFile::Seek(int64_t offset, int whence) {
   std::lock_guard lock(pos_mu_);
   int64_t base;
   switch (whence) {
-    case SEEK_SET: base = 0; break;
-    case SEEK_CUR: base = pos_; break;
+    case SEEK_SET:
+      base = 0;
+      break;
+    case SEEK_CUR:
+      base = pos_;
+      break;
     case SEEK_END:
       // seq_file refuses SEEK_END; the simple files (cmdline, sysctls) seek from size 0.
       if (!seek_end_ok_) return Err(EINVAL);

@@ -211,9 +211,8 @@ class ProcSymlink : public ProcInode {
     return Err(ELOOP);
   }
   // Where a magic link leads (nullopt for a plain symlink), followed in place of the text so
-  // that deleted files and files outside the reader's root still open, as on Linux. This
-  // becomes an override of vfs::Inode::MagicLinkTarget once vfs has that hook.
-  Result<std::optional<vfs::VirtualDentry>> MagicLinkTarget();
+  // that deleted files and files outside the reader's root still open, as on Linux.
+  Result<std::optional<vfs::VirtualDentry>> MagicLinkTarget() override;
   bool IsMagicLink() const { return magic_ != nullptr; }
 
  private:

@@ -104,9 +104,8 @@ std::string MeminfoText(const ProcFs& fs) {
     kb(name, 0);
   }
   kb("AnonPages", used);
-  for (const char* name : {"Mapped", "Shmem", "KReclaimable", "Slab", "SReclaimable",
-                           "SUnreclaim", "KernelStack", "PageTables", "NFS_Unstable", "Bounce",
-                           "WritebackTmp"}) {
+  for (const char* name : {"Mapped", "Shmem", "KReclaimable", "Slab", "SReclaimable", "SUnreclaim",
+                           "KernelStack", "PageTables", "NFS_Unstable", "Bounce", "WritebackTmp"}) {
     kb(name, 0);
   }
   kb("CommitLimit", total / 2);  // overcommit_ratio 50 and no swap
@@ -116,8 +115,8 @@ std::string MeminfoText(const ProcFs& fs) {
                            "ShmemHugePages", "ShmemPmdMapped", "FileHugePages", "FilePmdMapped"}) {
     kb(name, 0);
   }
-  for (const char* name : {"HugePages_Total", "HugePages_Free", "HugePages_Rsvd",
-                           "HugePages_Surp"}) {
+  for (const char* name :
+       {"HugePages_Total", "HugePages_Free", "HugePages_Rsvd", "HugePages_Surp"}) {
     count(name, 0);
   }
   kb("Hugepagesize", 2048 * 1024);
@@ -212,8 +211,7 @@ ProcDir::Child Dir(const std::shared_ptr<ProcFs>& fs, std::string name, std::str
           }};
 }
 
-ProcDir::Child Link(const std::shared_ptr<ProcFs>& fs, std::string name,
-                    ProcSymlink::Text text) {
+ProcDir::Child Link(const std::shared_ptr<ProcFs>& fs, std::string name, ProcSymlink::Text text) {
   uint64_t ino = InoFor(absl::StrCat("g/", name));
   return {std::move(name), DT_LNK, [fs, ino, text = std::move(text)] {
             return std::make_shared<ProcSymlink>(fs, 0777, ino, 0, text);
@@ -225,8 +223,8 @@ ProcDir::Child Link(const std::shared_ptr<ProcFs>& fs, std::string name,
 ProcDir::Child Sysctl(const std::shared_ptr<ProcFs>& fs, std::string dir, std::string name,
                       mode_t perms, Text text) {
   std::string key = absl::StrCat("g/sys/", dir, "/", name);
-  return File(fs, std::move(name), std::move(key), perms, std::move(text),
-              WritePolicy::kOpenEacces, /*seek_end_ok=*/true);
+  return File(fs, std::move(name), std::move(key), perms, std::move(text), WritePolicy::kOpenEacces,
+              /*seek_end_ok=*/true);
 }
 
 Text Fixed(std::string s) {
@@ -236,8 +234,7 @@ Text Fixed(std::string s) {
 std::vector<ProcDir::Child> RootChildren(const std::shared_ptr<ProcFs>& fs) {
   auto global = [&](std::string name, Text text) {
     std::string key = absl::StrCat("g/", name);
-    return File(fs, std::move(name), std::move(key), 0444, std::move(text),
-                WritePolicy::kWriteEio);
+    return File(fs, std::move(name), std::move(key), 0444, std::move(text), WritePolicy::kWriteEio);
   };
   std::vector<ProcDir::Child> sys = {
       Dir(fs, "fs", "g/sys/fs",
@@ -249,8 +246,7 @@ std::vector<ProcDir::Child> RootChildren(const std::shared_ptr<ProcFs>& fs) {
            Sysctl(fs, "kernel", "ostype", 0444, Fixed("Linux\n")),
            Sysctl(fs, "kernel", "pid_max", 0644, Fixed(absl::StrCat(kPidMax, "\n")))},
           true),
-      Dir(fs, "vm", "g/sys/vm", {Sysctl(fs, "vm", "overcommit_memory", 0644, Fixed("0\n"))},
-          true),
+      Dir(fs, "vm", "g/sys/vm", {Sysctl(fs, "vm", "overcommit_memory", 0644, Fixed("0\n"))}, true),
   };
   std::vector<ProcDir::Child> c = {
       global("cpuinfo", CpuinfoText),
@@ -261,9 +257,9 @@ std::vector<ProcDir::Child> RootChildren(const std::shared_ptr<ProcFs>& fs) {
       global("stat", SystemStatText),
       Dir(fs, "sys", "g/sys", std::move(sys), true),
       global("uptime", UptimeText),
-      global("version", Fixed(absl::StrCat("Linux version ", kRelease,
-                                           " (root@sandbox) (gcc version 12) ", kUnameVersion,
-                                           "\n"))),
+      global("version",
+             Fixed(absl::StrCat("Linux version ", kRelease, " (root@sandbox) (gcc version 12) ",
+                                kUnameVersion, "\n"))),
   };
   // self and thread-self come after the fixed files and before the PIDs, as on Linux.
   c.push_back(Link(fs, "self", [fs]() -> Result<std::string> {

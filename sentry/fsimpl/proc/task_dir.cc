@@ -46,7 +46,7 @@ class OpenFileInode : public vfs::Inode {
   Result<struct stat> Stat() override {
     if (auto st = file_->Stat()) return st;
     // Files that cannot say (anonymous ones) look like Linux's anon inodes.
-    struct stat st{};
+    struct stat st {};
     st.st_mode = type() | S_IRUSR | S_IWUSR;
     st.st_nlink = 1;
     st.st_blksize = 4096;
@@ -241,8 +241,8 @@ Result<vfs::VirtualDentry> Present(vfs::VirtualDentry vd) {
   return vd;
 }
 
-std::vector<ProcDir::Child> TaskChildren(const std::shared_ptr<ProcFs>& fs, pid_t tid,
-                                         bool thread, const std::string& key) {
+std::vector<ProcDir::Child> TaskChildren(const std::shared_ptr<ProcFs>& fs, pid_t tid, bool thread,
+                                         const std::string& key) {
   std::vector<ProcDir::Child> c;
   auto file = [&](std::string name, mode_t perms, TaskText text, bool seek_end_ok = false) {
     uint64_t ino = InoFor(absl::StrCat(key, "/", name));
@@ -251,6 +251,10 @@ std::vector<ProcDir::Child> TaskChildren(const std::shared_ptr<ProcFs>& fs, pid_
                    return std::make_shared<GeneratedFile>(fs, perms, ino, tid, gen,
                                                           WritePolicy::kWriteEinval, seek_end_ok);
                  }});
+  };
+  // The simple files Linux lets lseek(SEEK_END) from their size 0.
+  auto seekable_file = [&](std::string name, mode_t perms, TaskText text) {
+    file(std::move(name), perms, std::move(text), /*seek_end_ok=*/true);
   };
   using Place = std::function<Result<vfs::VirtualDentry>(kernel::Task&)>;
   // exe, cwd, root: magic links to a place, read as its path from the reader's root.
@@ -279,13 +283,13 @@ std::vector<ProcDir::Child> TaskChildren(const std::shared_ptr<ProcFs>& fs, pid_
   };
 
   file("cgroup", 0444, [](ProcFs&, kernel::Task&) { return std::string("0::/\n"); });
-  file("cmdline", 0444, [](ProcFs&, kernel::Task& t) { return CmdlineText(t); }, true);
+  seekable_file("cmdline", 0444, [](ProcFs&, kernel::Task& t) { return CmdlineText(t); });
   // Writable on Linux (it renames the task); the sentry's tasks have no settable name yet.
   file("comm", 0644, [](ProcFs&, kernel::Task& t) { return CommOf(t) + "\n"; });
   link("cwd", [](kernel::Task& t) { return Present(CwdOf(t)); });
   // The environment lives in the application's memory and the sentry does not record where
   // exec put it yet, so this reads as empty.
-  file("environ", 0400, [](ProcFs&, kernel::Task&) { return std::string(); }, true);
+  seekable_file("environ", 0400, [](ProcFs&, kernel::Task&) { return std::string(); });
   link("exe", ExeOf);
   std::string fd_key = key + "/fd";
   dir("fd", [fs, tid, fd_key](uint64_t ino) {
@@ -295,11 +299,11 @@ std::vector<ProcDir::Child> TaskChildren(const std::shared_ptr<ProcFs>& fs, pid_
   });
   std::string fdinfo_key = key + "/fdinfo";
   dir("fdinfo", [fs, tid, fdinfo_key](uint64_t ino) {
-    return std::make_shared<FdDir>(
-        fs, 0555, ino, tid, fdinfo_key, DT_REG, [fs, tid, fdinfo_key](int fd) {
-          return std::make_shared<FdInfoFile>(fs, InoFor(absl::StrCat(fdinfo_key, "/", fd)), tid,
-                                              fd);
-        });
+    return std::make_shared<FdDir>(fs, 0555, ino, tid, fdinfo_key, DT_REG,
+                                   [fs, tid, fdinfo_key](int fd) {
+                                     return std::make_shared<FdInfoFile>(
+                                         fs, InoFor(absl::StrCat(fdinfo_key, "/", fd)), tid, fd);
+                                   });
   });
   file("limits", 0444, [](ProcFs&, kernel::Task& t) { return LimitsText(t); });
   file("maps", 0444, [](ProcFs&, kernel::Task& t) { return t.mm().MapsText(); });
@@ -318,7 +322,8 @@ std::vector<ProcDir::Child> TaskChildren(const std::shared_ptr<ProcFs>& fs, pid_
 }  // namespace
 
 std::optional<pid_t> ParsePid(std::string_view name) {
-  if (name.empty() || name.size() > 10 || name[0] < '1' || name[0] > '9') return std::nullopt;
+  // "0" is a number (fd 0); "01" is not, as Linux's name_to_int has it.
+  if (name.empty() || name.size() > 10 || (name[0] == '0' && name.size() > 1)) return std::nullopt;
   pid_t v = 0;
   auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), v);
   if (ec != std::errc() || end != name.data() + name.size()) return std::nullopt;

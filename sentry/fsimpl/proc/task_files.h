@@ -18,7 +18,7 @@ namespace sentry::fsimpl::proc {
 // /proc/TID (thread = false: the process view, with task/) or /proc/TGID/task/TID.
 std::shared_ptr<ProcInode> NewTaskDir(std::shared_ptr<ProcFs> fs, pid_t tid, bool thread);
 
-// A PID as procfs spells it: decimal digits, no sign, no leading zero; else nullopt.
+// A PID or fd as procfs spells it: decimal digits, no sign, no leading zero; else nullopt.
 std::optional<pid_t> ParsePid(std::string_view name);
 
 // A task's root and working directory (copied under its FsContext lock).

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <optional>
 #include <mutex>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -136,9 +136,7 @@ std::string CpuMask(unsigned cpus) {
   return out;
 }
 
-std::string CpuList(unsigned cpus) {
-  return cpus == 1 ? "0" : absl::StrCat("0-", cpus - 1);
-}
+std::string CpuList(unsigned cpus) { return cpus == 1 ? "0" : absl::StrCat("0-", cpus - 1); }
 
 size_t ThreadCount(const ProcFs& fs, kernel::Task& t) {
   return std::max<size_t>(1, fs.tasks().Threads(t.thread_group().tgid()).size());
@@ -212,17 +210,7 @@ VmStats VmStatsOf(kernel::Task& t) {
   return vm;
 }
 
-std::vector<int> OpenFds(kernel::Task& t) {
-  // FdTable can only be asked fd by fd, so this probes every number below RLIMIT_NOFILE: fds
-  // above a lowered limit are missed, and a large limit costs one lock per number.
-  // TODO: use FdTable::Fds() once vfs has it (see the report that came with this file).
-  uint64_t limit = std::min<uint64_t>(LimitOf(t, RLIMIT_NOFILE).cur, vfs::FdTable::kMaxFds);
-  std::vector<int> fds;
-  for (uint64_t fd = 0; fd < limit; ++fd) {
-    if (t.fds().Get(static_cast<int>(fd))) fds.push_back(static_cast<int>(fd));
-  }
-  return fds;
-}
+std::vector<int> OpenFds(kernel::Task& t) { return t.fds().Fds(); }
 
 std::string StatusText(ProcFs& fs, kernel::Task& t) {
   const kernel::Credentials& c = t.creds();
@@ -245,10 +233,11 @@ std::string StatusText(ProcFs& fs, kernel::Task& t) {
   // The fs IDs follow the effective ones: nothing sets them apart yet.
   absl::StrAppend(&s, "Uid:\t", c.ruid, "\t", c.euid, "\t", c.suid, "\t", c.euid, "\n");
   absl::StrAppend(&s, "Gid:\t", c.rgid, "\t", c.egid, "\t", c.sgid, "\t", c.egid, "\n");
-  absl::StrAppend(&s, "FDSize:\t", FdTableSize(OpenFds(t)), "\nGroups:\t\n");
+  // No supplementary groups; Linux ends the list with a space either way.
+  absl::StrAppend(&s, "FDSize:\t", FdTableSize(OpenFds(t)), "\nGroups:\t \n");
   // No process groups or sessions yet: every process leads its own, as init does.
-  absl::StrAppend(&s, "NStgid:\t", tgid, "\nNSpid:\t", t.tid(), "\nNSpgid:\t", tgid,
-                  "\nNSsid:\t", tgid, "\n");
+  absl::StrAppend(&s, "NStgid:\t", tgid, "\nNSpid:\t", t.tid(), "\nNSpgid:\t", tgid, "\nNSsid:\t",
+                  tgid, "\n");
   absl::StrAppend(&s, "VmPeak:\t", kb(vm.size), "\nVmSize:\t", kb(vm.size), "\n");
   absl::StrAppend(&s, "VmLck:\t", kb(0), "\nVmPin:\t", kb(0), "\n");
   absl::StrAppend(&s, "VmHWM:\t", kb(vm.rss), "\nVmRSS:\t", kb(vm.rss), "\n");
@@ -270,6 +259,7 @@ std::string StatusText(ProcFs& fs, kernel::Task& t) {
   // Seccomp: the application installs no filter in the sandbox (the sentry's own filters are
   // the host's business and must not show here).
   absl::StrAppend(&s, "NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n");
+  absl::StrAppend(&s, "Speculation_Store_Bypass:\tunknown\nSpeculationIndirectBranch:\tunknown\n");
   absl::StrAppend(&s, "Cpus_allowed:\t", CpuMask(cpus), "\nCpus_allowed_list:\t", CpuList(cpus),
                   "\n");
   absl::StrAppend(&s, "Mems_allowed:\t1\nMems_allowed_list:\t0\n");
@@ -289,8 +279,8 @@ std::string StatText(ProcFs& fs, kernel::Task& t) {
       "%d (%s) %c %d %d %d 0 -1 %u 0 0 0 0 %u %u 0 0 20 0 %u 0 0 %u %u %u 0 0 0 0 0 0 %u %u "
       "%u 0 0 0 %d 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
       t.tid(), CommOf(t), IsReader(fs, t) ? 'R' : 'S', t.thread_group().ppid(), tgid, tgid,
-      0x400000u /* PF_RANDOMIZE */, utime, stime, ThreadCount(fs, t), vm.size,
-      vm.rss / kPageSize, rss.cur, t.signal_mask(), sigs.ignored, sigs.caught, SIGCHLD);
+      0x400000u /* PF_RANDOMIZE */, utime, stime, ThreadCount(fs, t), vm.size, vm.rss / kPageSize,
+      rss.cur, t.signal_mask(), sigs.ignored, sigs.caught, SIGCHLD);
 }
 
 std::string StatmText(kernel::Task& t) {
@@ -339,8 +329,8 @@ std::string LimitsText(kernel::Task& t) {
   auto value = [](uint64_t v) {
     return v == kernel::kRlimInfinity ? std::string("unlimited") : absl::StrCat(v);
   };
-  std::string s = absl::StrFormat("%-25s %-20s %-20s %-10s\n", "Limit", "Soft Limit",
-                                  "Hard Limit", "Units");
+  std::string s =
+      absl::StrFormat("%-25s %-20s %-20s %-10s\n", "Limit", "Soft Limit", "Hard Limit", "Units");
   for (const Row& row : kRows) {
     kernel::Rlimit r = LimitOf(t, row.resource);
     absl::StrAppendFormat(&s, "%-25s %-20s %-20s ", row.name, value(r.cur), value(r.max));
@@ -395,8 +385,8 @@ std::string FileName(ProcFs& fs, kernel::Task& owner, vfs::FileDescription& file
       // numbers as the devices.txt registry assigns them.
       if (maj >= 136 && maj <= 143) return absl::StrCat("/dev/pts/", (maj - 136) * 256 + min);
       if (maj == 1) {
-        static constexpr const char* kMem[] = {nullptr, "mem",  nullptr, "null",   "port",
-                                               "zero",  nullptr, "full", "random", "urandom"};
+        static constexpr const char* kMem[] = {nullptr, "mem",   nullptr, "null",   "port",
+                                               "zero",  nullptr, "full",  "random", "urandom"};
         if (min < std::size(kMem) && kMem[min] != nullptr) return absl::StrCat("/dev/", kMem[min]);
       }
       if (maj == 5 && min == 0) return "/dev/tty";

@@ -149,7 +149,7 @@ Result<std::shared_ptr<vfs::FileDescription>> SpecialInode::Open(const vfs::Virt
                                                                  int flags) {
   if (flags & O_DIRECTORY) return Err(ENOTDIR);
   if (flags & O_PATH) return OpenPath(path, flags);
-  // TODO(pipes): a FIFO opens as the read or write end of the pipe that belongs to this inode.
+  if (S_ISFIFO(type())) return fifo_.Open(path, flags);
   // A socket is never opened, only connected to (ENXIO on Linux too).
   return Err(ENXIO);
 }

@@ -10,6 +10,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "sentry/base/user_addr.h"
+#include "sentry/fsimpl/pipe/pipe.h"
 #include "sentry/fsimpl/tmpfs/superblock.h"
 #include "sentry/vfs/file_description.h"
 #include "sentry/vfs/inode.h"
@@ -94,13 +95,16 @@ class Symlink : public TmpfsInode {
   const std::string target_;
 };
 
-// A named FIFO or socket: only an inode here. Opening one needs pipes or a unix-socket
-// namespace, which live elsewhere.
+// A named FIFO or socket. A FIFO opens as an end of the pipe its Fifo holds; a socket needs a
+// unix-socket namespace, which lives elsewhere.
 class SpecialInode : public TmpfsInode {
  public:
   using TmpfsInode::TmpfsInode;
   Result<std::shared_ptr<vfs::FileDescription>> Open(const vfs::VirtualDentry& path,
                                                      int flags) override;
+
+ private:
+  pipe::Fifo fifo_;  // FIFOs only
 };
 
 // The flags an open file keeps (F_GETFL) out of open(2)'s: the ones that only steer the open go.

@@ -1,0 +1,269 @@
+// Processes: fork, wait, exit and execve.
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/kernel/task.h"
+#include "sentry/loader/loader.h"
+#include "sentry/vfs/resolve.h"
+#include "spdlog/spdlog.h"
+
+namespace sentry::kernel {
+namespace {
+
+// Linux follows at most this many nested "#!" interpreters.
+constexpr int kMaxInterpreterDepth = 4;
+
+vfs::FsCredentials ExecCreds(const Credentials& c) {
+  return vfs::FsCredentials{.uid = c.euid, .gid = c.egid, .groups = {},
+                            .dac_override = c.euid == 0};
+}
+
+// Parses a "#!interpreter [arg]" line; nullopt when the file does not start with "#!".
+std::optional<std::pair<std::string, std::string>> ParseShebang(vfs::FileDescription& file) {
+  char buf[256];
+  iovec v{buf, sizeof(buf) - 1};
+  auto n = file.Read({&v, 1}, 0);
+  if (!n || *n < 2 || buf[0] != '#' || buf[1] != '!') return std::nullopt;
+  std::string_view line(buf + 2, *n - 2);
+  line = line.substr(0, line.find('\n'));
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+      s.remove_suffix(1);
+    }
+    return s;
+  };
+  line = trim(line);
+  size_t sp = line.find_first_of(" \t");
+  std::string interp(line.substr(0, sp));
+  std::string arg = sp == std::string_view::npos ? "" : std::string(trim(line.substr(sp)));
+  return std::pair{interp, arg};
+}
+
+}  // namespace
+
+Result<LoadedProgram> Kernel::LoadProgram(const FsContextSnapshot& fs, const Credentials& creds,
+                                          uint64_t stack_limit, std::string path,
+                                          std::vector<std::string> argv,
+                                          std::vector<std::string> envp, std::string* error) {
+  vfs::FsCredentials fcreds = ExecCreds(creds);
+  // Opens an executable file as execve does: a regular file someone may execute, on a mount
+  // that allows it.
+  loader::FileOpener open =
+      [&](const std::string& p) -> Result<std::shared_ptr<vfs::FileDescription>> {
+    vfs::ResolveContext ctx{*mounts_, fs.root, fcreds};
+    vfs::VirtualDentry vd = TRY(vfs::Resolve(ctx, fs.cwd, p, vfs::kFollowFinal));
+    if (vd.inode().IsDir()) return Err(EACCES);
+    struct stat st = TRY(vd.inode().Stat());
+    if (!S_ISREG(st.st_mode) || (vd.mount->flags() & MS_NOEXEC) ||
+        !vfs::MayAccess(st, fcreds, X_OK)) {
+      return Err(EACCES);
+    }
+    return vd.inode().Open(vd, O_RDONLY);
+  };
+  std::string execfn = path;
+  std::shared_ptr<vfs::FileDescription> exe;
+  for (int depth = 0;; ++depth) {
+    exe = TRY(open(path));
+    auto shebang = ParseShebang(*exe);
+    if (!shebang) break;
+    if (depth >= kMaxInterpreterDepth) return Err(ELOOP);
+    if (shebang->first.empty()) return Err(ENOEXEC);
+    // The script's path replaces argv[0]; the interpreter and its argument go in front.
+    std::vector<std::string> new_argv{shebang->first};
+    if (!shebang->second.empty()) new_argv.push_back(shebang->second);
+    new_argv.push_back(path);
+    for (size_t i = 1; i < argv.size(); ++i) new_argv.push_back(std::move(argv[i]));
+    argv = std::move(new_argv);
+    path = shebang->first;
+  }
+
+  auto as = platform_->NewAddressSpace();
+  if (!as.ok()) {
+    if (error) *error = std::string(as.status().message());
+    return Err(ENOMEM);
+  }
+  auto shared = platform_->SharedRegions();
+  auto mm = std::make_shared<mm::MemoryManager>(
+      *memory_, std::move(*as),
+      loader::ChooseLayout(platform_->MaxUserAddress(), stack_limit, shared), shared);
+  loader::ExecArgs exec{.execfn = execfn,
+                        .argv = argv,
+                        .envp = std::move(envp),
+                        .uid = creds.ruid,
+                        .euid = creds.euid,
+                        .gid = creds.rgid,
+                        .egid = creds.egid};
+  auto state = loader::Load(*mm, *exe, exec, open);
+  if (!state) {
+    if (error) *error = state.error().message;
+    return Err(state.error().err);
+  }
+  return LoadedProgram{std::move(mm), *state, execfn, std::move(argv)};
+}
+
+Result<void> Kernel::Execve(Task& task, const std::string& path, std::vector<std::string> argv,
+                            std::vector<std::string> envp) {
+  FsContextSnapshot fs;
+  {
+    std::lock_guard lock(task.fs().mu);
+    fs = {task.fs().root, task.fs().cwd};
+  }
+  uint64_t stack_limit;
+  {
+    std::lock_guard lock(task.thread_group().mu());
+    stack_limit = task.thread_group().limits().Get(RLIMIT_STACK).cur;
+  }
+  std::string error;
+  auto program = LoadProgram(fs, task.creds(), stack_limit, path, std::move(argv),
+                             std::move(envp), &error);
+  if (!program) {
+    if (!error.empty()) spdlog::debug("execve {}: {}", path, error);
+    return std::unexpected(program.error());
+  }
+  // The point of no return: the old program is gone.
+  task.ReplaceMm(std::move(program->mm));
+  task.state() = program->state;
+  task.fds().CloseOnExec();
+  {
+    std::lock_guard lock(task.thread_group().mu());
+    for (int sig = 1; sig <= kNumSignals; ++sig) {
+      KernelSigaction& act = task.thread_group().action(sig);
+      if (act.handler > 1) act = KernelSigaction{};  // handlers are gone; SIG_IGN stays
+    }
+  }
+  task.set_exe_path(program->execfn);
+  task.set_argv(std::move(program->argv));
+  return {};
+}
+
+Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
+  uint64_t flags = req.flags & ~uint64_t{CSIGNAL};
+  constexpr uint64_t kSupported = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID |
+                                  CLONE_PARENT_SETTID | CLONE_SETTLS | CLONE_VFORK | CLONE_VM |
+                                  CLONE_FILES | CLONE_FS;
+  if ((flags & CLONE_THREAD) || ((flags & CLONE_VM) && !(flags & CLONE_VFORK)) ||
+      (flags & ~kSupported)) {
+    // Threads and namespaces come later.
+    ReportUnsupported(56 /* clone */);
+    return Err(ENOSYS);
+  }
+  pid_t pid = next_pid_.fetch_add(1);
+  auto child_tg = std::make_shared<ThreadGroup>(pid, parent.thread_group_ptr());
+  child_tg->InheritFrom(parent.thread_group());
+
+  arch::CpuState state = parent.state();
+  state.SetReturn(0);
+  if (flags & CLONE_SETTLS) state.regs.fs_base = req.tls;
+  if (req.stack != 0) state.regs.rsp = req.stack;
+  state.fp_to_load = TRY(parent.context().ReadFpState(parent.mm().address_space()));
+
+  std::shared_ptr<vfs::FdTable> fds = parent.fds_ptr();
+  if (!(flags & CLONE_FILES)) fds = fds->Clone();
+  std::shared_ptr<FsContext> fs = parent.fs_ptr();
+  if (!(flags & CLONE_FS)) {
+    auto copy = std::make_shared<FsContext>();
+    std::lock_guard lock(fs->mu);
+    copy->root = fs->root;
+    copy->cwd = fs->cwd;
+    copy->umask = fs->umask;
+    fs = std::move(copy);
+  }
+  {
+    absl::MutexLock lock(&procs_mu_);
+    parent.thread_group().children_.push_back(child_tg);
+  }
+
+  // The child's address space must be built by the host thread that will run it (a ptrace
+  // stub answers only to the thread that created it); the parent waits for the copy to exist.
+  struct Handoff {
+    absl::Mutex mu;
+    bool done = false;
+    Result<void> status;
+  } handoff;
+  std::thread([&, child_tg, fds, fs, state, pid, flags]() mutable {
+    auto fail = [&](int err) {
+      absl::MutexLock lock(&handoff.mu);
+      handoff.status = Err(err);
+      handoff.done = true;
+    };
+    auto as = platform_->NewAddressSpace();
+    auto context = platform_->NewContext();
+    if (!as.ok() || !context.ok()) return fail(EAGAIN);
+    auto mm = parent.mm().Fork(std::move(*as));
+    if (!mm) return fail(mm.error().value);
+    Task task(*this, child_tg, pid, std::move(*mm), fds, fs, std::move(*context));
+    task.state() = state;
+    task.set_creds(parent.creds());
+    task.set_exe_path(parent.exe_path());
+    task.set_argv(parent.argv());
+    task.set_signal_mask(parent.signal_mask());
+    if (flags & CLONE_CHILD_SETTID) (void)task.mm().CopyOutObject(req.child_tid, pid);
+    if (flags & CLONE_CHILD_CLEARTID) task.set_clear_child_tid(req.child_tid);
+    {
+      absl::MutexLock lock(&handoff.mu);
+      handoff.done = true;
+    }
+    // From here on the parent and its stack (handoff, req) may be gone.
+    int status = task.Run();
+    ProcessExited(*child_tg, status);
+  }).detach();
+
+  {
+    absl::MutexLock lock(&handoff.mu);
+    handoff.mu.Await(absl::Condition(&handoff.done));
+  }
+  if (!handoff.status) {
+    absl::MutexLock lock(&procs_mu_);
+    auto& kids = parent.thread_group().children_;
+    std::erase(kids, child_tg);
+    return std::unexpected(handoff.status.error());
+  }
+  if (flags & CLONE_PARENT_SETTID) (void)parent.mm().CopyOutObject(req.parent_tid, pid);
+  return pid;
+}
+
+Result<Kernel::Reaped> Kernel::Wait(ThreadGroup& parent, pid_t pid, int options) {
+  absl::MutexLock lock(&procs_mu_);
+  while (true) {
+    bool any = false;
+    auto& kids = parent.children_;
+    for (auto it = kids.begin(); it != kids.end(); ++it) {
+      // Process groups do not exist yet: 0 and -pgid wait for any child, like -1.
+      if (pid > 0 && (*it)->tgid() != pid) continue;
+      any = true;
+      if (!(*it)->exited_) continue;
+      Reaped r{(*it)->tgid(), (*it)->wait_status_};
+      if (!(options & WNOWAIT)) kids.erase(it);
+      return r;
+    }
+    if (!any) return Err(ECHILD);
+    if (options & WNOHANG) return Reaped{};
+    // Not interruptible by signals yet: they are not delivered.
+    procs_cv_.Wait(&procs_mu_);
+  }
+}
+
+void Kernel::ProcessExited(ThreadGroup& tg, int wait_status) {
+  absl::MutexLock lock(&procs_mu_);
+  tg.exited_ = true;
+  tg.wait_status_ = wait_status;
+  for (auto& child : tg.children_) {
+    {
+      std::lock_guard tree(child->tree_mu_);
+      child->parent_ = init_;
+    }
+    if (init_) init_->children_.push_back(child);
+  }
+  tg.children_.clear();
+  procs_cv_.SignalAll();
+}
+
+}  // namespace sentry::kernel
