@@ -7,10 +7,10 @@
 // a partner would hang. SIGPIPE is ignored where a write meets no reader.
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <linux/capability.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -396,7 +396,7 @@ TEST(PipeTest, Fstat) {
   EXPECT_EQ(r_st.st_uid, geteuid());
   EXPECT_EQ(r_st.st_gid, getegid());
   EXPECT_EQ(r_st.st_blksize, 4096);
-  EXPECT_EQ(r_st.st_size, 0);  // FIONREAD, not st_size, tells what is buffered
+  EXPECT_EQ(r_st.st_size, 0);           // FIONREAD, not st_size, tells what is buffered
   EXPECT_EQ(r_st.st_ino, w_st.st_ino);  // one inode behind both ends
   EXPECT_EQ(r_st.st_dev, w_st.st_dev);
   EXPECT_NE(r_st.st_ino, q_st.st_ino);  // and one per pipe

@@ -1,5 +1,6 @@
 // File descriptor plumbing: dup, dup2, dup3, fcntl, lseek, and the generic ioctls.
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -118,6 +119,16 @@ Result<uint64_t> Sys_ioctl(kernel::Task& t, const Args& a) {
   }
 }
 
+Result<uint64_t> Sys_flock(kernel::Task& t, const Args& a) {
+  auto file = TRY(t.fds().Get(ArgInt(a[0])));
+  if (file->IsPath()) return Err(EBADF);
+  int op = ArgInt(a[1]);
+  int kind = op & ~LOCK_NB;
+  if (kind != LOCK_SH && kind != LOCK_EX && kind != LOCK_UN) return Err(EINVAL);
+  TRY(file->Flock(op));
+  return 0;
+}
+
 }  // namespace
 
 void RegisterFdSyscalls(SyscallTable& t) {
@@ -127,6 +138,7 @@ void RegisterFdSyscalls(SyscallTable& t) {
   t.handlers[SYS_fcntl] = Sys_fcntl;
   t.handlers[SYS_lseek] = Sys_lseek;
   t.handlers[SYS_ioctl] = Sys_ioctl;
+  t.handlers[SYS_flock] = Sys_flock;
 }
 
 }  // namespace sentry::syscalls

@@ -3,7 +3,21 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "sentry/vfs/flock.h"
+
 namespace sentry::vfs {
+
+FileDescription::~FileDescription() {
+  if (flocked_) FlockTable::Get().ReleaseAll(this);
+}
+
+Result<void> FileDescription::Flock(int op) {
+  const void* file = path_.dentry ? static_cast<const void*>(&path_.inode())
+                                  : static_cast<const void*>(this);
+  TRY(FlockTable::Get().Lock(file, this, op));
+  flocked_ = true;
+  return {};
+}
 
 Result<uint64_t> FileDescription::Read(std::span<const iovec>, std::optional<int64_t>) {
   if (path_.dentry && path_.inode().IsDir()) return Err(EISDIR);

@@ -26,7 +26,11 @@ namespace sentry::vfs {
 
 class FileDescription {
  public:
-  virtual ~FileDescription() = default;
+  virtual ~FileDescription();
+
+  // flock(2) on this description: the file is its inode (or the description itself when it has
+  // no place in the tree).
+  Result<void> Flock(int op);
 
   // offset: nullopt for read/write at (and advancing) the file position, a value for
   // pread/pwrite. The defaults are what Linux says for files that cannot do it.
@@ -57,6 +61,8 @@ class FileDescription {
   FileDescription(int status_flags, VirtualDentry path)
       : status_flags_(status_flags), path_(std::move(path)) {}
   explicit FileDescription(int status_flags) : status_flags_(status_flags) {}
+
+  bool flocked_ = false;  // set once a flock was taken; the lock goes with the description
 
   // The file position, for implementations that keep one.
   std::mutex pos_mu_;

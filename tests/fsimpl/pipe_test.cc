@@ -35,8 +35,7 @@ Ends NewPipe(int flags = 0) {
   return {std::move(r), std::move(w)};
 }
 
-Result<uint64_t> WriteN(Pipe& p, size_t n, bool nonblocking, bool packet = false,
-                        char fill = 'x') {
+Result<uint64_t> WriteN(Pipe& p, size_t n, bool nonblocking, bool packet = false, char fill = 'x') {
   std::string data(n, fill);
   iovec iov{data.data(), data.size()};
   return p.Write({&iov, 1}, nonblocking, packet);
@@ -419,9 +418,9 @@ TEST(PipeTest, InterruptedWriteReturnsWhatItWrote) {
 TEST(PipeTest, FifoOpenRules) {
   auto pipe = std::make_shared<Pipe>(0, 0);
   EXPECT_EQ(ErrnoOf(pipe->OpenFifoEnd(false, true, true)), ENXIO);  // O_WRONLY|O_NONBLOCK
-  ASSERT_TRUE(pipe->OpenFifoEnd(true, false, true));                 // O_RDONLY|O_NONBLOCK
+  ASSERT_TRUE(pipe->OpenFifoEnd(true, false, true));                // O_RDONLY|O_NONBLOCK
   EXPECT_EQ(ReadN(*pipe, 10, false), "");                           // no writer: EOF
-  ASSERT_TRUE(pipe->OpenFifoEnd(false, true, true));                 // now a reader exists
+  ASSERT_TRUE(pipe->OpenFifoEnd(false, true, true));                // now a reader exists
   ASSERT_EQ(WriteN(*pipe, 3, false), 3u);
   pipe->Release(true, false);
   pipe->Release(false, true);

@@ -70,8 +70,7 @@ class Pipe : public std::enable_shared_from_this<Pipe> {
   // read(2): blocks while the pipe is empty and has writers (EAGAIN instead if `nonblocking`);
   // 0 at end of file, when it is empty and has none. Takes what is there, never waits for more
   // once it has some. A packet (O_DIRECT write) is read alone, and what does not fit is dropped.
-  Result<uint64_t> Read(std::span<const iovec> dst, bool nonblocking,
-                        Interrupter* intr = nullptr);
+  Result<uint64_t> Read(std::span<const iovec> dst, bool nonblocking, Interrupter* intr = nullptr);
   // write(2): EPIPE without readers; blocks while full (or EAGAIN / a partial count if
   // `nonblocking`, per pipe(7)). `packet` is O_DIRECT: each slot it fills is one packet.
   // An interrupted write returns what it wrote, or EINTR if nothing.
@@ -84,8 +83,7 @@ class Pipe : public std::enable_shared_from_this<Pipe> {
   // Opening one end of a FIFO (fifo_open): O_RDONLY waits until a writer has opened (unless
   // nonblocking), O_WRONLY until a reader has (ENXIO if nonblocking and there is none), O_RDWR
   // never waits. On success the end is acquired; on failure (EINTR) nothing is.
-  Result<void> OpenFifoEnd(bool reader, bool writer, bool nonblocking,
-                           Interrupter* intr = nullptr);
+  Result<void> OpenFifoEnd(bool reader, bool writer, bool nonblocking, Interrupter* intr = nullptr);
 
   // FIONREAD: the bytes waiting to be read.
   uint64_t BytesReadable();
@@ -130,7 +128,8 @@ class Pipe : public std::enable_shared_from_this<Pipe> {
   absl::CondVar read_cv_;     // readers: data arrived, or the last writer left
   absl::CondVar write_cv_;    // writers: room appeared, or the last reader left
   absl::CondVar partner_cv_;  // FIFO opens: the other end opened
-  std::deque<Slot> slots_ ABSL_GUARDED_BY(mu_);  // oldest first
+
+  std::deque<Slot> slots_ ABSL_GUARDED_BY(mu_);                 // oldest first
   std::unique_ptr<uint8_t[]> spare_page_ ABSL_GUARDED_BY(mu_);  // saves an allocation per slot
   uint64_t max_slots_ ABSL_GUARDED_BY(mu_) = kDefaultPipeSize / kPageSize;
   uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;  // sum of the slots' len
