@@ -10,12 +10,12 @@
 
 #include "sentry/kernel/kernel.h"
 #include "sentry/syscalls/table.h"
+#include "sentry/vfs/iovec.h"
 
 namespace sentry::syscalls {
 namespace {
 
-// Linux caps one read or write at MAX_RW_COUNT bytes.
-constexpr uint64_t kMaxRwCount = INT_MAX & ~(kPageSize - 1);
+using vfs::kMaxRwCount;
 
 using vfs::FileDescription;
 
@@ -28,6 +28,15 @@ Result<std::shared_ptr<FileDescription>> ReadableFile(kernel::Task& t, uint64_t 
 Result<std::shared_ptr<FileDescription>> WritableFile(kernel::Task& t, uint64_t fd) {
   auto file = TRY(t.fds().Get(ArgInt(fd)));
   if (!file->Writable()) return Err(EBADF);
+  return file;
+}
+
+// The file for pread/pwrite-style calls: ESPIPE comes before any other check, as in Linux.
+Result<std::shared_ptr<FileDescription>> PositionalFile(kernel::Task& t, uint64_t fd,
+                                                        bool write) {
+  auto file = TRY(t.fds().Get(ArgInt(fd)));
+  if (!file->IsPath() && !file->Positional()) return Err(ESPIPE);
+  if (write ? !file->Writable() : !file->Readable()) return Err(EBADF);
   return file;
 }
 
@@ -81,7 +90,7 @@ Result<uint64_t> Sys_write(kernel::Task& t, const Args& a) {
 }
 
 Result<uint64_t> Sys_pread64(kernel::Task& t, const Args& a) {
-  auto file = TRY(ReadableFile(t, a[0]));
+  auto file = TRY(PositionalFile(t, a[0], false));
   if (static_cast<int64_t>(a[3]) < 0) return Err(EINVAL);
   uint64_t len = std::min<uint64_t>(a[2], kMaxRwCount);
   if (len == 0) return 0;
@@ -90,7 +99,7 @@ Result<uint64_t> Sys_pread64(kernel::Task& t, const Args& a) {
 }
 
 Result<uint64_t> Sys_pwrite64(kernel::Task& t, const Args& a) {
-  auto file = TRY(WritableFile(t, a[0]));
+  auto file = TRY(PositionalFile(t, a[0], true));
   if (static_cast<int64_t>(a[3]) < 0) return Err(EINVAL);
   uint64_t len = std::min<uint64_t>(a[2], kMaxRwCount);
   if (len == 0) return 0;
@@ -114,7 +123,7 @@ Result<uint64_t> Sys_writev(kernel::Task& t, const Args& a) {
 
 // preadv/pwritev(2) take the offset split in two longs; on 64-bit it is all in the low one.
 Result<uint64_t> Sys_preadv(kernel::Task& t, const Args& a) {
-  auto file = TRY(ReadableFile(t, a[0]));
+  auto file = TRY(PositionalFile(t, a[0], false));
   if (static_cast<int64_t>(a[3]) < 0) return Err(EINVAL);
   auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessWrite));
   if (views.empty()) return 0;
@@ -122,7 +131,7 @@ Result<uint64_t> Sys_preadv(kernel::Task& t, const Args& a) {
 }
 
 Result<uint64_t> Sys_pwritev(kernel::Task& t, const Args& a) {
-  auto file = TRY(WritableFile(t, a[0]));
+  auto file = TRY(PositionalFile(t, a[0], true));
   if (static_cast<int64_t>(a[3]) < 0) return Err(EINVAL);
   auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessRead));
   if (views.empty()) return 0;

@@ -46,6 +46,11 @@ class FileDescription {
   // ioctl(2): arguments are the application's; memory goes through mm.
   virtual Result<uint64_t> Ioctl(mm::MemoryManager& mm, uint64_t cmd, uint64_t arg);
 
+  // Whether pread/pwrite make sense (Linux's FMODE_PREAD): not for pipes, FIFOs and sockets.
+  virtual bool Positional() const {
+    return !path_.dentry || (!S_ISFIFO(path_.inode().type()) && !S_ISSOCK(path_.inode().type()));
+  }
+
   int status_flags() const { return status_flags_; }  // O_APPEND, O_NONBLOCK, access mode...
   void set_status_flags(int flags) { status_flags_ = flags; }
   bool Readable() const { return (status_flags_ & O_ACCMODE) != O_WRONLY && !IsPath(); }

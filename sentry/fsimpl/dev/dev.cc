@@ -5,13 +5,14 @@
 
 #include <cerrno>
 
-#include "sentry/fsimpl/tmpfs/iovec.h"
+#include "sentry/vfs/iovec.h"
 
 namespace sentry::fsimpl::dev {
 namespace {
 
 using tmpfs::CharDevice;
-using tmpfs::IovecTotal;
+using vfs::IovecCursor;
+using vfs::IovecTotal;
 
 class NullDev : public CharDevice {
  public:
@@ -23,7 +24,7 @@ class ZeroDev : public CharDevice {
  public:
   Result<uint64_t> Read(std::span<const iovec> dst) override {
     uint64_t n = IovecTotal(dst);
-    tmpfs::IovecCursor(dst).FillZeros(n);
+    IovecCursor(dst).FillZeros(n);
     return n;
   }
   Result<uint64_t> Write(std::span<const iovec> src) override { return IovecTotal(src); }

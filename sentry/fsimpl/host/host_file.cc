@@ -1,6 +1,7 @@
 #include "sentry/fsimpl/host/host_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
@@ -20,10 +21,14 @@ int IovCount(std::span<const iovec> v) { return static_cast<int>(std::min<size_t
 std::shared_ptr<HostFile> HostFile::Create(FileDescriptor fd) {
   int flags = fcntl(fd.get(), F_GETFL);
   if (flags < 0) flags = O_RDWR;
-  return std::make_shared<HostFile>(std::move(fd), flags & (O_ACCMODE | O_APPEND | O_NONBLOCK));
+  struct stat st;
+  bool positional = fstat(fd.get(), &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+  return std::make_shared<HostFile>(std::move(fd), flags & (O_ACCMODE | O_APPEND | O_NONBLOCK),
+                                    positional);
 }
 
-HostFile::HostFile(FileDescriptor fd, int flags) : FileDescription(flags), fd_(std::move(fd)) {}
+HostFile::HostFile(FileDescriptor fd, int flags, bool positional)
+    : FileDescription(flags), fd_(std::move(fd)), positional_(positional) {}
 
 Result<uint64_t> HostFile::Read(std::span<const iovec> dst, std::optional<int64_t> offset) {
   while (true) {

@@ -19,10 +19,13 @@ class HostFile : public vfs::FileDescription {
   Result<void> Truncate(uint64_t size) override;
   Result<uint64_t> Ioctl(mm::MemoryManager& mm, uint64_t cmd, uint64_t arg) override;
 
-  HostFile(FileDescriptor fd, int flags);  // use Create
+  bool Positional() const override { return positional_; }
+
+  HostFile(FileDescriptor fd, int flags, bool positional);  // use Create
 
  private:
   FileDescriptor fd_;
+  bool positional_;  // a regular file or block device on the host, not a pipe, tty or socket
 };
 
 }  // namespace sentry::fsimpl::host

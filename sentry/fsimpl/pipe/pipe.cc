@@ -1,5 +1,7 @@
 #include "sentry/fsimpl/pipe/pipe.h"
 
+#include "sentry/vfs/iovec.h"
+
 #include <sys/ioctl.h>
 #include <sys/sysmacros.h>
 
@@ -12,6 +14,9 @@
 
 namespace sentry::fsimpl::pipe {
 namespace {
+
+using vfs::IovecCursor;
+using vfs::IovecTotal;
 
 // pipefs's device number: an anonymous one (major 0) below the minors tmpfs hands out (16 up).
 const dev_t kPipefsDev = makedev(0, 15);
@@ -26,53 +31,6 @@ uint64_t NextIno() {
   static std::atomic<uint64_t> next{1};
   return next.fetch_add(1, std::memory_order_relaxed);
 }
-
-uint64_t IovecTotal(std::span<const iovec> iovs) {
-  uint64_t total = 0;
-  for (const iovec& v : iovs) total += v.iov_len;  // the syscall layer capped the sum
-  return total;
-}
-
-// Walks a list of iovecs (the sentry's views of application memory) as one buffer.
-class IovecCursor {
- public:
-  explicit IovecCursor(std::span<const iovec> iovs) : iovs_(iovs) {}
-
-  // Copies n bytes into the iovecs (a read); the caller never asks for more than they hold.
-  void Fill(const uint8_t* src, uint64_t n) {
-    Step(n, [&](uint8_t* p, uint64_t len) {
-      std::memcpy(p, src, len);
-      src += len;
-    });
-  }
-  // Copies n bytes out of the iovecs (a write).
-  void Drain(uint8_t* dst, uint64_t n) {
-    Step(n, [&](uint8_t* p, uint64_t len) {
-      std::memcpy(dst, p, len);
-      dst += len;
-    });
-  }
-
- private:
-  template <class F>
-  void Step(uint64_t n, F f) {
-    while (n > 0 && index_ < iovs_.size()) {
-      const iovec& v = iovs_[index_];
-      uint64_t len = std::min<uint64_t>(n, v.iov_len - offset_);
-      if (len > 0) f(static_cast<uint8_t*>(v.iov_base) + offset_, len);
-      n -= len;
-      offset_ += len;
-      if (offset_ == v.iov_len) {
-        ++index_;
-        offset_ = 0;
-      }
-    }
-  }
-
-  std::span<const iovec> iovs_;
-  size_t index_ = 0;
-  uint64_t offset_ = 0;
-};
 
 }  // namespace
 

@@ -150,6 +150,7 @@ class PipeFile : public vfs::FileDescription {
   struct Key {};  // only this file's factories construct it
 
  public:
+  bool Positional() const override { return false; }
   // pipe2(2): {read end, write end}. `flags` may hold O_NONBLOCK (both ends) and O_DIRECT (the
   // write end: packet mode); the caller has checked them.
   static std::pair<std::shared_ptr<PipeFile>, std::shared_ptr<PipeFile>> NewPipe(int flags,

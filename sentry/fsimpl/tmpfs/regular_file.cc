@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
-#include "sentry/fsimpl/tmpfs/iovec.h"
+#include "sentry/vfs/iovec.h"
 
 namespace sentry::fsimpl::tmpfs {
+
+using vfs::IovecCursor;
+using vfs::IovecTotal;
 namespace {
 
 // Missing pages are allocated in runs of at most this many, so a large write costs few trips to

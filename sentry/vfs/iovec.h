@@ -12,7 +12,7 @@
 
 #include "sentry/base/user_addr.h"
 
-namespace sentry::fsimpl::tmpfs {
+namespace sentry::vfs {
 
 // Linux's MAX_RW_COUNT: no single read or write moves more than this.
 inline constexpr uint64_t kMaxRwCount = INT_MAX & ~kPageMask;
@@ -73,4 +73,4 @@ class IovecCursor {
   uint64_t offset_ = 0;
 };
 
-}  // namespace sentry::fsimpl::tmpfs
+}  // namespace sentry::vfs
