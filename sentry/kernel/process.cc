@@ -199,7 +199,8 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     if (!as.ok() || !context.ok()) return fail(EAGAIN);
     auto mm = parent.mm().Fork(std::move(*as));
     if (!mm) return fail(mm.error().value);
-    Task task(*this, child_tg, pid, std::move(*mm), fds, fs, std::move(*context));
+    Task task(*this, child_tg, pid, std::move(*mm), std::move(fds), std::move(fs),
+              std::move(*context));
     task.state() = state;
     task.set_creds(parent.creds());
     task.set_exe_path(parent.exe_path());
@@ -213,6 +214,9 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     }
     // From here on the parent and its stack (handoff, req) may be gone.
     int status = task.Run();
+    // Its files close before the parent can see it exit (Linux's exit_files comes before
+    // exit_notify): a waiter finds its record locks and flocks gone.
+    task.ReleaseFiles();
     ProcessExited(*child_tg, status);
   }).detach();
 

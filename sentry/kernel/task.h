@@ -111,6 +111,8 @@ class Task {
     exit_status_ = wait_status;
   }
   bool exiting() const { return exiting_; }
+  // At exit: lets go of the fd table, which closes its files if no other task shares it.
+  void ReleaseFiles() { fds_.reset(); }
 
   uint64_t signal_mask() const { return signal_mask_; }
   void set_signal_mask(uint64_t m) { signal_mask_ = m & ~kUnblockable; }
