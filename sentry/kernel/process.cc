@@ -197,6 +197,9 @@ void Kernel::TaskExited(Task& task, int wait_status) {
     if (task.mm().CopyOutObject<uint32_t>(ctid, 0)) (void)futexes_.Wake(ctid, 1, ~0u);
   }
   task.context().Leave(task.mm().address_space());
+  // Its files close before the parent can see it exit (Linux's exit_files comes before
+  // exit_notify): a waiter finds its record locks and flocks gone.
+  task.ReleaseFiles();
   ThreadGroup& tg = task.thread_group();
   bool last;
   int status;
@@ -301,7 +304,10 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
       if (!copy) return fail(copy.error().value);
       mm = std::move(*copy);
     }
-    auto task = std::make_shared<Task>(*this, tg, tid, std::move(mm), fds, fs, std::move(*context));
+    // Moved, not copied: this closure lives as long as the thread, and a table it kept would
+    // outlive the task's exit (and the locks held through it).
+    auto task = std::make_shared<Task>(*this, tg, tid, std::move(mm), std::move(fds),
+                                       std::move(fs), std::move(*context));
     task->state() = state;
     task->set_creds(parent.creds());
     task->set_exe_path(parent.exe_path());

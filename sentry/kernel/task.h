@@ -176,6 +176,8 @@ class Task {
     if (vfork_done_) vfork_done_->Complete();
     vfork_done_.reset();
   }
+  // At exit: lets go of the fd table, which closes its files if no other task shares it.
+  void ReleaseFiles() { fds_.reset(); }
 
   uint64_t signal_mask() const { return signal_mask_; }
   void set_signal_mask(uint64_t m) { signal_mask_ = m & ~kUnblockable; }

@@ -157,6 +157,10 @@ class PipeFile : public vfs::FileDescription {
   Pipe& pipe() { return *pipe_; }
   // Anonymous pipes have no place in the tree; FIFOs do.
   bool anonymous() const { return !path().dentry; }
+  // Both ends of an anonymous pipe lock the same file, the pipe (one inode on Linux).
+  const void* LockFile() const override {
+    return anonymous() ? pipe_.get() : FileDescription::LockFile();
+  }
 
  private:
   friend class Fifo;
