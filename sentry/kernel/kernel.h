@@ -19,6 +19,7 @@
 #include "sentry/mm/memory_file.h"
 #include "sentry/mm/memory_manager.h"
 #include "sentry/platform/platform.h"
+#include "sentry/vfs/filesystem_type.h"
 #include "sentry/vfs/mount.h"
 
 namespace sentry::kernel {
@@ -80,6 +81,8 @@ class Kernel {
   // The mount tree every process starts with; set once at boot, before RunInit.
   void SetMounts(std::shared_ptr<vfs::MountNamespace> mounts) { mounts_ = std::move(mounts); }
   vfs::MountNamespace& mounts() { return *mounts_; }
+  // The file system types mount(2) knows by name; registered at boot, before RunInit.
+  vfs::FilesystemRegistry& filesystems() { return filesystems_; }
 
   const KernelOptions& options() const { return options_; }
   mm::MemoryFile& memory_file() { return *memory_; }
@@ -141,6 +144,7 @@ class Kernel {
   absl::CondVar procs_cv_;  // a process exited
   std::shared_ptr<ThreadGroup> init_ ABSL_GUARDED_BY(procs_mu_);
   std::shared_ptr<vfs::MountNamespace> mounts_;
+  vfs::FilesystemRegistry filesystems_;
   std::bitset<1024> reported_;
   std::atomic_flag report_lock_ = ATOMIC_FLAG_INIT;
 };

@@ -24,6 +24,8 @@ SyscallTable BuildTable() {
   RegisterAttrSyscalls(t);
   RegisterProcessSyscalls(t);
   RegisterPipeSyscalls(t);
+  RegisterMountSyscalls(t);
+  RegisterCredSyscalls(t);
   return t;
 }
 
