@@ -39,6 +39,7 @@ struct KernelOptions {
   uint32_t uid = 0;
   uint32_t gid = 0;
   SyscallDispatcher dispatcher = nullptr;
+  unsigned num_cpus = 1;  // CPUs the sandbox may run on: what sched_getaffinity reports
 };
 
 struct InitProcessArgs {
@@ -156,6 +157,8 @@ class Kernel {
   uint64_t PendingSet(Task& task);
   // Ends every thread of `tg` with `wait_status` (exit_group, SIGKILL, a fatal signal).
   void KillThreadGroup(ThreadGroup& tg, int wait_status);
+  // The live task with thread id `tid`, or null.
+  std::shared_ptr<Task> FindTask(pid_t tid);
   // Process groups and sessions.
   Result<void> SetPgid(Task& caller, pid_t pid, pid_t pgid);
   Result<pid_t> SetSid(Task& caller);

@@ -305,6 +305,7 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     task->set_exe_path(parent.exe_path());
     task->set_argv(parent.argv());
     task->set_signal_mask(parent.signal_mask());
+    task->set_cpu_affinity(parent.cpu_affinity());
     task->set_vfork_done(vfork_done);
     if (flags & CLONE_CHILD_SETTID) (void)task->mm().CopyOutObject(req.child_tid, tid);
     if (flags & CLONE_CHILD_CLEARTID) task->set_clear_child_tid(req.child_tid);

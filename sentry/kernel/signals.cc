@@ -464,6 +464,12 @@ Result<pid_t> Kernel::SetSid(Task& caller) {
   return id;
 }
 
+std::shared_ptr<Task> Kernel::FindTask(pid_t tid) {
+  absl::MutexLock lock(&procs_mu_);
+  auto it = task_index_.find(tid);
+  return it == task_index_.end() ? nullptr : it->second.lock();
+}
+
 Result<pid_t> Kernel::GetPgid(Task& caller, pid_t pid) {
   if (pid == 0) return caller.thread_group().pgid();
   if (pid < 0) return Err(ESRCH);

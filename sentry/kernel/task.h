@@ -207,6 +207,9 @@ class Task {
 
   uint64_t signal_mask() const { return signal_mask_.load(); }
   void set_signal_mask(uint64_t m) { signal_mask_.store(m & ~kUnblockable); }
+  // sched_setaffinity's mask (bit N: CPU N); the sentry does not place tasks by it.
+  uint64_t cpu_affinity() const { return cpu_affinity_.load(); }
+  void set_cpu_affinity(uint64_t m) { cpu_affinity_.store(m); }
   // rt_sigsuspend and the p* waits: the mask to go back to once a handler has run.
   void set_saved_mask(uint64_t m) { saved_mask_ = m; }
   KernelStack& alt_stack() { return alt_stack_; }
@@ -235,6 +238,7 @@ class Task {
   Credentials creds_;
   std::atomic<uint64_t> signal_mask_{0};  // read by senders choosing a thread
   std::optional<uint64_t> saved_mask_;
+  std::atomic<uint64_t> cpu_affinity_{~0ULL};
   PendingSignals pending_;  // thread-directed; Kernel::sig_mu_
   KernelStack alt_stack_;
   UserAddr clear_child_tid_;
