@@ -163,6 +163,15 @@ void Kernel::SendToTask(Task& task, const siginfo_t& info) {
   }
 }
 
+void Kernel::SignalFromKernel(ThreadGroup& tg, pid_t tid, const siginfo_t& info) {
+  if (tid != 0) {
+    auto task = FindTask(tid);
+    if (task && &task->thread_group() == &tg) SendToTask(*task, info);
+    return;
+  }
+  (void)SendToThreadGroup(tg, info);
+}
+
 void Kernel::ForceSignal(Task& task, const siginfo_t& info) {
   int sig = info.si_signo;
   ThreadGroup& tg = task.thread_group();

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "sentry/base/user_addr.h"
 #include "sentry/kernel/limits.h"
 #include "sentry/kernel/signal_state.h"
+#include "sentry/kernel/timers.h"
 #include "sentry/mm/memory_manager.h"
 #include "sentry/platform/platform.h"
 #include "sentry/vfs/fd_table.h"
@@ -75,6 +77,11 @@ class ThreadGroup {
   int exit_signal() const { return exit_signal_; }
   void set_exit_signal(int s) { exit_signal_ = s; }
 
+  // Timers (guarded by mu()): setitimer's ITIMER_REAL, and timer_create's by id.
+  std::shared_ptr<IntervalTimer>& itimer_real() { return itimer_real_; }
+  std::map<int, std::shared_ptr<IntervalTimer>>& posix_timers() { return posix_timers_; }
+  int next_timer_id() { return next_timer_id_++; }
+
   // fork: the child starts with the parent's limits and dispositions.
   void InheritFrom(ThreadGroup& parent) {
     std::scoped_lock lock(mu_, parent.mu_);
@@ -92,6 +99,9 @@ class ThreadGroup {
   std::mutex mu_;
   Limits limits_;
   std::array<KernelSigaction, kNumSignals> actions_{};
+  std::shared_ptr<IntervalTimer> itimer_real_;
+  std::map<int, std::shared_ptr<IntervalTimer>> posix_timers_;
+  int next_timer_id_ = 0;
   // Guarded by Kernel::procs_mu_.
   std::vector<std::shared_ptr<ThreadGroup>> children_;
   std::vector<std::shared_ptr<Task>> tasks_;  // its live threads
