@@ -26,6 +26,8 @@ SyscallTable BuildTable() {
   RegisterPipeSyscalls(t);
   RegisterMountSyscalls(t);
   RegisterCredSyscalls(t);
+  RegisterPollSyscalls(t);
+  RegisterEpollSyscalls(t);
   return t;
 }
 

@@ -40,6 +40,8 @@ void RegisterProcessSyscalls(SyscallTable& t);
 void RegisterPipeSyscalls(SyscallTable& t);
 void RegisterMountSyscalls(SyscallTable& t);
 void RegisterCredSyscalls(SyscallTable& t);
+void RegisterPollSyscalls(SyscallTable& t);
+void RegisterEpollSyscalls(SyscallTable& t);
 
 // Argument helpers.
 inline int ArgInt(uint64_t v) { return static_cast<int>(static_cast<uint32_t>(v)); }
