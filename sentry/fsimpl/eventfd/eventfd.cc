@@ -46,7 +46,8 @@ Result<uint64_t> EventFile::Read(std::span<const iovec> dst, std::optional<int64
 
 Result<uint64_t> EventFile::Write(std::span<const iovec> src, std::optional<int64_t> offset) {
   if (offset) return Err(ESPIPE);
-  if (vfs::IovecTotal(src) < sizeof(uint64_t)) return Err(EINVAL);
+  // Exactly 8 bytes, as Linux checks since 6.7 (before, at least 8).
+  if (vfs::IovecTotal(src) != sizeof(uint64_t)) return Err(EINVAL);
   uint64_t value = 0;
   vfs::IovecCursor(src).Drain(reinterpret_cast<uint8_t*>(&value), sizeof(value));
   if (value == UINT64_MAX) return Err(EINVAL);
