@@ -243,4 +243,22 @@ TEST(Timerfd, EpollAndPoll) {
   EXPECT_EQ(epoll_wait(ep.get(), got, 1, 0), 0);
 }
 
+TEST(Timerfd, EpollOneShot) {
+  Fd fd(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK));
+  Fd ep(epoll_create1(0));
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ASSERT_EQ(epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd.get(), &ev), 0);
+  itimerspec its = Ms(10);
+  ASSERT_EQ(timerfd_settime(fd.get(), 0, &its, nullptr), 0);
+  epoll_event got[1];
+  ASSERT_EQ(epoll_wait(ep.get(), got, 1, 5000), 1);
+  // Still expired (nobody read it), but the item is disabled until re-armed.
+  int64_t start = NowMs();
+  EXPECT_EQ(epoll_wait(ep.get(), got, 1, 30), 0);
+  EXPECT_GE(NowMs() - start, 29);
+  ASSERT_EQ(epoll_ctl(ep.get(), EPOLL_CTL_MOD, fd.get(), &ev), 0);
+  EXPECT_EQ(epoll_wait(ep.get(), got, 1, 0), 1);
+}
+
 }  // namespace

@@ -170,11 +170,7 @@ Result<std::vector<epoll_event>> EpollFile::Wait(size_t max,
     {
       absl::MutexLock lock(&ctl_mu_);
       result = Collect(max);
-      if (result->empty()) {
-        for (auto& [key, item] : items_) {
-          if (item->host) item->file->HostWaitFds(item->event.events, host);
-        }
-      }
+      if (result->empty()) HostWaitFdsLocked(host);
     }
     if (!result->empty()) break;
     if (auto slept = waiter.Sleep(host, deadline); !slept) {
@@ -208,8 +204,18 @@ uint32_t EpollFile::Readiness(uint32_t mask) {
 
 void EpollFile::HostWaitFds(uint32_t, std::vector<pollfd>& out) {
   absl::MutexLock lock(&ctl_mu_);
+  HostWaitFdsLocked(out);
+}
+
+void EpollFile::HostWaitFdsLocked(std::vector<pollfd>& out) {
   for (auto& [key, item] : items_) {
-    if (item->host) item->file->HostWaitFds(item->event.events, out);
+    if (!item->host) continue;
+    {
+      // A disabled one-shot item must not wake the waiter: its host fd may stay ready.
+      absl::MutexLock lock(&ready_mu_);
+      if (item->disabled) continue;
+    }
+    item->file->HostWaitFds(item->event.events, out);
   }
 }
 

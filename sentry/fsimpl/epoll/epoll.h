@@ -60,6 +60,7 @@ class EpollFile : public vfs::AnonFile, public std::enable_shared_from_this<Epol
   void MarkReady(Item* item);
   uint32_t ItemReadiness(Item& item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(ctl_mu_);
   std::vector<epoll_event> Collect(size_t max) ABSL_EXCLUSIVE_LOCKS_REQUIRED(ctl_mu_);
+  void HostWaitFdsLocked(std::vector<pollfd>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(ctl_mu_);
 
   absl::Mutex ctl_mu_ ABSL_ACQUIRED_BEFORE(ready_mu_);
   std::map<Key, std::unique_ptr<Item>> items_ ABSL_GUARDED_BY(ctl_mu_);
