@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/select.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -109,6 +110,27 @@ TEST(Poll, FullPipeIsNotWritable) {
   pollfd fds[1] = {{p.w(), POLLOUT, 0}};
   EXPECT_EQ(poll(fds, 1, 0), 0);
   EXPECT_EQ(fds[0].revents, 0);
+}
+
+// A FIFO reader opened while no writer is there does not see a hang-up until a writer has come
+// and gone.
+TEST(Poll, FifoHangupOnlyAfterAWriter) {
+  ScratchDir dir;
+  ASSERT_SCRATCH(dir);
+  std::string path = dir / "fifo";
+  ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+  int r = open(path.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(r, 0);
+  pollfd fds[1] = {{r, POLLIN, 0}};
+  EXPECT_EQ(poll(fds, 1, 0), 0);
+  EXPECT_EQ(fds[0].revents, 0);
+  int w = open(path.c_str(), O_WRONLY | O_NONBLOCK);
+  ASSERT_GE(w, 0);
+  EXPECT_EQ(poll(fds, 1, 0), 0);
+  close(w);
+  ASSERT_EQ(poll(fds, 1, 0), 1);
+  EXPECT_EQ(fds[0].revents, POLLHUP);
+  close(r);
 }
 
 TEST(Poll, NegativeFdIsIgnored) {
