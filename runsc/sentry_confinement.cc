@@ -159,6 +159,16 @@ std::vector<SyscallRule> SentryRules(int memory_fd) {
       {SCMP_SYS(ioctl), {Eq(1, TIOCGWINSZ)}},
       {SCMP_SYS(ioctl), {Eq(1, FIONREAD)}},
       {SCMP_SYS(close_range)},  // a new stub closes the sentry's fds
+      // Waiting for files (vfs::Waiter): a task's host thread sleeps in ppoll on its own eventfd
+      // (woken by wait queues and its interrupter) plus the host fds of the files it waits
+      // for (host stdio, timerfds); a zero-timeout ppoll asks a host fd's readiness.
+      {SCMP_SYS(eventfd2)},
+      {SCMP_SYS(ppoll)},
+      // timerfd_create(2) for the application: each sandbox timerfd is a host timerfd on the
+      // same clock, so that its expiry wakes a waiter with no timer thread in the sentry.
+      {SCMP_SYS(timerfd_create)},
+      {SCMP_SYS(timerfd_settime)},
+      {SCMP_SYS(timerfd_gettime)},
       {SCMP_SYS(sendmsg)},      // gofer requests (the gofer socket, donated by runsc)
       {SCMP_SYS(recvmsg)},      // gofer replies, with the fds it donates
 

@@ -222,6 +222,7 @@ class Task {
   void set_cpu_affinity(uint64_t m) { cpu_affinity_.store(m); }
   // rt_sigsuspend and the p* waits: the mask to go back to once a handler has run.
   void set_saved_mask(uint64_t m) { saved_mask_ = m; }
+  void clear_saved_mask() { saved_mask_.reset(); }
   KernelStack& alt_stack() { return alt_stack_; }
   void set_clear_child_tid(UserAddr a) { clear_child_tid_ = a; }
   void set_robust_list(UserAddr head) { robust_list_ = head; }

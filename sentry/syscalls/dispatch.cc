@@ -27,6 +27,8 @@ SyscallTable BuildTable() {
   RegisterTimerSyscalls(t);
   RegisterMountSyscalls(t);
   RegisterCredSyscalls(t);
+  RegisterPollSyscalls(t);
+  RegisterEpollSyscalls(t);
   return t;
 }
 

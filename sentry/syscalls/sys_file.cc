@@ -5,8 +5,8 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
-#include <climits>
 #include <linux/fs.h>
+#include <climits>
 
 #include "sentry/kernel/kernel.h"
 #include "sentry/syscalls/table.h"
@@ -32,8 +32,7 @@ Result<std::shared_ptr<FileDescription>> WritableFile(kernel::Task& t, uint64_t 
 }
 
 // The file for pread/pwrite-style calls: ESPIPE comes before any other check, as in Linux.
-Result<std::shared_ptr<FileDescription>> PositionalFile(kernel::Task& t, uint64_t fd,
-                                                        bool write) {
+Result<std::shared_ptr<FileDescription>> PositionalFile(kernel::Task& t, uint64_t fd, bool write) {
   auto file = TRY(t.fds().Get(ArgInt(fd)));
   if (!file->IsPath() && !file->Positional()) return Err(ESPIPE);
   if (write ? !file->Writable() : !file->Readable()) return Err(EBADF);
@@ -76,7 +75,8 @@ Result<std::vector<iovec>> IovecViews(kernel::Task& t, uint64_t iov_addr, uint64
 Result<uint64_t> Sys_read(kernel::Task& t, const Args& a) {
   auto file = TRY(ReadableFile(t, a[0]));
   uint64_t len = std::min<uint64_t>(a[2], kMaxRwCount);
-  if (len == 0) return 0;
+  // Linux hands even an empty read to the file: some refuse it (eventfd, timerfd: EINVAL).
+  if (len == 0) return file->Read({}, std::nullopt);
   auto views = TRY(t.mm().Translate(UserAddr(a[1]), len, platform::kAccessWrite));
   return file->Read(views, std::nullopt);
 }
@@ -84,7 +84,7 @@ Result<uint64_t> Sys_read(kernel::Task& t, const Args& a) {
 Result<uint64_t> Sys_write(kernel::Task& t, const Args& a) {
   auto file = TRY(WritableFile(t, a[0]));
   uint64_t len = std::min<uint64_t>(a[2], kMaxRwCount);
-  if (len == 0) return 0;
+  if (len == 0) return file->Write({}, std::nullopt);  // as read: the file decides
   auto views = TRY(t.mm().Translate(UserAddr(a[1]), len, platform::kAccessRead));
   return file->Write(views, std::nullopt);
 }

@@ -41,6 +41,8 @@ void RegisterPipeSyscalls(SyscallTable& t);
 void RegisterTimerSyscalls(SyscallTable& t);
 void RegisterMountSyscalls(SyscallTable& t);
 void RegisterCredSyscalls(SyscallTable& t);
+void RegisterPollSyscalls(SyscallTable& t);
+void RegisterEpollSyscalls(SyscallTable& t);
 
 // Argument helpers.
 inline int ArgInt(uint64_t v) { return static_cast<int>(static_cast<uint32_t>(v)); }

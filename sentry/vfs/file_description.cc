@@ -1,6 +1,7 @@
 #include "sentry/vfs/file_description.h"
 
 #include <dirent.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "sentry/vfs/flock.h"
@@ -35,6 +36,10 @@ Result<void> FileDescription::Flock(int op) {
   return {};
 }
 
+uint32_t FileDescription::Readiness(uint32_t mask) {
+  return mask & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
+}
+
 Result<uint64_t> FileDescription::Read(std::span<const iovec>, std::optional<int64_t>) {
   if (path_.dentry && path_.inode().IsDir()) return Err(EISDIR);
   return Err(EINVAL);
@@ -49,8 +54,12 @@ Result<int64_t> FileDescription::Seek(int64_t offset, int whence) {
   std::lock_guard lock(pos_mu_);
   int64_t base;
   switch (whence) {
-    case SEEK_SET: base = 0; break;
-    case SEEK_CUR: base = pos_; break;
+    case SEEK_SET:
+      base = 0;
+      break;
+    case SEEK_CUR:
+      base = pos_;
+      break;
     case SEEK_END: {
       struct stat st = TRY(Stat());
       base = st.st_size;
@@ -111,6 +120,48 @@ Result<int64_t> DirectoryFile::Seek(int64_t offset, int whence) {
     return Err(EINVAL);
   }
   return pos_;
+}
+
+}  // namespace sentry::vfs
+
+namespace sentry::vfs {
+
+Result<uint64_t> BlockOn(FileDescription& file, uint32_t mask,
+                         const std::function<Result<uint64_t>()>& attempt) {
+  Waiter waiter;
+  WaitEntry entry{mask, waiter.WakeCallback()};
+  bool registered = false;
+  std::vector<pollfd> host;
+  Result<uint64_t> r = Err(EAGAIN);
+  while (true) {
+    waiter.Reset();
+    r = attempt();
+    if (r || r.error().value != EAGAIN) break;
+    if (!registered) {
+      // Registered before the next attempt, so that no change after it goes unnoticed.
+      file.EventRegister(&entry);
+      file.HostWaitFds(mask, host);
+      registered = true;
+      continue;
+    }
+    if (auto slept = waiter.Sleep(host, std::nullopt); !slept) {
+      r = std::unexpected(slept.error());
+      break;
+    }
+  }
+  if (registered) file.EventUnregister(&entry);
+  return r;
+}
+
+Result<struct stat> AnonFile::Stat() {
+  // anon_inodefs: one inode for all, mode 0600 with no file type, owned by root.
+  struct stat st {};
+  st.st_dev = makedev(0, 14);
+  st.st_ino = 1;
+  st.st_mode = S_IRUSR | S_IWUSR;
+  st.st_nlink = 1;
+  st.st_blksize = 4096;
+  return st;
 }
 
 }  // namespace sentry::vfs

@@ -18,6 +18,7 @@
 #include "sentry/base/errno.h"
 #include "sentry/vfs/inode.h"
 #include "sentry/vfs/mount.h"
+#include "sentry/vfs/wait_queue.h"
 
 namespace sentry::mm {
 class MemoryManager;
@@ -51,6 +52,20 @@ class FileDescription {
   virtual Result<void> Sync() { return {}; }
   // ioctl(2): arguments are the application's; memory goes through mm.
   virtual Result<uint64_t> Ioctl(mm::MemoryManager& mm, uint64_t cmd, uint64_t arg);
+
+  // Readiness (poll(2)'s events): which of `mask`'s POLL* events hold now. Files that cannot
+  // wait (regular files, directories) are always readable and writable, as Linux's
+  // DEFAULT_POLLMASK. POLLERR and POLLHUP are reported whatever the mask.
+  virtual uint32_t Readiness(uint32_t mask);
+  // Whether the file has real readiness (Linux: a poll method): epoll_ctl refuses the others
+  // with EPERM.
+  virtual bool Pollable() const { return false; }
+  // Registration for readiness changes; a no-op for files whose readiness never changes.
+  virtual void EventRegister(WaitEntry*) {}
+  virtual void EventUnregister(WaitEntry*) {}
+  // Host fds whose readiness is this file's (host stdio, timerfds): a sleeping waiter watches
+  // them in the host too, since no sentry code sees them become ready. Appends to `out`.
+  virtual void HostWaitFds(uint32_t /*mask*/, std::vector<pollfd>& /*out*/) {}
 
   // Whether pread/pwrite make sense (Linux's FMODE_PREAD): not for pipes, FIFOs and sockets.
   virtual bool Positional() const {
@@ -108,6 +123,26 @@ class PathFile : public FileDescription {
     return Err(EBADF);
   }
   Result<uint64_t> Ioctl(mm::MemoryManager&, uint64_t, uint64_t) override { return Err(EBADF); }
+};
+
+}  // namespace sentry::vfs
+
+namespace sentry::vfs {
+
+// A blocking operation on a file with readiness: tries `attempt` until it gives something other
+// than EAGAIN, sleeping in between on the file's wait queue for `mask` (and on its host fds).
+// EINTR when the task is interrupted. Nonblocking callers call `attempt` themselves.
+Result<uint64_t> BlockOn(FileDescription& file, uint32_t mask,
+                         const std::function<Result<uint64_t>()>& attempt);
+
+// A file with no place in any tree (Linux's anon_inode files: eventfd, epoll, timerfd): fstat
+// shows the one anonymous inode, lseek is a no-op and there is no pread or pwrite.
+class AnonFile : public FileDescription {
+ public:
+  explicit AnonFile(int flags) : FileDescription(flags) {}
+  Result<struct stat> Stat() override;
+  Result<int64_t> Seek(int64_t, int) override { return 0; }  // noop_llseek
+  bool Positional() const override { return false; }
 };
 
 }  // namespace sentry::vfs

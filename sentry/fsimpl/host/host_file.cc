@@ -1,8 +1,9 @@
 #include "sentry/fsimpl/host/host_file.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -14,7 +15,9 @@
 namespace sentry::fsimpl::host {
 namespace {
 
-int IovCount(std::span<const iovec> v) { return static_cast<int>(std::min<size_t>(v.size(), IOV_MAX)); }
+int IovCount(std::span<const iovec> v) {
+  return static_cast<int>(std::min<size_t>(v.size(), IOV_MAX));
+}
 
 }  // namespace
 
@@ -46,6 +49,18 @@ Result<uint64_t> HostFile::Write(std::span<const iovec> src, std::optional<int64
     if (n >= 0) return static_cast<uint64_t>(n);
     if (errno != EINTR) return Err(errno);
   }
+}
+
+uint32_t HostFile::Readiness(uint32_t mask) {
+  if (positional_) return FileDescription::Readiness(mask);
+  pollfd p{fd_.get(), static_cast<short>(mask), 0};
+  timespec zero{};
+  if (ppoll(&p, 1, &zero, nullptr) <= 0) return 0;
+  return static_cast<uint16_t>(p.revents) & (mask | POLLERR | POLLHUP | POLLNVAL);
+}
+
+void HostFile::HostWaitFds(uint32_t mask, std::vector<pollfd>& out) {
+  if (!positional_) out.push_back({fd_.get(), static_cast<short>(mask), 0});
 }
 
 Result<int64_t> HostFile::Seek(int64_t offset, int whence) {

@@ -20,6 +20,11 @@ class HostFile : public vfs::FileDescription {
   Result<uint64_t> Ioctl(mm::MemoryManager& mm, uint64_t cmd, uint64_t arg) override;
 
   bool Positional() const override { return positional_; }
+  // A host pipe, tty or socket: asks the host (a zero-timeout poll); waiters watch the fd in
+  // the host through HostWaitFds. Host regular files are always ready, as in Linux.
+  uint32_t Readiness(uint32_t mask) override;
+  bool Pollable() const override { return !positional_; }
+  void HostWaitFds(uint32_t mask, std::vector<pollfd>& out) override;
 
   HostFile(FileDescriptor fd, int flags, bool positional);  // use Create
 

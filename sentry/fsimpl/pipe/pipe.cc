@@ -74,10 +74,39 @@ Result<void> Pipe::WaitLocked(absl::CondVar& cv, absl::FunctionRef<bool()> ready
   return result;
 }
 
+Pipe::NotifyOnExit::~NotifyOnExit() {
+  uint32_t events;
+  {
+    absl::MutexLock lock(&p_->mu_);
+    events = std::exchange(p_->pending_events_, 0);
+  }
+  if (events != 0) p_->queue_.Notify(events);
+}
+
+uint32_t Pipe::Readiness(bool reads, bool writes, uint64_t writer_opens_seen, uint32_t mask) {
+  uint32_t r = 0;
+  absl::MutexLock lock(&mu_);
+  if (reads) {
+    if (bytes_ > 0) r |= POLLIN | POLLRDNORM;
+    if (writers_ == 0 && writer_opens_ != writer_opens_seen) r |= POLLHUP;
+  }
+  if (writes) {
+    if (!FullLocked()) r |= POLLOUT | POLLWRNORM;
+    if (readers_ == 0) r |= POLLERR;
+  }
+  return r & (mask | POLLHUP | POLLERR);
+}
+
+uint64_t Pipe::HupBaseline() {
+  absl::MutexLock lock(&mu_);
+  return writers_ == 0 ? writer_opens_ : 0;
+}
+
 Result<uint64_t> Pipe::Read(std::span<const iovec> dst, bool nonblocking, Interrupter* intr) {
   uint64_t want = IovecTotal(dst);
   if (want == 0) return 0;
   IovecCursor out(dst);
+  NotifyOnExit notify(this);
   absl::MutexLock lock(&mu_);
   for (;;) {
     uint64_t done = 0;
@@ -123,6 +152,7 @@ Result<uint64_t> Pipe::Write(std::span<const iovec> src, bool nonblocking, bool 
   IovecCursor in(src);
   uint64_t done = 0;
   bool try_merge = true;
+  NotifyOnExit notify(this);
   absl::MutexLock lock(&mu_);
   for (;;) {
     if (readers_ == 0) {
@@ -187,6 +217,7 @@ void Pipe::Acquire(bool reader, bool writer) {
 }
 
 void Pipe::Release(bool reader, bool writer) {
+  NotifyOnExit notify(this);
   absl::MutexLock lock(&mu_);
   ReleaseLocked(reader, writer);
 }
@@ -210,6 +241,7 @@ void Pipe::ReleaseLocked(bool reader, bool writer) {
 }
 
 Result<void> Pipe::OpenFifoEnd(bool reader, bool writer, bool nonblocking, Interrupter* intr) {
+  NotifyOnExit notify(this);
   absl::MutexLock lock(&mu_);
   // POSIX: a nonblocking open for writing fails at once when nobody reads.
   if (writer && !reader && nonblocking && readers_ == 0) return Err(ENXIO);
@@ -243,6 +275,7 @@ Result<uint64_t> Pipe::SetCapacity(uint32_t size, bool privileged) {
   if (size > (1U << 31)) return Err(EINVAL);
   uint64_t bytes = size < kPageSize ? kPageSize : std::bit_ceil(uint64_t{size});
   uint64_t slots = bytes / kPageSize;
+  NotifyOnExit notify(this);
   absl::MutexLock lock(&mu_);
   // Shrinking is always allowed (if the content fits); only growth past the limit is checked.
   if (slots > max_slots_ && bytes > kPipeMaxSize && !privileged) return Err(EPERM);
@@ -286,7 +319,12 @@ PipeFile::PipeFile(Key, std::shared_ptr<Pipe> pipe, int flags, vfs::VirtualDentr
     : FileDescription(flags, std::move(path)),
       pipe_(std::move(pipe)),
       reads_(Readable()),
-      writes_(Writable()) {}
+      writes_(Writable()),
+      writer_opens_seen_(anonymous() ? 0 : pipe_->HupBaseline()) {}
+
+uint32_t PipeFile::Readiness(uint32_t mask) {
+  return pipe_->Readiness(reads_, writes_, writer_opens_seen_, mask);
+}
 
 PipeFile::~PipeFile() { pipe_->Release(reads_, writes_); }
 

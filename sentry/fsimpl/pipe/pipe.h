@@ -9,6 +9,10 @@
 // PIPE_BUF lands in one slot (so it is atomic), and packet mode (O_DIRECT) is one packet per slot.
 // Slot pages are sentry heap memory: they are the kernel's, not the application's.
 //
+// Readiness: pollers register on the pipe's WaitQueue; the pipe notifies it after a read, a
+// write, a resize, and when the last reader or writer goes, always with mu_ released (see
+// sentry/vfs/wait_queue.h).
+//
 // Locks: Pipe::mu_ is a leaf, except that a wait calls an Interrupter's Arm/Disarm with it held
 // (see sentry/base/interrupter.h for the order that implies). Application memory is copied with mu_
 // held; the iovecs are the sentry's own views of it, so the copies cannot fault.
@@ -72,6 +76,16 @@ class Pipe : public std::enable_shared_from_this<Pipe> {
   // never waits. On success the end is acquired; on failure (EINTR) nothing is.
   Result<void> OpenFifoEnd(bool reader, bool writer, bool nonblocking, Interrupter* intr = nullptr);
 
+  // poll(2) for an end that `reads` and/or `writes`: POLLIN when there are bytes, POLLHUP when
+  // no writer is left (for a FIFO, only once a writer other than the first `writer_opens_seen`
+  // has come and gone, as Linux's f_version), POLLOUT when there is room, POLLERR when no
+  // reader is left.
+  uint32_t Readiness(bool reads, bool writes, uint64_t writer_opens_seen, uint32_t mask);
+  vfs::WaitQueue& queue() { return queue_; }
+  // For a FIFO reader opening now: Linux's f_version, the writer opens it must not report
+  // POLLHUP for (all so far when there is no writer, as after a nonblocking open).
+  uint64_t HupBaseline();
+
   // FIONREAD: the bytes waiting to be read.
   uint64_t BytesReadable();
   // F_GETPIPE_SZ.
@@ -103,9 +117,25 @@ class Pipe : public std::enable_shared_from_this<Pipe> {
   // The only place a pipe sleeps: until ready() holds, EINTR if `intr` fires first.
   Result<void> WaitLocked(absl::CondVar& cv, absl::FunctionRef<bool()> ready, Interrupter* intr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Wake-ups when readiness changes. TODO(poll): poll/epoll readiness events hook in here too.
-  void ReadableChangedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { read_cv_.SignalAll(); }
-  void WritableChangedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { write_cv_.SignalAll(); }
+  // Wake-ups when readiness changes: blocked readers/writers at once, pollers (pending_events_)
+  // when the public call that changed it releases mu_ (NotifyOnExit).
+  void ReadableChangedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    read_cv_.SignalAll();
+    pending_events_ |= POLLIN | POLLRDNORM | POLLHUP;
+  }
+  void WritableChangedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    write_cv_.SignalAll();
+    pending_events_ |= POLLOUT | POLLWRNORM | POLLERR;
+  }
+  // Declared before the MutexLock of a public call, so that it runs after the unlock.
+  class NotifyOnExit {
+   public:
+    explicit NotifyOnExit(Pipe* p) : p_(p) {}
+    ~NotifyOnExit();
+
+   private:
+    Pipe* p_;
+  };
 
   const uint64_t ino_;
   const uint32_t uid_;
@@ -120,6 +150,8 @@ class Pipe : public std::enable_shared_from_this<Pipe> {
   std::unique_ptr<uint8_t[]> spare_page_ ABSL_GUARDED_BY(mu_);  // saves an allocation per slot
   uint64_t max_slots_ ABSL_GUARDED_BY(mu_) = kDefaultPipeSize / kPageSize;
   uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;  // sum of the slots' len
+  uint32_t pending_events_ ABSL_GUARDED_BY(mu_) = 0;
+  vfs::WaitQueue queue_;
   uint64_t readers_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t writers_ ABSL_GUARDED_BY(mu_) = 0;
   // How many read/write ends were ever opened: a FIFO open waits for its partner's to move,
@@ -153,6 +185,10 @@ class PipeFile : public vfs::FileDescription {
   Result<int64_t> Seek(int64_t, int) override { return Err(ESPIPE); }
   Result<struct stat> Stat() override;
   Result<uint64_t> Ioctl(mm::MemoryManager& mm, uint64_t cmd, uint64_t arg) override;
+  uint32_t Readiness(uint32_t mask) override;
+  bool Pollable() const override { return true; }
+  void EventRegister(vfs::WaitEntry* e) override { pipe_->queue().Add(e); }
+  void EventUnregister(vfs::WaitEntry* e) override { pipe_->queue().Remove(e); }
 
   Pipe& pipe() { return *pipe_; }
   // Anonymous pipes have no place in the tree; FIFOs do.
@@ -168,6 +204,9 @@ class PipeFile : public vfs::FileDescription {
   const std::shared_ptr<Pipe> pipe_;
   const bool reads_;
   const bool writes_;
+  // Pipe::HupBaseline when this end opened (0 for an anonymous pipe, whose writer came with
+  // it): a FIFO reader opened without writers reports POLLHUP only once a new writer left.
+  const uint64_t writer_opens_seen_;
 };
 
 // What a file system keeps in a FIFO inode: every open of the inode joins the same pipe, which
