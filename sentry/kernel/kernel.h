@@ -6,10 +6,13 @@
 #include <atomic>
 #include <bitset>
 #include <expected>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "sentry/base/file_descriptor.h"
 #include "sentry/kernel/futex.h"
@@ -80,6 +83,11 @@ class Kernel {
   void SetMounts(std::shared_ptr<vfs::MountNamespace> mounts) { mounts_ = std::move(mounts); }
   vfs::MountNamespace& mounts() { return *mounts_; }
 
+  // Mounts that no namespace shows, for files with no name anywhere (memfds: Linux's shm_mnt),
+  // one per `key`: made by `make` on first use, then kept for the kernel's life.
+  std::shared_ptr<vfs::Mount> InternalMount(std::string_view key,
+                                            absl::FunctionRef<std::shared_ptr<vfs::Mount>()> make);
+
   const KernelOptions& options() const { return options_; }
   mm::MemoryFile& memory_file() { return *memory_; }
   platform::Platform& platform() { return *platform_; }
@@ -127,6 +135,9 @@ class Kernel {
   absl::CondVar procs_cv_;  // a process exited
   std::shared_ptr<ThreadGroup> init_ ABSL_GUARDED_BY(procs_mu_);
   std::shared_ptr<vfs::MountNamespace> mounts_;
+  absl::Mutex internal_mounts_mu_;
+  std::map<std::string, std::shared_ptr<vfs::Mount>, std::less<>> internal_mounts_
+      ABSL_GUARDED_BY(internal_mounts_mu_);
   std::bitset<1024> reported_;
   std::atomic_flag report_lock_ = ATOMIC_FLAG_INIT;
 };

@@ -38,6 +38,7 @@ void RegisterXattrSyscalls(SyscallTable& t);
 void RegisterAttrSyscalls(SyscallTable& t);
 void RegisterProcessSyscalls(SyscallTable& t);
 void RegisterPipeSyscalls(SyscallTable& t);
+void RegisterSpliceSyscalls(SyscallTable& t);
 
 // Argument helpers.
 inline int ArgInt(uint64_t v) { return static_cast<int>(static_cast<uint32_t>(v)); }
