@@ -26,6 +26,7 @@
 
 #include "absl/base/internal/sysinfo.h"
 #include "absl/strings/str_cat.h"
+#include "platform/ptrace/ptrace_platform.h"
 
 namespace runsc {
 namespace {
@@ -84,6 +85,9 @@ std::vector<SyscallRule> SentryRules(int memory_fd) {
       {SCMP_SYS(futex)},                              // absl::Mutex, glibc locks, thread join
       {SCMP_SYS(clone), {Eq(0, SIGCHLD)}},            // a stub: a plain fork (StubProcess::Create)
       {SCMP_SYS(clone), {Eq(0, kThreadCloneFlags)}},  // threads: pthread_create
+      // A stub thread for another task in the same address space, parked in pause(2).
+      {SCMP_SYS(clone), {Eq(0, platform::ptrace::kStubThreadCloneFlags)}},
+      {SCMP_SYS(pause)},
       // clone3's flags sit in memory, out of a filter's sight: ENOSYS makes glibc use clone.
       {SCMP_SYS(clone3), {}, SCMP_ACT_ERRNO(ENOSYS)},
       {SCMP_SYS(set_robust_list)},  // threads: glibc, in every new one
@@ -98,8 +102,8 @@ std::vector<SyscallRule> SentryRules(int memory_fd) {
       {SCMP_SYS(sched_getaffinity)},  // the CPUs a context may pin to
       {SCMP_SYS(sched_getparam)},     // pthread_create, for a forked task's host thread
       {SCMP_SYS(sched_getscheduler)},
-      {SCMP_SYS(getcpu)},             // sched_getcpu without the vDSO; see also the clocks below
-      {SCMP_SYS(restart_syscall)},    // the kernel resuming an interrupted sleep
+      {SCMP_SYS(getcpu)},           // sched_getcpu without the vDSO; see also the clocks below
+      {SCMP_SYS(restart_syscall)},  // the kernel resuming an interrupted sleep
 
       // ---- Signals.
       {SCMP_SYS(rt_sigaction)},
@@ -112,8 +116,8 @@ std::vector<SyscallRule> SentryRules(int memory_fd) {
       {SCMP_SYS(wait4)},  // stub stops and exits (waitpid)
 
       // ---- ptrace: only register access and resumption of the sentry's own stubs, which are
-      // the only processes it can see. No ATTACH or SEIZE (nothing else to trace) and no
-      // PEEK/POKEDATA (application memory goes through the sentry's mapping: invariant 4).
+      // the only processes it can see. No ATTACH and no PEEK/POKEDATA (application memory goes
+      // through the sentry's mapping: invariant 4).
       {SCMP_SYS(ptrace), {Eq(0, PTRACE_TRACEME)}},  // a new stub, before it installs its filter
       {SCMP_SYS(ptrace), {Eq(0, PTRACE_SETOPTIONS)}},
       {SCMP_SYS(ptrace), {Eq(0, PTRACE_GETREGS)}},
@@ -125,6 +129,11 @@ std::vector<SyscallRule> SentryRules(int memory_fd) {
       {SCMP_SYS(ptrace), {Eq(0, PTRACE_GETSIGINFO)}},
       {SCMP_SYS(ptrace), {Eq(0, PTRACE_CONT)}},
       {SCMP_SYS(ptrace), {Eq(0, PTRACE_SYSEMU)}},
+      // A task's host thread takes a parked thread of its address space's stub, and gives it
+      // back when the task leaves (exit, execve). Only the sentry's own stubs are visible.
+      {SCMP_SYS(ptrace), {Eq(0, PTRACE_SEIZE)}},
+      {SCMP_SYS(ptrace), {Eq(0, PTRACE_INTERRUPT)}},
+      {SCMP_SYS(ptrace), {Eq(0, PTRACE_DETACH)}},
 
       // ---- Files: only the fds the sentry holds (stdio, the log, the MemoryFile, the gofer's
       // socket and the files the gofer donates). Nothing here takes a path.

@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <ctime>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "absl/strings/str_cat.h"
 #include "platform/ptrace/stub.h"
@@ -43,7 +43,6 @@ class PtraceAddressSpace : public sentry::platform::AddressSpace {
   explicit PtraceAddressSpace(std::unique_ptr<StubProcess> stub) : stub_(std::move(stub)) {}
 
   Result<void> MapFile(uint64_t addr, uint64_t offset, uint64_t len, uint8_t perms) override {
-    TRY(CheckCaller());
     uint64_t r = TRY(stub_->Syscall(SYS_mmap, addr, len, PermsToProt(perms), MAP_SHARED | MAP_FIXED,
                                     stub_->memory_fd(), offset));
     if (r > static_cast<uint64_t>(-4096)) return Err(static_cast<int>(-r));
@@ -51,25 +50,15 @@ class PtraceAddressSpace : public sentry::platform::AddressSpace {
   }
 
   void Unmap(uint64_t addr, uint64_t len) override {
-    if (!CheckCaller()) return;
     auto r = stub_->Syscall(SYS_munmap, addr, len);
     if (!r || *r != 0) spdlog::warn("stub munmap({:#x}, {:#x}) failed", addr, len);
   }
 
+  Result<void> AddThread() override { return stub_->AddThread(); }
+
   StubProcess& stub() { return *stub_; }
 
  private:
-  // Only the host thread that traces the stub can drive it. Address spaces shared by several
-  // tasks (threads) will need one stub thread per task; until then this is the only thread.
-  Result<void> CheckCaller() {
-    if (stub_->tracer() != gettid()) {
-      spdlog::error("ptrace address space used from thread {}, traced by {}", gettid(),
-                    stub_->tracer());
-      return Err(EFAULT);
-    }
-    return {};
-  }
-
   std::unique_ptr<StubProcess> stub_;
 };
 
@@ -81,9 +70,25 @@ class PtraceContext : public sentry::platform::Context {
                               sentry::arch::CpuState& state) override {
     auto& stub = static_cast<PtraceAddressSpace&>(as).stub();
     if (stub.dead()) return Err(ESRCH);
-    pid_t tid = stub.pid();
-    Bind(tid);
-    running_.store(tid, std::memory_order_seq_cst);
+    bool fresh = false;
+    if (stub_id_ != stub.id()) {
+      // First switch into this address space: take the stub thread made ready for this task.
+      pid_t tid = stub.CallerThread();
+      if (tid == 0) {
+        auto attached = stub.AttachCaller();
+        if (!attached) {
+          spdlog::error("ptrace: no stub thread for this task in stub {}", stub.pid());
+          return std::unexpected(attached.error());
+        }
+        tid = *attached;
+        fresh = true;
+      }
+      stub_id_ = stub.id();
+      stub_tid_ = tid;
+    }
+    pid_t tid = stub_tid_;
+    Bind(stub.pid(), tid);
+    running_.store(Pack(stub.pid(), tid), std::memory_order_seq_cst);
     if (interrupt_.exchange(false)) {
       running_.store(0);
       return SwitchResult{.kind = SwitchKind::kInterrupted};
@@ -95,8 +100,10 @@ class PtraceContext : public sentry::platform::Context {
       }
       state.fp_to_load.reset();
     }
-    if (::ptrace(PTRACE_SETREGS, tid, 0, &state.regs) != 0 ||
-        ::ptrace(PTRACE_SYSEMU, tid, 0, 0) != 0) {
+    user_regs_struct regs = state.regs;
+    // A seized thread stopped inside pause(2): no syscall restart may rewind it.
+    if (fresh) regs.orig_rax = static_cast<uint64_t>(-1);
+    if (::ptrace(PTRACE_SETREGS, tid, 0, &regs) != 0 || ::ptrace(PTRACE_SYSEMU, tid, 0, 0) != 0) {
       running_.store(0);
       return Lost(stub, "resume");
     }
@@ -123,17 +130,25 @@ class PtraceContext : public sentry::platform::Context {
 
   Result<user_fpregs_struct> ReadFpState(sentry::platform::AddressSpace& as) override {
     auto& stub = static_cast<PtraceAddressSpace&>(as).stub();
+    pid_t tid = stub.id() == stub_id_ ? stub_tid_ : stub.CallerThread();
+    if (tid == 0) return Err(ESRCH);
     user_fpregs_struct fp;
-    if (::ptrace(PTRACE_GETFPREGS, stub.pid(), 0, &fp) != 0) return Err(errno);
+    if (::ptrace(PTRACE_GETFPREGS, tid, 0, &fp) != 0) return Err(errno);
     return fp;
   }
 
+  void Leave(sentry::platform::AddressSpace& as) override {
+    auto& stub = static_cast<PtraceAddressSpace&>(as).stub();
+    stub.DetachCaller();
+    if (stub.id() == stub_id_) stub_id_ = 0;
+  }
+
   uint64_t AppCpuTimeNs() const override {
-    if (bound_stub_ == 0) return 0;
+    if (bound_pid_ == 0) return 0;
     // The host's CPU clock of the stub process (MAKE_PROCESS_CPUCLOCK(pid, SCHED)): Linux
-    // reads other processes' clocks but only its own threads' per-thread ones. One task runs
-    // per stub today, so the process clock is the task's.
-    clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(bound_stub_) << 3) | 2);
+    // reads other processes' clocks but only its own threads' per-thread ones, so a task that
+    // shares its address space with others (threads) is charged for all of them.
+    clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(bound_pid_) << 3) | 2);
     timespec ts{};
     if (clock_gettime(clock, &ts) != 0) return 0;
     return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + ts.tv_nsec;
@@ -141,18 +156,26 @@ class PtraceContext : public sentry::platform::Context {
 
   void Interrupt() override {
     interrupt_.store(true, std::memory_order_seq_cst);
-    pid_t tid = running_.load(std::memory_order_seq_cst);
-    if (tid != 0) syscall(SYS_tgkill, tid, tid, kInterruptSignal);
+    uint64_t running = running_.load(std::memory_order_seq_cst);
+    if (running != 0) {
+      syscall(SYS_tgkill, static_cast<pid_t>(running >> 32), static_cast<pid_t>(running),
+              kInterruptSignal);
+    }
   }
 
  private:
   // Keeps the sentry thread and its stub thread on one CPU: every trap is a hand-off between
   // the two, and on a nested VM a cross-CPU wake-up costs several times a same-CPU switch.
-  void Bind(pid_t stub_tid) {
+  static uint64_t Pack(pid_t pid, pid_t tid) {
+    return (static_cast<uint64_t>(pid) << 32) | static_cast<uint32_t>(tid);
+  }
+
+  void Bind(pid_t stub_pid, pid_t stub_tid) {
     pid_t self = gettid();
     if (bound_self_ == self && bound_stub_ == stub_tid) return;
     bound_self_ = self;
     bound_stub_ = stub_tid;
+    bound_pid_ = stub_pid;
     if (cpu_ < 0) cpu_ = sched_getcpu();  // no preference: stay where the task started
     if (cpu_ < 0) return;
     cpu_set_t set;
@@ -169,8 +192,10 @@ class PtraceContext : public sentry::platform::Context {
   }
 
   int cpu_;
-  pid_t bound_self_ = 0, bound_stub_ = 0;
-  std::atomic<pid_t> running_{0};
+  uint64_t stub_id_ = 0;  // the address space this context last ran in...
+  pid_t stub_tid_ = 0;    // ...and its stub thread there
+  pid_t bound_self_ = 0, bound_stub_ = 0, bound_pid_ = 0;
+  std::atomic<uint64_t> running_{0};  // Pack(stub pid, stub tid) while the application runs
   std::atomic<bool> interrupt_{false};
 };
 

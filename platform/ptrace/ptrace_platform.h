@@ -4,6 +4,9 @@
 // making the stub thread execute mmap/munmap on the MemoryFile fd it inherited.
 #pragma once
 
+#include <sched.h>
+
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -16,6 +19,11 @@ namespace platform::ptrace {
 // everything below it.
 inline constexpr uint64_t kStubCodeAddr = 0x7ffffffee000ULL;
 inline constexpr uint64_t kStubCodeSize = 0x1000;
+
+// The flags a stub thread clones a sibling with (for another task in the same address space):
+// the sentry's seccomp filter, which stubs inherit, must allow exactly this clone.
+inline constexpr uint64_t kStubThreadCloneFlags =
+    CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
 
 class PtracePlatform : public sentry::platform::Platform {
  public:

@@ -5,31 +5,35 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/rseq.h>
 #include <sys/ptrace.h>
+#include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <xbyak/xbyak.h>
 #include <algorithm>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
-#include <xbyak/xbyak.h>
 
 #include "absl/strings/str_cat.h"
 #include "platform/ptrace/ptrace_platform.h"
 #include "platform/ptrace/stub_seccomp.h"
 #include "sentry/arch/cpu_state.h"
+#include "spdlog/spdlog.h"
 
 namespace platform::ptrace {
 namespace {
 
-uint64_t g_loop_addr = 0;  // address of the syscall loop inside the stub page
+uint64_t g_loop_addr = 0;   // address of the syscall loop inside the stub page
+uint64_t g_clone_addr = 0;  // where a stub thread clones a parked sibling
+uint64_t g_park_addr = 0;   // where parked threads sleep
+std::atomic<uint64_t> g_next_stub_id{1};
 std::vector<sentry::platform::SharedRegion> g_host_vdso;  // [vvar]...[vdso], kept in stubs
 
 // The stub's whole program. `init` runs once in the freshly forked child: it unmaps everything
@@ -60,11 +64,28 @@ class StubCode : public Xbyak::CodeGenerator {
     syscall();
     int3();
     jmp(loop_);
+    // clone(kStubThreadCloneFlags): the parent reports back; the child, which nobody traces
+    // yet, parks until a host thread seizes it.
+    align(16);
+    L(clone_);
+    syscall();
+    test(rax, rax);
+    jz(park_);
+    int3();
+    jmp(loop_);
+    align(16);
+    L(park_);
+    mov(eax, SYS_pause);
+    syscall();
+    jmp(park_);
   }
-  uint64_t loop_offset() const { return loop_.getAddress() - getCode(); }
+  uint64_t loop_offset() const { return Offset(loop_); }
+  uint64_t clone_offset() const { return Offset(clone_); }
+  uint64_t park_offset() const { return Offset(park_); }
 
  private:
-  Xbyak::Label loop_;
+  uint64_t Offset(const Xbyak::Label& l) const { return l.getAddress() - getCode(); }
+  Xbyak::Label loop_, clone_, park_;
 };
 
 // The host kernel's [vvar*] and [vdso] mappings of this process: one contiguous run ending with
@@ -91,8 +112,7 @@ std::vector<sentry::platform::SharedRegion> FindHostVdso() {
   std::sort(regions.begin(), regions.end(),
             [](const auto& a, const auto& b) { return a.start < b.start; });
   // Only a run that ends in [vdso] and sits below the stub page is usable.
-  if (regions.empty() || regions.back().name != "[vdso]" ||
-      regions.back().end > kStubCodeAddr) {
+  if (regions.empty() || regions.back().name != "[vdso]" || regions.back().end > kStubCodeAddr) {
     return {};
   }
   for (size_t i = 1; i < regions.size(); ++i) {
@@ -102,9 +122,11 @@ std::vector<sentry::platform::SharedRegion> FindHostVdso() {
 }
 
 // Runs in the child of a raw clone of the sentry: only async-signal-safe raw syscalls.
-[[noreturn]] void StubChild(int memory_fd, pid_t parent) {
-  syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (syscall(SYS_getppid) != parent) syscall(SYS_exit_group, 1);
+[[noreturn]] void StubChild(int memory_fd) {
+  // No PR_SET_PDEATHSIG: the "parent" it watches is the creating host thread, which may end
+  // while other tasks still run in this address space. Stubs die with their tracers instead
+  // (PTRACE_O_EXITKILL), with the sentry's PID namespace, or when the sentry kills them.
+  //
   // The fork kept glibc's rseq registration, whose area is about to be unmapped; the kernel
   // would then kill the stub with SIGSEGV at its next preemption.
   if (__rseq_size > 0) {
@@ -116,9 +138,16 @@ std::vector<sentry::platform::SharedRegion> FindHostVdso() {
     }
   }
   // The application must reach nothing of the sentry's: no fd but the memory file, no blocked
-  // signals (the sentry's interrupt signal must stop the thread).
+  // signals (the sentry's interrupt signal must stop the thread), no handler pointing into
+  // sentry code that is about to disappear (a parked thread, untraced, would run it).
   if (memory_fd > 0) syscall(SYS_close_range, 0, memory_fd - 1, 0);
   syscall(SYS_close_range, memory_fd + 1, ~0U, 0);
+  struct KernelSigaction {
+    uint64_t handler, flags, restorer, mask;
+  } dfl{};
+  for (int sig = 1; sig <= 64; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, nullptr, 8);
+  }
   sigset_t none;
   sigemptyset(&none);
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof(uint64_t));
@@ -144,14 +173,16 @@ absl::Status InstallStubCode() {
   void* page = mmap(reinterpret_cast<void*>(kStubCodeAddr), kStubCodeSize, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   if (page == MAP_FAILED) {
-    return absl::InternalError(absl::StrCat("cannot map the stub page at ", absl::Hex(kStubCodeAddr),
-                                            ": ", strerror(errno)));
+    return absl::InternalError(absl::StrCat("cannot map the stub page at ",
+                                            absl::Hex(kStubCodeAddr), ": ", strerror(errno)));
   }
   std::memcpy(page, code.getCode(), code.getSize());
   if (mprotect(page, kStubCodeSize, PROT_READ | PROT_EXEC) != 0) {
     return absl::InternalError(absl::StrCat("mprotect stub page: ", strerror(errno)));
   }
   g_loop_addr = kStubCodeAddr + code.loop_offset();
+  g_clone_addr = kStubCodeAddr + code.clone_offset();
+  g_park_addr = kStubCodeAddr + code.park_offset();
   return absl::OkStatus();
 }
 
@@ -167,10 +198,9 @@ int WaitStop(pid_t tid) {
 
 absl::StatusOr<std::unique_ptr<StubProcess>> StubProcess::Create(int memory_fd) {
   if (g_loop_addr == 0) return absl::FailedPreconditionError("stub code not installed");
-  pid_t parent = getpid();
   long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) return absl::InternalError(absl::StrCat("clone stub: ", strerror(errno)));
-  if (pid == 0) StubChild(memory_fd, parent);
+  if (pid == 0) StubChild(memory_fd);
 
   int status = WaitStop(static_cast<pid_t>(pid));
   if (status < 0 || !WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP) {
@@ -187,25 +217,113 @@ absl::StatusOr<std::unique_ptr<StubProcess>> StubProcess::Create(int memory_fd) 
   ::ptrace(PTRACE_GETREGS, pid, 0, &regs);
   regs.rip = g_loop_addr;
   regs.orig_rax = static_cast<uint64_t>(-1);
-  return std::make_unique<StubProcess>(static_cast<pid_t>(pid), static_cast<pid_t>(gettid()),
-                                       memory_fd, regs);
+  auto stub = std::make_unique<StubProcess>(static_cast<pid_t>(pid), memory_fd, regs);
+  stub->traced_[gettid()] = static_cast<pid_t>(pid);
+  return stub;
 }
 
-StubProcess::StubProcess(pid_t pid, pid_t tracer, int memory_fd, const user_regs_struct& regs)
-    : pid_(pid), tracer_(tracer), memory_fd_(memory_fd), syscall_regs_(regs) {}
+StubProcess::StubProcess(pid_t pid, int memory_fd, const user_regs_struct& regs)
+    : pid_(pid), id_(g_next_stub_id.fetch_add(1)), memory_fd_(memory_fd), syscall_regs_(regs) {}
 
 StubProcess::~StubProcess() {
   kill(pid_, SIGKILL);
-  // Reap it, so no zombie outlives the address space.
+  // Reap it, so no zombie outlives the address space: first the threads still traced (their
+  // exits are reported to the sentry, and the leader's waits for them), then the process.
+  std::lock_guard lock(mu_);
+  for (const auto& [host, tid] : traced_) {
+    if (tid != pid_) WaitStop(tid);
+  }
   while (true) {
     int status = WaitStop(pid_);
     if (status < 0 || WIFEXITED(status) || WIFSIGNALED(status)) break;
   }
 }
 
+pid_t StubProcess::CallerThread() {
+  std::lock_guard lock(mu_);
+  auto it = traced_.find(gettid());
+  return it == traced_.end() ? 0 : it->second;
+}
+
+sentry::Result<pid_t> StubProcess::AttachCaller() {
+  if (dead()) return sentry::Err(ESRCH);
+  pid_t tid;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = traced_.find(gettid()); it != traced_.end()) return it->second;
+    if (parked_.empty()) return sentry::Err(EAGAIN);
+    tid = parked_.back();
+    parked_.pop_back();
+    if (reserved_ > 0) --reserved_;
+  }
+  // SEIZE, unlike ATTACH, sends no SIGSTOP (which would stop every thread of the stub); the
+  // interrupt stops just this one, inside its pause.
+  if (::ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) != 0 ||
+      ::ptrace(PTRACE_INTERRUPT, tid, 0, 0) != 0) {
+    int err = errno;
+    MarkDead();
+    return sentry::Err(err == EPERM ? EPERM : ESRCH);
+  }
+  int status = WaitStop(tid);
+  if (status < 0 || !WIFSTOPPED(status)) {
+    MarkDead();
+    return sentry::Err(ESRCH);
+  }
+  std::lock_guard lock(mu_);
+  traced_[gettid()] = tid;
+  return tid;
+}
+
+sentry::Result<void> StubProcess::AddThread() {
+  pid_t self = CallerThread();
+  if (self == 0) return sentry::Err(EINVAL);
+  {
+    std::lock_guard lock(mu_);
+    if (parked_.size() > reserved_) {
+      ++reserved_;
+      return {};
+    }
+  }
+  user_regs_struct regs = syscall_regs_;
+  regs.rax = SYS_clone;
+  regs.rdi = kStubThreadCloneFlags;
+  regs.rsi = 0;  // the child keeps the stack pointer; stub code uses no stack
+  regs.rdx = regs.r10 = regs.r8 = 0;
+  uint64_t tid = TRY(RunStubCode(self, g_clone_addr, regs));
+  if (tid > static_cast<uint64_t>(-4096)) return sentry::Err(static_cast<int>(-tid));
+  std::lock_guard lock(mu_);
+  parked_.push_back(static_cast<pid_t>(tid));
+  ++reserved_;
+  return {};
+}
+
+void StubProcess::DetachCaller() {
+  pid_t tid;
+  {
+    std::lock_guard lock(mu_);
+    auto it = traced_.find(gettid());
+    if (it == traced_.end()) return;
+    tid = it->second;
+    traced_.erase(it);
+  }
+  if (dead()) return;
+  user_regs_struct regs = syscall_regs_;
+  regs.rip = g_park_addr;
+  if (::ptrace(PTRACE_SETREGS, tid, 0, &regs) != 0 || ::ptrace(PTRACE_DETACH, tid, 0, 0) != 0) {
+    // A thread that cannot be parked cannot be trusted to sit still either.
+    spdlog::warn("ptrace: cannot park stub thread {}: {}", tid, strerror(errno));
+    MarkDead();
+    kill(pid_, SIGKILL);
+    return;
+  }
+  std::lock_guard lock(mu_);
+  parked_.push_back(tid);
+}
+
 sentry::Result<uint64_t> StubProcess::Syscall(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
                                               uint64_t a3, uint64_t a4, uint64_t a5) {
-  if (dead_) return sentry::Err(ESRCH);
+  pid_t tid = CallerThread();
+  if (tid == 0) tid = TRY(AttachCaller());
   user_regs_struct regs = syscall_regs_;
   regs.rax = nr;
   regs.rdi = a0;
@@ -214,27 +332,34 @@ sentry::Result<uint64_t> StubProcess::Syscall(uint64_t nr, uint64_t a0, uint64_t
   regs.r10 = a3;
   regs.r8 = a4;
   regs.r9 = a5;
-  if (::ptrace(PTRACE_SETREGS, pid_, 0, &regs) != 0) return sentry::Err(errno);
-  if (::ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return sentry::Err(errno);
+  return RunStubCode(tid, g_loop_addr, regs);
+}
+
+sentry::Result<uint64_t> StubProcess::RunStubCode(pid_t tid, uint64_t rip, user_regs_struct regs) {
+  if (dead()) return sentry::Err(ESRCH);
+  regs.rip = rip;
+  regs.orig_rax = static_cast<uint64_t>(-1);
+  if (::ptrace(PTRACE_SETREGS, tid, 0, &regs) != 0) return sentry::Err(errno);
+  if (::ptrace(PTRACE_CONT, tid, 0, 0) != 0) return sentry::Err(errno);
   while (true) {
-    int status = WaitStop(pid_);
+    int status = WaitStop(tid);
     if (status < 0 || !WIFSTOPPED(status)) {
-      dead_ = true;
+      MarkDead();
       return sentry::Err(ESRCH);
     }
     int sig = WSTOPSIG(status);
-    if (sig == SIGTRAP) break;
+    if (sig == SIGTRAP && (status >> 16) == 0) break;
     if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGSYS) {
       // The stub itself faulted: it cannot be trusted to run anything any more.
       kill(pid_, SIGKILL);
-      dead_ = true;
+      MarkDead();
       return sentry::Err(EFAULT);
     }
     // Another signal (an interrupt meant for the task, which its context has recorded, or a
-    // job-control signal from the host): drop it and let the syscall finish.
-    if (::ptrace(PTRACE_CONT, pid_, 0, 0) != 0) return sentry::Err(errno);
+    // job-control signal from the host), or a group stop: drop it and let the code finish.
+    if (::ptrace(PTRACE_CONT, tid, 0, 0) != 0) return sentry::Err(errno);
   }
-  if (::ptrace(PTRACE_GETREGS, pid_, 0, &regs) != 0) return sentry::Err(errno);
+  if (::ptrace(PTRACE_GETREGS, tid, 0, &regs) != 0) return sentry::Err(errno);
   return regs.rax;
 }
 

@@ -1,15 +1,22 @@
 // The stub: a process forked from the sentry that drops every mapping but one page of code,
-// then waits, traced, for the sentry to run application code or host syscalls on it.
+// then waits, traced, for the sentry to run application code or host syscalls on it. One stub
+// process is one address space; each task running in it has a stub thread of its own, traced
+// by the task's host thread.
 #pragma once
 
+#include <sched.h>
 #include <sys/types.h>
 #include <sys/user.h>
 
+#include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "platform/ptrace/ptrace_platform.h"
 #include "sentry/base/errno.h"
 #include "sentry/platform/platform.h"
 
@@ -20,31 +27,52 @@ absl::Status InstallStubCode();
 // The host vDSO regions every stub keeps (empty when the host has none usable).
 const std::vector<sentry::platform::SharedRegion>& HostVdsoRegions();
 
-// A stub process with a single thread, traced by the host thread that created it.
+// A stub process. Its threads are either traced by exactly one host thread (the one running a
+// task there) or parked: untraced, asleep in pause(2) inside the stub page, ready to be seized.
 class StubProcess {
  public:
+  // Forks a stub; its first thread is traced by the calling host thread.
   static absl::StatusOr<std::unique_ptr<StubProcess>> Create(int memory_fd);
   ~StubProcess();
   StubProcess(const StubProcess&) = delete;
   StubProcess& operator=(const StubProcess&) = delete;
 
   pid_t pid() const { return pid_; }
-  pid_t tracer() const { return tracer_; }
-  // Executes one host syscall in the stub (the calling thread must be the tracer).
+  // Unique for the life of the sentry (addresses of dead stubs are reused; ids are not).
+  uint64_t id() const { return id_; }
+  int memory_fd() const { return memory_fd_; }
+  bool dead() const { return dead_.load(); }
+  void MarkDead() { dead_.store(true); }
+
+  // The stub thread the calling host thread traces here, or 0.
+  pid_t CallerThread();
+  // Gives the calling host thread a stub thread: a parked one, seized and stopped. EAGAIN when
+  // none is parked (AddThread makes one).
+  sentry::Result<pid_t> AttachCaller();
+  // Parks one more thread for a later AttachCaller; the caller must trace a thread here.
+  sentry::Result<void> AddThread();
+  // The caller's thread stops serving it: it is parked and released for reuse.
+  void DetachCaller();
+  // Executes one host syscall on the caller's stub thread.
   sentry::Result<uint64_t> Syscall(uint64_t nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0,
                                    uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0);
-  int memory_fd() const { return memory_fd_; }
-  bool dead() const { return dead_; }
-  void MarkDead() { dead_ = true; }
 
-  StubProcess(pid_t pid, pid_t tracer, int memory_fd, const user_regs_struct& regs);  // use Create
+  StubProcess(pid_t pid, int memory_fd, const user_regs_struct& regs);  // use Create
 
  private:
-  pid_t pid_;
-  pid_t tracer_;
-  int memory_fd_;
-  user_regs_struct syscall_regs_;  // valid register state for running the syscall loop
-  bool dead_ = false;
+  // Runs the stub code at `rip` with `regs`' syscall arguments on traced thread `tid` until
+  // its int3; returns rax.
+  sentry::Result<uint64_t> RunStubCode(pid_t tid, uint64_t rip, user_regs_struct regs);
+
+  const pid_t pid_;
+  const uint64_t id_;
+  const int memory_fd_;
+  const user_regs_struct syscall_regs_;  // valid register state for running stub code
+  std::atomic<bool> dead_{false};
+  std::mutex mu_;
+  std::unordered_map<pid_t, pid_t> traced_;  // host tid -> stub tid
+  std::vector<pid_t> parked_;
+  size_t reserved_ = 0;  // parked threads promised to AddThread callers
 };
 
 // Waits for the next stop of traced thread `tid`, retrying on EINTR. Returns the wait status.

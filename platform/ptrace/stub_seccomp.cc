@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "platform/ptrace/stub.h"
 #include "sentry/base/file_descriptor.h"
 
 namespace platform::ptrace {
@@ -41,6 +42,10 @@ absl::Status AddStubRules(scmp_filter_ctx ctx, int memory_fd) {
       // Changing protections in place (the sentry's filter, stacked under this one, still
       // refuses PROT_EXEC there).
       {SCMP_SYS(mprotect), SCMP_ACT_ALLOW, {}},
+      // AddressSpace::AddThread: a sibling thread for another task, which parks in pause(2)
+      // until that task's host thread seizes it.
+      {SCMP_SYS(clone), SCMP_ACT_ALLOW, {{0, SCMP_CMP_EQ, kStubThreadCloneFlags, 0}}},
+      {SCMP_SYS(pause), SCMP_ACT_ALLOW, {}},
       // A stub's way out, and the return from a signal handler should one ever run in it.
       {SCMP_SYS(rt_sigreturn), SCMP_ACT_ALLOW, {}},
       {SCMP_SYS(exit), SCMP_ACT_ALLOW, {}},

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sentry/base/interrupter.h"
+
 namespace sentry::kernel {
 
 Result<uint64_t> FutexTable::Wait(mm::MemoryManager& mm, UserAddr addr, uint32_t expected,
@@ -14,9 +16,21 @@ Result<uint64_t> FutexTable::Wait(mm::MemoryManager& mm, UserAddr addr, uint32_t
   if (current != expected) return Err(EAGAIN);
   auto& queue = queues_[addr.value];
   queue.push_back(&self);
+  ScopedArm arm(CurrentInterrupter(), [this] {
+    absl::MutexLock l(&mu_);
+    cv_.SignalAll();
+  });
+  int err = 0;
   while (!self.woken) {
+    if (arm.Interrupted()) {
+      err = EINTR;
+      break;
+    }
     if (deadline) {
-      if (cv_.WaitWithDeadline(&mu_, *deadline) && !self.woken) break;
+      if (cv_.WaitWithDeadline(&mu_, *deadline) && !self.woken) {
+        err = ETIMEDOUT;
+        break;
+      }
     } else {
       cv_.Wait(&mu_);
     }
@@ -25,7 +39,7 @@ Result<uint64_t> FutexTable::Wait(mm::MemoryManager& mm, UserAddr addr, uint32_t
     auto& q = queues_[addr.value];
     q.remove(&self);
     if (q.empty()) queues_.erase(addr.value);
-    return Err(ETIMEDOUT);
+    return Err(err);
   }
   return 0;
 }

@@ -48,8 +48,8 @@ std::expected<int, StartError> Kernel::RunInit(InitProcessArgs args) {
   }
   auto fs = std::make_shared<FsContext>();
   fs->root = fs->cwd = mounts_->Root();
-  vfs::FsCredentials fcreds{.uid = options_.uid, .gid = options_.gid, .groups = {},
-                            .dac_override = options_.uid == 0};
+  vfs::FsCredentials fcreds{
+      .uid = options_.uid, .gid = options_.gid, .groups = {}, .dac_override = options_.uid == 0};
   vfs::ResolveContext rctx{*mounts_, fs->root, fcreds};
   if (auto cwd = vfs::Resolve(rctx, fs->root, args.cwd, vfs::kFollowFinal | vfs::kMustBeDir)) {
     fs->cwd = *cwd;
@@ -74,12 +74,23 @@ std::expected<int, StartError> Kernel::RunInit(InitProcessArgs args) {
     (void)fds->InstallAt(static_cast<int>(i),
                          fsimpl::host::HostFile::Create(std::move(args.stdio[i])), false);
   }
-  Task task(*this, tg, kInitPid, std::move(program->mm), std::move(fds), std::move(fs),
-            std::move(*context));
-  task.state() = program->state;
-  task.set_exe_path(program->execfn);
-  task.set_argv(std::move(program->argv));
-  int status = task.Run();
+  auto task = std::make_shared<Task>(*this, tg, kInitPid, std::move(program->mm), std::move(fds),
+                                     std::move(fs), std::move(*context));
+  task->state() = program->state;
+  task->set_exe_path(program->execfn);
+  task->set_argv(std::move(program->argv));
+  {
+    absl::MutexLock lock(&procs_mu_);
+    tg->tasks_.push_back(task);
+  }
+  RunTask(std::move(task));
+  // The sandbox ends with init's process, not with its first thread.
+  int status;
+  {
+    absl::MutexLock lock(&procs_mu_);
+    procs_mu_.Await(absl::Condition(&tg->exited_));
+    status = tg->wait_status_;
+  }
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
 }

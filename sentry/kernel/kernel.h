@@ -14,15 +14,15 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
-#include "sentry/base/file_descriptor.h"
-#include "sentry/kernel/futex.h"
+#include "absl/synchronization/mutex.h"
 #include "sentry/arch/cpu_state.h"
+#include "sentry/base/file_descriptor.h"
+#include "sentry/base/user_addr.h"
+#include "sentry/kernel/futex.h"
 #include "sentry/mm/memory_file.h"
 #include "sentry/mm/memory_manager.h"
 #include "sentry/platform/platform.h"
 #include "sentry/vfs/mount.h"
-#include "absl/synchronization/mutex.h"
-#include "sentry/base/user_addr.h"
 
 namespace sentry::kernel {
 
@@ -30,7 +30,8 @@ class Task;
 class ThreadGroup;
 // Serves one syscall for a task and returns the value for rax; provided by sentry/syscalls, so
 // the kernel does not depend on the layer above it.
-using SyscallDispatcher = uint64_t (*)(Task& task, uint64_t nr, const std::array<uint64_t, 6>& args);
+using SyscallDispatcher = uint64_t (*)(Task& task, uint64_t nr,
+                                       const std::array<uint64_t, 6>& args);
 
 struct KernelOptions {
   bool strace = false;
@@ -95,15 +96,21 @@ class Kernel {
 
   // Processes (sentry/kernel/process.cc).
   struct CloneRequest {
-    uint64_t flags = 0;      // CLONE_* plus the exit signal in the low byte
-    UserAddr parent_tid;     // CLONE_PARENT_SETTID
-    UserAddr child_tid;      // CLONE_CHILD_SETTID / CLONE_CHILD_CLEARTID
-    uint64_t tls = 0;        // CLONE_SETTLS
-    uint64_t stack = 0;      // a new stack pointer for the child, 0 to keep the parent's
+    uint64_t flags = 0;   // CLONE_* plus the exit signal in the low byte
+    UserAddr parent_tid;  // CLONE_PARENT_SETTID
+    UserAddr child_tid;   // CLONE_CHILD_SETTID / CLONE_CHILD_CLEARTID
+    uint64_t tls = 0;     // CLONE_SETTLS
+    uint64_t stack = 0;   // a new stack pointer for the child, 0 to keep the parent's
   };
-  // fork/vfork/clone of a new process: returns the child's pid once the child's copy of the
-  // parent exists (the child then runs on a host thread of its own).
+  // fork/vfork/clone: a new process, or with CLONE_THREAD a new thread of the caller's. Returns
+  // the new task's id once it exists (it then runs on a host thread of its own); a vfork
+  // returns when the child has exec'd or exited.
   Result<pid_t> Fork(Task& parent, const CloneRequest& req);
+  // exit_group, or a fatal signal: every thread of the task's process ends with `wait_status`.
+  void ExitGroup(Task& task, int wait_status);
+  // Called on a task's host thread when its Run has returned: the thread is gone, and with the
+  // last one the process.
+  void TaskExited(Task& task, int wait_status);
   // wait4/waitid: reaps a child of `parent` that has exited; 0 with WNOHANG when none has.
   struct Reaped {
     pid_t pid = 0;
@@ -118,10 +125,17 @@ class Kernel {
                                     uint64_t stack_limit, std::string path,
                                     std::vector<std::string> argv, std::vector<std::string> envp,
                                     std::string* error);
+
+ private:
   // A process has ended with a wait(2) status: it becomes a zombie its parent can reap, and its
   // children pass to init.
   void ProcessExited(ThreadGroup& tg, int wait_status);
+  // execve in a process with several threads: the others end first (Linux's de_thread).
+  Result<void> KillOtherThreads(Task& task);
+  // Runs `task` on the calling host thread until it exits, then retires it.
+  void RunTask(std::shared_ptr<Task> task);
 
+ public:
   // Logs an unsupported syscall the first time the sandbox sees it.
   void ReportUnsupported(uint64_t nr);
 

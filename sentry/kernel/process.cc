@@ -21,8 +21,8 @@ namespace {
 constexpr int kMaxInterpreterDepth = 4;
 
 vfs::FsCredentials ExecCreds(const Credentials& c) {
-  return vfs::FsCredentials{.uid = c.euid, .gid = c.egid, .groups = {},
-                            .dac_override = c.euid == 0};
+  return vfs::FsCredentials{
+      .uid = c.euid, .gid = c.egid, .groups = {}, .dac_override = c.euid == 0};
 }
 
 // Parses a "#!interpreter [arg]" line; nullopt when the file does not start with "#!".
@@ -122,14 +122,17 @@ Result<void> Kernel::Execve(Task& task, const std::string& path, std::vector<std
     stack_limit = task.thread_group().limits().Get(RLIMIT_STACK).cur;
   }
   std::string error;
-  auto program = LoadProgram(fs, task.creds(), stack_limit, path, std::move(argv),
-                             std::move(envp), &error);
+  auto program =
+      LoadProgram(fs, task.creds(), stack_limit, path, std::move(argv), std::move(envp), &error);
   if (!program) {
     if (!error.empty()) spdlog::debug("execve {}: {}", path, error);
     return std::unexpected(program.error());
   }
-  // The point of no return: the old program is gone.
+  // The point of no return: the old program is gone, with its other threads.
+  TRY(KillOtherThreads(task));
+  task.context().Leave(task.mm().address_space());
   task.ReplaceMm(std::move(program->mm));
+  task.ReleaseVforkParent();
   task.state() = program->state;
   task.fds().CloseOnExec();
   {
@@ -144,20 +147,112 @@ Result<void> Kernel::Execve(Task& task, const std::string& path, std::vector<std
   return {};
 }
 
+Result<void> Kernel::KillOtherThreads(Task& task) {
+  ThreadGroup& tg = task.thread_group();
+  std::vector<std::shared_ptr<Task>> others;
+  {
+    absl::MutexLock lock(&procs_mu_);
+    if (tg.group_exiting_) return Err(EINTR);  // exit_group won the race: this thread ends too
+    for (auto& t : tg.tasks_) {
+      if (t.get() == &task) continue;
+      t->RequestExit(0);
+      others.push_back(t);
+    }
+  }
+  if (others.empty()) return {};
+  for (auto& t : others) t->Interrupt();
+  others.clear();
+  absl::MutexLock lock(&procs_mu_);
+  while (tg.tasks_.size() > 1) procs_cv_.Wait(&procs_mu_);
+  // The exec'ing thread becomes the leader, with the process's id.
+  task.set_tid(tg.tgid());
+  return {};
+}
+
+void Kernel::ExitGroup(Task& task, int wait_status) {
+  ThreadGroup& tg = task.thread_group();
+  std::vector<std::shared_ptr<Task>> others;
+  {
+    absl::MutexLock lock(&procs_mu_);
+    if (!tg.group_exiting_) {
+      tg.group_exiting_ = true;
+      tg.group_exit_status_ = wait_status;
+    }
+    for (auto& t : tg.tasks_) {
+      if (t.get() != &task) others.push_back(t);
+    }
+  }
+  task.RequestExit(wait_status);
+  // Outside the lock: an interrupted wait4 takes it to wake up.
+  for (auto& t : others) {
+    t->RequestExit(wait_status);
+    t->Interrupt();
+  }
+}
+
+void Kernel::TaskExited(Task& task, int wait_status) {
+  task.ReleaseVforkParent();
+  // CLONE_CHILD_CLEARTID / set_tid_address: pthread_join waits on this word.
+  if (UserAddr ctid = task.clear_child_tid(); ctid.value != 0) {
+    if (task.mm().CopyOutObject<uint32_t>(ctid, 0)) (void)futexes_.Wake(ctid, 1, ~0u);
+  }
+  task.context().Leave(task.mm().address_space());
+  // Its files close before the parent can see it exit (Linux's exit_files comes before
+  // exit_notify): a waiter finds its record locks and flocks gone.
+  task.ReleaseFiles();
+  ThreadGroup& tg = task.thread_group();
+  bool last;
+  int status;
+  {
+    absl::MutexLock lock(&procs_mu_);
+    std::erase_if(tg.tasks_, [&](const auto& t) { return t.get() == &task; });
+    last = tg.tasks_.empty();
+    // Threads that all end with exit(2): the process takes the last one's status (as Linux 6
+    // reports it).
+    status = tg.group_exiting_ ? tg.group_exit_status_ : wait_status;
+    procs_cv_.SignalAll();  // KillOtherThreads waits for the others to go
+  }
+  if (last) ProcessExited(tg, status);
+}
+
+void Kernel::RunTask(std::shared_ptr<Task> task) {
+  int status = task->Run();
+  TaskExited(*task, status);
+}
+
 Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
   uint64_t flags = req.flags & ~uint64_t{CSIGNAL};
-  constexpr uint64_t kSupported = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID |
-                                  CLONE_PARENT_SETTID | CLONE_SETTLS | CLONE_VFORK | CLONE_VM |
-                                  CLONE_FILES | CLONE_FS;
-  if ((flags & CLONE_THREAD) || ((flags & CLONE_VM) && !(flags & CLONE_VFORK)) ||
-      (flags & ~kSupported)) {
-    // Threads and namespaces come later.
+  // Linux's own consistency rules come first (copy_process).
+  if ((flags & CLONE_NEWNS) && (flags & CLONE_FS)) return Err(EINVAL);
+  if ((flags & CLONE_THREAD) && !(flags & CLONE_SIGHAND)) return Err(EINVAL);
+  if ((flags & CLONE_SIGHAND) && !(flags & CLONE_VM)) return Err(EINVAL);
+  if ((flags & CLONE_THREAD) && (req.flags & CSIGNAL)) return Err(EINVAL);
+  constexpr uint64_t kSupported = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_PARENT_SETTID |
+                                  CLONE_SETTLS | CLONE_VFORK | CLONE_VM | CLONE_FILES | CLONE_FS |
+                                  CLONE_THREAD | CLONE_SIGHAND | CLONE_SYSVSEM | CLONE_PARENT |
+                                  CLONE_DETACHED;
+  // Namespaces, and signal handlers shared between processes, come later.
+  if ((flags & ~kSupported) || ((flags & CLONE_SIGHAND) && !(flags & CLONE_THREAD))) {
     ReportUnsupported(56 /* clone */);
     return Err(ENOSYS);
   }
-  pid_t pid = next_pid_.fetch_add(1);
-  auto child_tg = std::make_shared<ThreadGroup>(pid, parent.thread_group_ptr());
-  child_tg->InheritFrom(parent.thread_group());
+  bool thread = flags & CLONE_THREAD;
+  bool share_vm = flags & CLONE_VM;
+  pid_t tid = next_pid_.fetch_add(1);
+
+  std::shared_ptr<ThreadGroup> tg = parent.thread_group_ptr();
+  std::shared_ptr<ThreadGroup> real_parent;  // of a new process
+  if (!thread) {
+    real_parent = tg;
+    if (flags & CLONE_PARENT) {
+      if (tg->tgid() == 1) return Err(EINVAL);  // init has no parent to share
+      std::lock_guard tree(tg->tree_mu_);
+      real_parent = tg->parent_.lock();
+      if (!real_parent) return Err(EINVAL);
+    }
+    tg = std::make_shared<ThreadGroup>(tid, real_parent);
+    tg->InheritFrom(parent.thread_group());
+  }
 
   arch::CpuState state = parent.state();
   state.SetReturn(0);
@@ -176,44 +271,63 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     copy->umask = fs->umask;
     fs = std::move(copy);
   }
-  {
+  if (share_vm && !parent.mm().address_space().AddThread()) return Err(EAGAIN);
+  std::shared_ptr<Completion> vfork_done;
+  if (flags & CLONE_VFORK) vfork_done = std::make_shared<Completion>();
+  if (real_parent) {
     absl::MutexLock lock(&procs_mu_);
-    parent.thread_group().children_.push_back(child_tg);
+    real_parent->children_.push_back(tg);
   }
 
-  // The child's address space must be built by the host thread that will run it (a ptrace
-  // stub answers only to the thread that created it); the parent waits for the copy to exist.
+  // A new address space must be built by the host thread that will run it (a ptrace stub
+  // answers only to the thread that traces it); the parent waits until the child exists.
   struct Handoff {
     absl::Mutex mu;
     bool done = false;
     Result<void> status;
   } handoff;
-  std::thread([&, child_tg, fds, fs, state, pid, flags]() mutable {
+  std::thread([&, tg, fds, fs, state, tid, flags, share_vm, vfork_done]() mutable {
     auto fail = [&](int err) {
       absl::MutexLock lock(&handoff.mu);
       handoff.status = Err(err);
       handoff.done = true;
     };
-    auto as = platform_->NewAddressSpace();
     auto context = platform_->NewContext();
-    if (!as.ok() || !context.ok()) return fail(EAGAIN);
-    auto mm = parent.mm().Fork(std::move(*as));
-    if (!mm) return fail(mm.error().value);
-    Task task(*this, child_tg, pid, std::move(*mm), fds, fs, std::move(*context));
-    task.state() = state;
-    task.set_creds(parent.creds());
-    task.set_exe_path(parent.exe_path());
-    task.set_argv(parent.argv());
-    task.set_signal_mask(parent.signal_mask());
-    if (flags & CLONE_CHILD_SETTID) (void)task.mm().CopyOutObject(req.child_tid, pid);
-    if (flags & CLONE_CHILD_CLEARTID) task.set_clear_child_tid(req.child_tid);
+    if (!context.ok()) return fail(EAGAIN);
+    std::shared_ptr<mm::MemoryManager> mm;
+    if (share_vm) {
+      mm = parent.mm_ptr();
+    } else {
+      auto as = platform_->NewAddressSpace();
+      if (!as.ok()) return fail(EAGAIN);
+      auto copy = parent.mm().Fork(std::move(*as));
+      if (!copy) return fail(copy.error().value);
+      mm = std::move(*copy);
+    }
+    // Moved, not copied: this closure lives as long as the thread, and a table it kept would
+    // outlive the task's exit (and the locks held through it).
+    auto task = std::make_shared<Task>(*this, tg, tid, std::move(mm), std::move(fds),
+                                       std::move(fs), std::move(*context));
+    task->state() = state;
+    task->set_creds(parent.creds());
+    task->set_exe_path(parent.exe_path());
+    task->set_argv(parent.argv());
+    task->set_signal_mask(parent.signal_mask());
+    task->set_vfork_done(vfork_done);
+    if (flags & CLONE_CHILD_SETTID) (void)task->mm().CopyOutObject(req.child_tid, tid);
+    if (flags & CLONE_CHILD_CLEARTID) task->set_clear_child_tid(req.child_tid);
+    {
+      absl::MutexLock lock(&procs_mu_);
+      tg->tasks_.push_back(task);
+      // An exit_group that ran while this thread was being made takes it too.
+      if (tg->group_exiting_) task->RequestExit(tg->group_exit_status_);
+    }
     {
       absl::MutexLock lock(&handoff.mu);
       handoff.done = true;
     }
     // From here on the parent and its stack (handoff, req) may be gone.
-    int status = task.Run();
-    ProcessExited(*child_tg, status);
+    RunTask(std::move(task));
   }).detach();
 
   {
@@ -221,13 +335,16 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     handoff.mu.Await(absl::Condition(&handoff.done));
   }
   if (!handoff.status) {
-    absl::MutexLock lock(&procs_mu_);
-    auto& kids = parent.thread_group().children_;
-    std::erase(kids, child_tg);
+    if (real_parent) {
+      absl::MutexLock lock(&procs_mu_);
+      std::erase(real_parent->children_, tg);
+    }
     return std::unexpected(handoff.status.error());
   }
-  if (flags & CLONE_PARENT_SETTID) (void)parent.mm().CopyOutObject(req.parent_tid, pid);
-  return pid;
+  if (flags & CLONE_PARENT_SETTID) (void)parent.mm().CopyOutObject(req.parent_tid, tid);
+  // vfork: the parent sleeps until the child lets go of the memory they share.
+  if (vfork_done) vfork_done->Wait(&parent.interrupter());
+  return tid;
 }
 
 Result<Kernel::Reaped> Kernel::Wait(ThreadGroup& parent, pid_t pid, int options) {
@@ -246,8 +363,14 @@ Result<Kernel::Reaped> Kernel::Wait(ThreadGroup& parent, pid_t pid, int options)
     }
     if (!any) return Err(ECHILD);
     if (options & WNOHANG) return Reaped{};
-    // Not interruptible by signals yet: they are not delivered.
+    Interrupter* intr = CurrentInterrupter();
+    ScopedArm arm(intr, [this] {
+      absl::MutexLock l(&procs_mu_);
+      procs_cv_.SignalAll();
+    });
+    if (arm.Interrupted()) return Err(EINTR);
     procs_cv_.Wait(&procs_mu_);
+    if (arm.Interrupted()) return Err(EINTR);
   }
 }
 

@@ -26,14 +26,24 @@ Task::Task(Kernel& kernel, std::shared_ptr<ThreadGroup> tg, pid_t tid,
   creds_ = Credentials{o.uid, o.uid, o.uid, o.gid, o.gid, o.gid};
 }
 
+bool Completion::Wait(Interrupter* intr) {
+  absl::MutexLock lock(&mu_);
+  // The wake-up only takes the lock: absl::Mutex re-evaluates the condition on each unlock.
+  ScopedArm arm(intr, [self = shared_from_this()] { absl::MutexLock l(&self->mu_); });
+  auto ready = [&] { return done_ || arm.Interrupted(); };
+  mu_.Await(absl::Condition(&ready));
+  return done_;
+}
+
 int Task::Run() {
   current_task = this;
+  SetCurrentInterrupter(&interrupter_);
   while (!exiting_) {
     auto result = context_->Switch(mm_->address_space(), state_);
     if (!result) {
-      spdlog::error("task {}: the platform lost the application; killing it", tid_);
-      current_task = nullptr;
-      return SIGKILL;
+      spdlog::error("task {}: the platform lost the application; killing it", tid());
+      kernel_.ExitGroup(*this, SIGKILL);
+      break;
     }
     switch (result->kind) {
       case platform::SwitchKind::kSyscall:
@@ -50,6 +60,7 @@ int Task::Run() {
         break;
     }
   }
+  SetCurrentInterrupter(nullptr);
   current_task = nullptr;
   return exit_status_;
 }
@@ -65,14 +76,14 @@ void Task::TakeFatalSignal(const siginfo_t& info) {
   const KernelSigaction& act = tg_->action(sig);
   if (act.handler > 1) {
     spdlog::warn("task {}: signal {} has a handler, but signal delivery is not implemented yet",
-                 tid_, sig);
+                 tid(), sig);
   }
   // A synchronous signal that is ignored or blocked still kills, as on Linux, since returning
   // to the faulting instruction would only fault again.
-  spdlog::debug("task {}: killed by signal {} at ip {:#x} (addr {})", tid_, sig, state_.Ip(),
+  spdlog::debug("task {}: killed by signal {} at ip {:#x} (addr {})", tid(), sig, state_.Ip(),
                 info.si_addr);
   bool core = DefaultActionOf(sig) == DefaultAction::kCoreDump;
-  RequestExit(sig | (core ? 0x80 : 0));
+  kernel_.ExitGroup(*this, sig | (core ? 0x80 : 0));
 }
 
 uint64_t Task::CpuTimeNs() const {

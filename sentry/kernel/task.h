@@ -3,13 +3,17 @@
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "sentry/arch/cpu_state.h"
 #include "sentry/base/errno.h"
+#include "sentry/base/interrupter.h"
 #include "sentry/base/user_addr.h"
 #include "sentry/kernel/limits.h"
 #include "sentry/kernel/signal_state.h"
@@ -21,6 +25,7 @@
 namespace sentry::kernel {
 
 class Kernel;
+class Task;
 
 // A process's root, working directory and umask (Linux's fs_struct).
 struct FsContext {
@@ -69,8 +74,54 @@ class ThreadGroup {
   std::array<KernelSigaction, kNumSignals> actions_{};
   // Guarded by Kernel::procs_mu_.
   std::vector<std::shared_ptr<ThreadGroup>> children_;
+  std::vector<std::shared_ptr<Task>> tasks_;  // its live threads
+  bool group_exiting_ = false;                // exit_group, a fatal signal
+  int group_exit_status_ = 0;
   bool exited_ = false;
   int wait_status_ = 0;
+};
+
+// Signalled once: a vfork child has exec'd or exited, and its parent may go on.
+class Completion : public std::enable_shared_from_this<Completion> {
+ public:
+  void Complete() {
+    absl::MutexLock lock(&mu_);
+    done_ = true;
+  }
+  // Waits until Complete(), or until the waiter is interrupted (false then).
+  bool Wait(Interrupter* intr);
+
+ private:
+  absl::Mutex mu_;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// A task's Interrupter: fired when its thread group exits (and, later, for signals).
+class TaskInterrupter final : public Interrupter {
+ public:
+  bool Interrupted() override { return pending_.load(std::memory_order_acquire); }
+  void Arm(std::function<void()> wake) override {
+    std::lock_guard lock(mu_);
+    wake_ = std::move(wake);
+  }
+  void Disarm() override {
+    std::lock_guard lock(mu_);
+    wake_ = nullptr;
+  }
+  void Fire() {
+    pending_.store(true, std::memory_order_release);
+    std::function<void()> wake;
+    {
+      std::lock_guard lock(mu_);
+      wake = wake_;
+    }
+    if (wake) wake();
+  }
+
+ private:
+  std::atomic<bool> pending_{false};
+  std::mutex mu_;
+  std::function<void()> wake_;
 };
 
 class Task {
@@ -94,7 +145,7 @@ class Task {
   platform::Context& context() { return *context_; }
   arch::CpuState& state() { return state_; }
   const Credentials& creds() const { return creds_; }
-  pid_t tid() const { return tid_; }
+  pid_t tid() const { return tid_.load(); }
 
   // After execve: a new address space and what goes with it.
   void ReplaceMm(std::shared_ptr<mm::MemoryManager> mm) { mm_ = std::move(mm); }
@@ -105,12 +156,28 @@ class Task {
   void set_creds(const Credentials& c) { creds_ = c; }
   UserAddr clear_child_tid() const { return clear_child_tid_; }
 
-  // Ends the thread (exit) or the whole process (exit_group) with a wait(2) status.
+  // Ends this thread with a wait(2) status (exit(2); Kernel::ExitGroup ends them all).
   void RequestExit(int wait_status) {
-    exiting_ = true;
-    exit_status_ = wait_status;
+    exit_status_.store(wait_status);
+    exiting_.store(true);
   }
-  bool exiting() const { return exiting_; }
+  bool exiting() const { return exiting_.load(); }
+  // From any thread: cuts short what the task is doing (running, or blocked in the sentry) so
+  // that it notices a request such as RequestExit.
+  void Interrupt() {
+    interrupter_.Fire();
+    context_->Interrupt();
+  }
+  Interrupter& interrupter() { return interrupter_; }
+  void set_tid(pid_t tid) { tid_.store(tid); }
+  // A vfork child's parent waits on this until the child execs or exits.
+  void set_vfork_done(std::shared_ptr<Completion> c) { vfork_done_ = std::move(c); }
+  void ReleaseVforkParent() {
+    if (vfork_done_) vfork_done_->Complete();
+    vfork_done_.reset();
+  }
+  // At exit: lets go of the fd table, which closes its files if no other task shares it.
+  void ReleaseFiles() { fds_.reset(); }
 
   uint64_t signal_mask() const { return signal_mask_; }
   void set_signal_mask(uint64_t m) { signal_mask_ = m & ~kUnblockable; }
@@ -132,7 +199,7 @@ class Task {
 
   Kernel& kernel_;
   std::shared_ptr<ThreadGroup> tg_;
-  pid_t tid_;
+  std::atomic<pid_t> tid_;
   std::shared_ptr<mm::MemoryManager> mm_;
   std::shared_ptr<vfs::FdTable> fds_;
   std::shared_ptr<FsContext> fs_;
@@ -143,8 +210,10 @@ class Task {
   KernelStack alt_stack_;
   UserAddr clear_child_tid_;
   UserAddr robust_list_;
-  bool exiting_ = false;
-  int exit_status_ = 0;
+  std::atomic<bool> exiting_{false};
+  std::atomic<int> exit_status_{0};
+  TaskInterrupter interrupter_;
+  std::shared_ptr<Completion> vfork_done_;
   std::string exe_path_;
   std::vector<std::string> argv_;
 };

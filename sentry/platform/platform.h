@@ -39,6 +39,10 @@ class AddressSpace {
   // whatever was mapped there. Also used to change protections of a mapped range.
   virtual Result<void> MapFile(uint64_t addr, uint64_t offset, uint64_t len, uint8_t perms) = 0;
   virtual void Unmap(uint64_t addr, uint64_t len) = 0;
+  // Makes room for one more task to run here (a new thread, or a vfork child sharing the
+  // memory). Called on the host thread of a task that runs here already, before the new task's
+  // first Switch.
+  virtual Result<void> AddThread() = 0;
 };
 
 enum class SwitchKind {
@@ -64,6 +68,9 @@ class Context {
   virtual void Interrupt() = 0;
   // The task's FP/SSE registers as they are now (between Switch calls, on the task's thread).
   virtual Result<user_fpregs_struct> ReadFpState(AddressSpace& as) = 0;
+  // The task leaves `as` for good (it exits, or execve gives it a new address space): what the
+  // platform keeps for it there is released. Call on the task's thread, before that thread ends.
+  virtual void Leave(AddressSpace& as) = 0;
   // CPU time the application has spent running in this context, in nanoseconds.
   virtual uint64_t AppCpuTimeNs() const = 0;
 };

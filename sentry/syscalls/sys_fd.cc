@@ -1,5 +1,5 @@
-// File descriptor plumbing: dup, dup2, dup3, fcntl (with file seals), lseek, and the generic
-// ioctls.
+// File descriptor plumbing: dup, dup2, dup3, fcntl (with record locks and file seals), lseek,
+// flock, and the generic ioctls.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -9,6 +9,7 @@
 #include "sentry/fsimpl/pipe/pipe.h"
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/table.h"
+#include "sentry/vfs/record_lock.h"
 
 namespace sentry::syscalls {
 namespace {
@@ -40,6 +41,88 @@ Result<uint64_t> Sys_dup2(kernel::Task& t, const Args& a) {
 
 Result<uint64_t> Sys_dup3(kernel::Task& t, const Args& a) {
   return Dup3(t, ArgInt(a[0]), ArgInt(a[1]), ArgInt(a[2]));
+}
+
+// fcntl's record locks: F_GETLK, F_SETLK, F_SETLKW and their F_OFD_ forms (F_*LK64 are the
+// same commands on x86-64), in Linux's order of checks (fs/locks.c).
+Result<uint64_t> RecordLock(kernel::Task& t, int fd, std::shared_ptr<vfs::FileDescription> file,
+                            int cmd, UserAddr arg) {
+  if (file->IsPath()) return Err(EBADF);
+  struct flock fl = TRY(t.mm().CopyInObject<struct flock>(arg));
+  bool ofd = cmd == F_OFD_GETLK || cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW;
+  bool get = cmd == F_GETLK || cmd == F_OFD_GETLK;
+  // F_GETLK asks about a read or a write lock; F_OFD_GETLK may also ask with F_UNLCK, which
+  // finds the description's own locks.
+  if (get && cmd != F_OFD_GETLK && fl.l_type != F_RDLCK && fl.l_type != F_WRLCK) {
+    return Err(EINVAL);
+  }
+  int64_t base = 0;
+  switch (fl.l_whence) {
+    case SEEK_SET:
+      break;
+    case SEEK_CUR:
+      base = file->Seek(0, SEEK_CUR).value_or(0);  // what cannot seek is at 0
+      break;
+    case SEEK_END: {
+      auto st = file->Stat();
+      base = st ? st->st_size : 0;
+      break;
+    }
+    default:
+      return Err(EINVAL);
+  }
+  vfs::LockSpan span = TRY(vfs::ToLockSpan(base, fl.l_start, fl.l_len));
+  if (fl.l_type != F_RDLCK && fl.l_type != F_WRLCK && fl.l_type != F_UNLCK) return Err(EINVAL);
+  // A read lock needs a file open for reading, a write lock one open for writing.
+  if (!get && ((fl.l_type == F_RDLCK && !file->Readable()) ||
+               (fl.l_type == F_WRLCK && !file->Writable()))) {
+    return Err(EBADF);
+  }
+  if (ofd && fl.l_pid != 0) return Err(EINVAL);
+
+  auto& table = vfs::RecordLockTable::Get();
+  // Process locks belong to the fd table (Linux's files_struct), OFD locks to the description.
+  vfs::LockOwner owner{
+      ofd ? static_cast<const void*>(file.get()) : static_cast<const void*>(&t.fds()),
+      t.thread_group().tgid(), ofd};
+  const void* locked = file->LockFile();
+  if (get) {
+    auto conflict = table.Test(locked, owner, fl.l_type, span.start, span.end);
+    if (!conflict) {
+      fl.l_type = F_UNLCK;  // the rest of the struct stays as it came
+    } else {
+      fl.l_type = conflict->range.type;
+      fl.l_whence = SEEK_SET;
+      fl.l_start = conflict->range.start;
+      fl.l_len = conflict->range.end == vfs::kLockOffsetMax
+                     ? 0
+                     : conflict->range.end - conflict->range.start + 1;
+      fl.l_pid = conflict->ofd ? -1 : conflict->range.pid;
+    }
+    TRY(t.mm().CopyOutObject(arg, fl));
+    return 0;
+  }
+
+  if (fl.l_type != F_UNLCK) {
+    // Before taking it, so that no close can come between the lock and the note.
+    if (ofd) {
+      file->NoteOfdLock();
+    } else {
+      t.fds().NoteRecordLock();
+    }
+  }
+  bool wait = cmd == F_SETLKW || cmd == F_OFD_SETLKW;
+  TRY(table.Set(locked, owner, fl.l_type, span.start, span.end, wait));
+  // A process lock taken while the fd was being closed (or replaced) would outlive the close
+  // that should have dropped it: give it back, as Linux does.
+  if (!ofd && fl.l_type != F_UNLCK) {
+    auto now = t.fds().Get(fd);
+    if (!now || now->get() != file.get()) {
+      (void)table.Set(locked, owner, F_UNLCK, span.start, span.end, false);
+      return Err(EBADF);
+    }
+  }
+  return 0;
 }
 
 Result<uint64_t> Sys_fcntl(kernel::Task& t, const Args& a) {
@@ -93,8 +176,15 @@ Result<uint64_t> Sys_fcntl(kernel::Task& t, const Args& a) {
       TRY(file->AddSeals(seals));
       return 0;
     }
+    case F_GETLK:
+    case F_SETLK:
+    case F_SETLKW:
+    case F_OFD_GETLK:
+    case F_OFD_SETLK:
+    case F_OFD_SETLKW:
+      return RecordLock(t, fd, std::move(file), cmd, UserAddr(a[2]));
     default:
-      // Record locks, leases and notifications come with later work.
+      // Leases and notifications come with later work.
       return Err(EINVAL);
   }
 }

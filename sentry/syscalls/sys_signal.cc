@@ -3,6 +3,12 @@
 #include <signal.h>
 #include <sys/syscall.h>
 
+#include <memory>
+#include <utility>
+
+#include "absl/synchronization/mutex.h"
+#include "sentry/base/interrupter.h"
+#include "sentry/kernel/task.h"
 #include "sentry/syscalls/table.h"
 
 namespace sentry::syscalls {
@@ -47,10 +53,17 @@ Result<uint64_t> Sys_rt_sigprocmask(kernel::Task& t, const Args& a) {
   if (a[1] != 0) {
     uint64_t set = TRY(t.mm().CopyInObject<uint64_t>(UserAddr(a[1])));
     switch (how) {
-      case SIG_BLOCK: t.set_signal_mask(old | set); break;
-      case SIG_UNBLOCK: t.set_signal_mask(old & ~set); break;
-      case SIG_SETMASK: t.set_signal_mask(set); break;
-      default: return Err(EINVAL);
+      case SIG_BLOCK:
+        t.set_signal_mask(old | set);
+        break;
+      case SIG_UNBLOCK:
+        t.set_signal_mask(old & ~set);
+        break;
+      case SIG_SETMASK:
+        t.set_signal_mask(set);
+        break;
+      default:
+        return Err(EINVAL);
     }
   }
   if (a[2] != 0) TRY(t.mm().CopyOutObject(UserAddr(a[2]), old));
@@ -75,12 +88,24 @@ Result<uint64_t> Sys_sigaltstack(kernel::Task& t, const Args& a) {
   return 0;
 }
 
+// pause(2) sleeps until a signal handler runs or the process ends. Without signal delivery
+// only the latter (the process exiting, or another thread's execve) ends the sleep.
+Result<uint64_t> Sys_pause(kernel::Task& t, const Args&) {
+  auto gate = std::make_shared<absl::Mutex>();  // the wake-up may outlive this call
+  absl::MutexLock lock(gate.get());
+  ScopedArm arm(&t.interrupter(), [gate] { absl::MutexLock l(gate.get()); });
+  auto interrupted = [&] { return arm.Interrupted(); };
+  gate->Await(absl::Condition(&interrupted));
+  return Err(EINTR);
+}
+
 }  // namespace
 
 void RegisterSignalSyscalls(SyscallTable& t) {
   t.handlers[SYS_rt_sigaction] = Sys_rt_sigaction;
   t.handlers[SYS_rt_sigprocmask] = Sys_rt_sigprocmask;
   t.handlers[SYS_sigaltstack] = Sys_sigaltstack;
+  t.handlers[SYS_pause] = Sys_pause;
 }
 
 }  // namespace sentry::syscalls

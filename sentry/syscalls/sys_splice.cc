@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "sentry/base/interrupter.h"
 #include "sentry/fsimpl/pipe/pipe.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/syscalls/table.h"
@@ -105,13 +106,13 @@ Result<uint64_t> Sys_splice(kernel::Task& t, const Args& a) {
   std::optional<int64_t> off_out = TRY(CopyInOffset(t, a[3]));
   std::optional<int64_t> off_in = TRY(CopyInOffset(t, a[1]));
   if (!in->Readable() || !out->Writable()) return Err(EBADF);
-  // TODO(signals): pass the task's Interrupter so that a signal ends the waits.
   bool nonblocking = flags & SPLICE_F_NONBLOCK;
+  Interrupter* intr = CurrentInterrupter();  // ends the waits on a pipe
 
   if (in_pipe && out_pipe) {
     if (&in_pipe->pipe() == &out_pipe->pipe()) return Err(EINVAL);
     nonblocking |= Nonblocking(*in) || Nonblocking(*out);
-    return Pipe::Splice(in_pipe->pipe(), out_pipe->pipe(), len, nonblocking);
+    return Pipe::Splice(in_pipe->pipe(), out_pipe->pipe(), len, nonblocking, intr);
   }
 
   if (in_pipe) {
@@ -120,9 +121,8 @@ Result<uint64_t> Sys_splice(kernel::Task& t, const Args& a) {
     if (out->status_flags() & O_APPEND) return Err(EINVAL);
     TRY(VerifyArea(off_out ? *off_out : PositionOf(*out), len));
     nonblocking |= Nonblocking(*in);
-    uint64_t n = TRY(in_pipe->pipe().ReadTo(len, nonblocking, [&](std::span<const iovec> views) {
-      return out->Write(views, off_out);
-    }));
+    auto write = [&](std::span<const iovec> views) { return out->Write(views, off_out); };
+    uint64_t n = TRY(in_pipe->pipe().ReadTo(len, nonblocking, write, intr));
     if (off_out) TRY(t.mm().CopyOutObject(UserAddr(a[3]), *off_out + static_cast<int64_t>(n)));
     return n;
   }
@@ -133,13 +133,12 @@ Result<uint64_t> Sys_splice(kernel::Task& t, const Args& a) {
     TRY(VerifyArea(off_in ? *off_in : PositionOf(*in), len));
     nonblocking |= Nonblocking(*out);
     bool directory = IsDirectory(*in);
+    auto read = [&](std::span<const iovec> views) -> Result<uint64_t> {
+      if (directory) return Err(EINVAL);  // directories have no splice_read
+      return in->Read(views, off_in);
+    };
     uint64_t n =
-        TRY(out_pipe->pipe().WriteFrom(std::min(len, kMaxRwCount), nonblocking,
-                                       [&](std::span<const iovec> views) -> Result<uint64_t> {
-                                         if (directory)
-                                           return Err(EINVAL);  // directories have no splice_read
-                                         return in->Read(views, off_in);
-                                       }));
+        TRY(out_pipe->pipe().WriteFrom(std::min(len, kMaxRwCount), nonblocking, read, intr));
     if (off_in) TRY(t.mm().CopyOutObject(UserAddr(a[1]), *off_in + static_cast<int64_t>(n)));
     return n;
   }
@@ -160,7 +159,7 @@ Result<uint64_t> Sys_tee(kernel::Task& t, const Args& a) {
   PipeFile* out_pipe = AsPipe(*out);
   if (!in_pipe || !out_pipe || &in_pipe->pipe() == &out_pipe->pipe()) return Err(EINVAL);
   bool nonblocking = (flags & SPLICE_F_NONBLOCK) || Nonblocking(*in) || Nonblocking(*out);
-  return Pipe::Tee(in_pipe->pipe(), out_pipe->pipe(), len, nonblocking);
+  return Pipe::Tee(in_pipe->pipe(), out_pipe->pipe(), len, nonblocking, CurrentInterrupter());
 }
 
 // sendfile(2): `in` at *offset (or its position), `out` at its position.

@@ -16,13 +16,13 @@ namespace sentry::syscalls {
 namespace {
 
 Result<uint64_t> Sys_exit(kernel::Task& t, const Args& a) {
-  // The only thread of its process for now, so the process ends with it.
+  // This thread only; the process ends with its last thread.
   t.RequestExit((ArgInt(a[0]) & 0xff) << 8);
   return 0;
 }
 
 Result<uint64_t> Sys_exit_group(kernel::Task& t, const Args& a) {
-  t.RequestExit((ArgInt(a[0]) & 0xff) << 8);
+  t.kernel().ExitGroup(t, (ArgInt(a[0]) & 0xff) << 8);
   return 0;
 }
 
@@ -100,7 +100,9 @@ Result<kernel::Rlimit> CopyInRlimit(kernel::Task& t, uint64_t addr) {
 }
 
 Result<void> CopyOutRlimit(kernel::Task& t, uint64_t addr, const kernel::Rlimit& r) {
-  struct rlimit out{r.cur, r.max};
+  struct rlimit out {
+    r.cur, r.max
+  };
   return t.mm().CopyOutObject(UserAddr(addr), out);
 }
 

@@ -4,6 +4,13 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "sentry/base/interrupter.h"
 #include "sentry/syscalls/table.h"
 
 namespace sentry::syscalls {
@@ -13,16 +20,23 @@ constexpr int64_t kNsPerSec = 1000000000;
 
 bool IsHostClock(clockid_t id) {
   switch (id) {
-    case CLOCK_REALTIME: case CLOCK_MONOTONIC: case CLOCK_MONOTONIC_RAW:
-    case CLOCK_REALTIME_COARSE: case CLOCK_MONOTONIC_COARSE: case CLOCK_BOOTTIME:
-    case CLOCK_REALTIME_ALARM: case CLOCK_BOOTTIME_ALARM: case CLOCK_TAI:
+    case CLOCK_REALTIME:
+    case CLOCK_MONOTONIC:
+    case CLOCK_MONOTONIC_RAW:
+    case CLOCK_REALTIME_COARSE:
+    case CLOCK_MONOTONIC_COARSE:
+    case CLOCK_BOOTTIME:
+    case CLOCK_REALTIME_ALARM:
+    case CLOCK_BOOTTIME_ALARM:
+    case CLOCK_TAI:
       return true;
     default:
       return false;
   }
 }
 
-// CPU clocks: the two fixed ids, or a dynamic id naming this process or thread (clock_getcpuclockid).
+// CPU clocks: the two fixed ids, or a dynamic id naming this process or thread
+// (clock_getcpuclockid).
 bool IsOwnCpuClock(kernel::Task& t, clockid_t id) {
   if (id == CLOCK_PROCESS_CPUTIME_ID || id == CLOCK_THREAD_CPUTIME_ID) return true;
   if (id >= 0 || (id & 3) == 3) return false;
@@ -73,7 +87,9 @@ Result<uint64_t> Sys_gettimeofday(kernel::Task& t, const Args& a) {
     TRY(t.mm().CopyOutObject(UserAddr(a[0]), tv));
   }
   if (a[1] != 0) {
-    struct timezone tz{0, 0};  // the sandbox runs in UTC
+    struct timezone tz {
+      0, 0
+    };  // the sandbox runs in UTC
     TRY(t.mm().CopyOutObject(UserAddr(a[1]), tz));
   }
   return 0;
@@ -93,18 +109,50 @@ Result<timespec> CopyInTimespec(kernel::Task& t, uint64_t addr) {
   return ts;
 }
 
-// Sleeping blocks the task's host thread; signals cannot cut it short yet.
-Result<uint64_t> Sleep(clockid_t id, int flags, const timespec& ts) {
+int64_t ToNs(const timespec& ts) { return ts.tv_sec * kNsPerSec + ts.tv_nsec; }
+
+// Sleeps on host clock `id` until `ts` (absolute with TIMER_ABSTIME, else relative). An
+// interruption ends it with EINTR and, for a relative sleep, the time left in `*rem`.
+Result<uint64_t> Sleep(clockid_t id, int flags, const timespec& ts, timespec* rem) {
+  timespec now{};
+  clock_gettime(id, &now);
+  int64_t end = (flags & TIMER_ABSTIME) ? ToNs(ts) : ToNs(now) + ToNs(ts);
+  // Shared with the wake-up, which may run after this sleep has ended (interrupter.h).
+  auto shared = std::make_shared<std::pair<absl::Mutex, absl::CondVar>>();
+  ScopedArm arm(CurrentInterrupter(), [shared] {
+    absl::MutexLock l(&shared->first);
+    shared->second.SignalAll();
+  });
+  absl::MutexLock inner(&shared->first);
   while (true) {
-    int r = clock_nanosleep(id, flags, &ts, nullptr);
-    if (r == 0) return 0;
-    if (r != EINTR) return Err(r);
+    clock_gettime(id, &now);
+    int64_t left = end - ToNs(now);
+    if (left <= 0) return 0;
+    if (arm.Interrupted()) {
+      if (rem != nullptr && !(flags & TIMER_ABSTIME)) {
+        *rem = timespec{left / kNsPerSec, left % kNsPerSec};
+      }
+      return Err(EINTR);
+    }
+    // The clock may be stepped (CLOCK_REALTIME): re-read it at least every second.
+    shared->second.WaitWithTimeout(&shared->first,
+                                   absl::Nanoseconds(std::min<int64_t>(left, kNsPerSec)));
   }
+}
+
+Result<uint64_t> SleepAndReport(kernel::Task& t, clockid_t id, int flags, const timespec& ts,
+                                uint64_t rem_addr) {
+  timespec rem{};
+  auto r = Sleep(id, flags, ts, &rem);
+  if (!r && r.error().value == EINTR && rem_addr != 0 && !(flags & TIMER_ABSTIME)) {
+    TRY(t.mm().CopyOutObject(UserAddr(rem_addr), rem));
+  }
+  return r;
 }
 
 Result<uint64_t> Sys_nanosleep(kernel::Task& t, const Args& a) {
   timespec ts = TRY(CopyInTimespec(t, a[0]));
-  return Sleep(CLOCK_MONOTONIC, 0, ts);
+  return SleepAndReport(t, CLOCK_MONOTONIC, 0, ts, a[1]);
 }
 
 Result<uint64_t> Sys_clock_nanosleep(kernel::Task& t, const Args& a) {
@@ -117,7 +165,7 @@ Result<uint64_t> Sys_clock_nanosleep(kernel::Task& t, const Args& a) {
     return Err(IsHostClock(id) ? ENOTSUP : EINVAL);
   }
   timespec ts = TRY(CopyInTimespec(t, a[2]));
-  return Sleep(id, flags & TIMER_ABSTIME, ts);
+  return SleepAndReport(t, id, flags & TIMER_ABSTIME, ts, a[3]);
 }
 
 }  // namespace

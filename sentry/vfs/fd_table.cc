@@ -2,7 +2,20 @@
 
 #include <algorithm>
 
+#include "sentry/vfs/record_lock.h"
+
 namespace sentry::vfs {
+
+FdTable::~FdTable() {
+  // The process is gone (or its last task sharing the table): so are its record locks.
+  if (record_locked_.load(std::memory_order_relaxed)) RecordLockTable::Get().ReleaseOwner(this);
+}
+
+void FdTable::ReleaseRecordLocks(const FileDescription* closed) {
+  if (closed != nullptr && record_locked_.load(std::memory_order_relaxed)) {
+    RecordLockTable::Get().ReleaseFile(closed->LockFile(), this);
+  }
+}
 
 Result<std::shared_ptr<FileDescription>> FdTable::Get(int fd) {
   absl::MutexLock lock(&mu_);
@@ -48,21 +61,29 @@ Result<void> FdTable::InstallAt(int fd, std::shared_ptr<FileDescription> file, b
     return Err(EBADF);
   }
   std::shared_ptr<FileDescription> old;  // released outside the lock
-  absl::MutexLock lock(&mu_);
-  if (static_cast<size_t>(fd) >= entries_.size()) entries_.resize(fd + 1);
-  old = std::move(entries_[fd].file);
-  entries_[fd] = Entry{std::move(file), cloexec};
+  {
+    absl::MutexLock lock(&mu_);
+    if (static_cast<size_t>(fd) >= entries_.size()) entries_.resize(fd + 1);
+    old = std::move(entries_[fd].file);
+    entries_[fd] = Entry{std::move(file), cloexec};
+  }
+  // Replacing an fd closes it, with what closing means for record locks (even when the new
+  // file is the same one).
+  ReleaseRecordLocks(old.get());
   return {};
 }
 
 Result<void> FdTable::Close(int fd) {
   std::shared_ptr<FileDescription> file;  // released outside the lock
-  absl::MutexLock lock(&mu_);
-  if (fd < 0 || static_cast<size_t>(fd) >= entries_.size() || !entries_[fd].file) {
-    return Err(EBADF);
+  {
+    absl::MutexLock lock(&mu_);
+    if (fd < 0 || static_cast<size_t>(fd) >= entries_.size() || !entries_[fd].file) {
+      return Err(EBADF);
+    }
+    file = std::move(entries_[fd].file);
+    entries_[fd] = Entry{};
   }
-  file = std::move(entries_[fd].file);
-  entries_[fd] = Entry{};
+  ReleaseRecordLocks(file.get());
   return {};
 }
 
@@ -85,22 +106,28 @@ std::shared_ptr<FdTable> FdTable::Clone() {
 
 void FdTable::CloseOnExec() {
   std::vector<std::shared_ptr<FileDescription>> closed;
-  absl::MutexLock lock(&mu_);
-  for (auto& e : entries_) {
-    if (e.file && e.cloexec) {
-      closed.push_back(std::move(e.file));
-      e = Entry{};
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& e : entries_) {
+      if (e.file && e.cloexec) {
+        closed.push_back(std::move(e.file));
+        e = Entry{};
+      }
     }
   }
+  for (const auto& file : closed) ReleaseRecordLocks(file.get());
 }
 
 void FdTable::CloseRange(unsigned first, unsigned last) {
   std::vector<std::shared_ptr<FileDescription>> closed;
-  absl::MutexLock lock(&mu_);
-  for (size_t fd = first; fd < entries_.size() && fd <= last; ++fd) {
-    if (entries_[fd].file) closed.push_back(std::move(entries_[fd].file));
-    entries_[fd] = Entry{};
+  {
+    absl::MutexLock lock(&mu_);
+    for (size_t fd = first; fd < entries_.size() && fd <= last; ++fd) {
+      if (entries_[fd].file) closed.push_back(std::move(entries_[fd].file));
+      entries_[fd] = Entry{};
+    }
   }
+  for (const auto& file : closed) ReleaseRecordLocks(file.get());
 }
 
 void FdTable::SetCloexecRange(unsigned first, unsigned last) {

@@ -1,6 +1,7 @@
 // FdTable: a process's file descriptor numbers and their flags (FD_CLOEXEC).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -10,10 +11,18 @@
 
 namespace sentry::vfs {
 
+// The table is also the owner of its process's record locks (fcntl F_SETLK; Linux's
+// files_struct is): closing any fd that refers to a file drops every lock the table holds on
+// that file, and the table drops all of them when it goes.
 class FdTable {
  public:
   // fs.nr_open's default: no fd number reaches it, whatever RLIMIT_NOFILE says.
   static constexpr int kMaxFds = 1 << 20;
+
+  FdTable() = default;
+  ~FdTable();
+  FdTable(const FdTable&) = delete;
+  FdTable& operator=(const FdTable&) = delete;
 
   Result<std::shared_ptr<FileDescription>> Get(int fd);
   Result<bool> GetCloexec(int fd);
@@ -35,14 +44,20 @@ class FdTable {
   void CloseRange(unsigned first, unsigned last);
   // close_range with CLOSE_RANGE_CLOEXEC: marks them instead.
   void SetCloexecRange(unsigned first, unsigned last);
+  // A record lock was taken with this table as owner: closing fds has locks to drop from now on.
+  void NoteRecordLock() { record_locked_.store(true, std::memory_order_relaxed); }
 
  private:
   struct Entry {
     std::shared_ptr<FileDescription> file;
     bool cloexec = false;
   };
+  // Drops this table's record locks on the file of `closed`, an fd just closed (null: none).
+  void ReleaseRecordLocks(const FileDescription* closed);
+
   absl::Mutex mu_;
   std::vector<Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> record_locked_{false};
 };
 
 }  // namespace sentry::vfs

@@ -4,17 +4,21 @@
 #include <unistd.h>
 
 #include "sentry/vfs/flock.h"
+#include "sentry/vfs/record_lock.h"
 
 namespace sentry::vfs {
 
 FileDescription::~FileDescription() {
   if (flocked_) FlockTable::Get().ReleaseAll(this);
+  if (ofd_locked_.load(std::memory_order_relaxed)) RecordLockTable::Get().ReleaseOwner(this);
+}
+
+const void* FileDescription::LockFile() const {
+  return path_.dentry ? static_cast<const void*>(&path_.inode()) : static_cast<const void*>(this);
 }
 
 Result<void> FileDescription::Flock(int op) {
-  const void* file = path_.dentry ? static_cast<const void*>(&path_.inode())
-                                  : static_cast<const void*>(this);
-  TRY(FlockTable::Get().Lock(file, this, op));
+  TRY(FlockTable::Get().Lock(LockFile(), this, op));
   flocked_ = true;
   return {};
 }

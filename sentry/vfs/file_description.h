@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -33,9 +34,14 @@ class FileDescription {
  public:
   virtual ~FileDescription();
 
-  // flock(2) on this description: the file is its inode (or the description itself when it has
-  // no place in the tree).
+  // What flock(2) and record locks lock: the inode, or the description itself when it has no
+  // place in the tree (anonymous pipes lock their pipe, as both ends share an inode on Linux).
+  virtual const void* LockFile() const;
+  // flock(2) on this description.
   Result<void> Flock(int op);
+  // An OFD record lock was taken with this description as owner: the description drops its
+  // locks when it goes.
+  void NoteOfdLock() { ofd_locked_.store(true, std::memory_order_relaxed); }
 
   // offset: nullopt for read/write at (and advancing) the file position, a value for
   // pread/pwrite. The defaults are what Linux says for files that cannot do it.
@@ -79,6 +85,7 @@ class FileDescription {
   explicit FileDescription(int status_flags) : status_flags_(status_flags) {}
 
   bool flocked_ = false;  // set once a flock was taken; the lock goes with the description
+  std::atomic<bool> ofd_locked_{false};  // likewise for OFD record locks
 
   // The file position, for implementations that keep one.
   std::mutex pos_mu_;

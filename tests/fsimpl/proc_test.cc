@@ -37,6 +37,7 @@ class FakeAddressSpace : public platform::AddressSpace {
  public:
   Result<void> MapFile(uint64_t, uint64_t, uint64_t, uint8_t) override { return {}; }
   void Unmap(uint64_t, uint64_t) override {}
+  Result<void> AddThread() override { return {}; }
 };
 
 // Each Switch runs the test's body on the task's thread, then reports a system call, which
@@ -48,9 +49,10 @@ class FakeContext : public platform::Context {
     return platform::SwitchResult{.kind = platform::SwitchKind::kSyscall};
   }
   void Interrupt() override {}
-  // Not marked override: platform::Context is gaining this method while procfs is written, and
-  // the fake must build on either side of that change.
-  Result<user_fpregs_struct> ReadFpState(platform::AddressSpace&) { return user_fpregs_struct{}; }
+  Result<user_fpregs_struct> ReadFpState(platform::AddressSpace&) override {
+    return user_fpregs_struct{};
+  }
+  void Leave(platform::AddressSpace&) override {}
   uint64_t AppCpuTimeNs() const override { return 2'500'000'000; }  // 250 ticks
 
   std::function<void()> body;

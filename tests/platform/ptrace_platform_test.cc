@@ -118,5 +118,61 @@ TEST_F(PtracePlatformTest, MapFileRejectsBadRanges) {
   EXPECT_EQ(r->kind, SwitchKind::kSyscall);
 }
 
+TEST_F(PtracePlatformTest, ThreadsShareTheAddressSpace) {
+  // A second task (a thread) runs in the same stub from its own host thread, sees the same
+  // memory, and can map into it; both can leave and the stub thread is reused.
+  uint64_t data = *memory_->Allocate(4096);
+  ASSERT_TRUE(as_->AddThread());
+  std::thread second([&] {
+    auto ctx = platform_->NewContext();
+    ASSERT_TRUE(ctx.ok());
+    auto state = sentry::arch::CpuState::ForEntry(kCodeAddr, 0);
+    auto r = (*ctx)->Switch(*as_, state);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->kind, SwitchKind::kSyscall);
+    EXPECT_EQ(state.SyscallNumber(), static_cast<uint64_t>(SYS_getpid));
+    EXPECT_TRUE(as_->MapFile(0x40000, data, 4096, kAccessRead | kAccessWrite));
+    (*ctx)->Leave(*as_);
+  });
+  second.join();
+  // The first context still runs, and the mapping the second made is visible to it.
+  auto state = sentry::arch::CpuState::ForEntry(kCodeAddr, 0);
+  auto r = ctx_->Switch(*as_, state);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->kind, SwitchKind::kSyscall);
+  as_->Unmap(0x40000, 4096);
+
+  // The parked thread serves the next task without a new clone.
+  ASSERT_TRUE(as_->AddThread());
+  std::thread third([&] {
+    auto ctx = platform_->NewContext();
+    ASSERT_TRUE(ctx.ok());
+    auto st = sentry::arch::CpuState::ForEntry(kSpin, 0);
+    std::thread interrupter([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      (*ctx)->Interrupt();
+    });
+    auto res = (*ctx)->Switch(*as_, st);
+    interrupter.join();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->kind, SwitchKind::kInterrupted);
+    (*ctx)->Leave(*as_);
+  });
+  third.join();
+  r = ctx_->Switch(*as_, state);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->kind, SwitchKind::kFault);  // the store after the syscall
+}
+
+TEST_F(PtracePlatformTest, AThreadWithoutRoomCannotSwitchIn) {
+  std::thread other([&] {
+    auto ctx = platform_->NewContext();
+    ASSERT_TRUE(ctx.ok());
+    auto state = sentry::arch::CpuState::ForEntry(kCodeAddr, 0);
+    EXPECT_FALSE((*ctx)->Switch(*as_, state));
+  });
+  other.join();
+}
+
 }  // namespace
 }  // namespace platform::ptrace

@@ -516,15 +516,14 @@ PipeFile::~PipeFile() { pipe_->Release(reads_, writes_); }
 
 Result<uint64_t> PipeFile::Read(std::span<const iovec> dst, std::optional<int64_t> offset) {
   if (offset) return Err(ESPIPE);
-  // TODO(signals): pass the current task's Interrupter so a signal ends the wait.
-  return pipe_->Read(dst, status_flags() & O_NONBLOCK, nullptr);
+  return pipe_->Read(dst, status_flags() & O_NONBLOCK, CurrentInterrupter());
 }
 
 Result<uint64_t> PipeFile::Write(std::span<const iovec> src, std::optional<int64_t> offset) {
   if (offset) return Err(ESPIPE);
   // O_DIRECT is read at each write: F_SETFL may turn packet mode on and off.
-  // TODO(signals): pass the current task's Interrupter so a signal ends the wait.
-  return pipe_->Write(src, status_flags() & O_NONBLOCK, status_flags() & O_DIRECT, nullptr);
+  return pipe_->Write(src, status_flags() & O_NONBLOCK, status_flags() & O_DIRECT,
+                      CurrentInterrupter());
 }
 
 Result<struct stat> PipeFile::Stat() {
@@ -559,8 +558,7 @@ Result<std::shared_ptr<vfs::FileDescription>> Fifo::Open(const vfs::VirtualDentr
     }
   }
   // Not under mu_: the open may wait for a partner, who comes through here too.
-  // TODO(signals): pass the current task's Interrupter so a signal ends the wait.
-  TRY(pipe->OpenFifoEnd(reader, writer, flags & O_NONBLOCK, nullptr));
+  TRY(pipe->OpenFifoEnd(reader, writer, flags & O_NONBLOCK, CurrentInterrupter()));
   return std::make_shared<PipeFile>(PipeFile::Key{}, std::move(pipe), flags, path);
 }
 

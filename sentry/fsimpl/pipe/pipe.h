@@ -10,12 +10,12 @@
 // Slot pages are sentry heap memory: they are the kernel's, not the application's.
 //
 // Locks: Pipe::mu_ comes before everything else: a wait calls an Interrupter's Arm/Disarm with it
-// held (see Interrupter for the order that implies), and splice(2) reads or writes the file at
-// its other end with it held, as Linux holds pipe->mutex there (so that what a file write does
-// not take stays in the pipe, in order). Two pipes (splice and tee between pipes) are locked in
-// address order. Nothing that holds a file system's lock ever takes a pipe's. Application
-// memory is copied with mu_ held; the iovecs are the sentry's own views of it, so the copies
-// cannot fault.
+// held (see sentry/base/interrupter.h for the order that implies), and splice(2) reads or writes
+// the file at its other end with it held, as Linux holds pipe->mutex there (so that what a file
+// write does not take stays in the pipe, in order). Two pipes (splice and tee between pipes) are
+// locked in address order. Nothing that holds a file system's lock ever takes a pipe's.
+// Application memory is copied with mu_ held; the iovecs are the sentry's own views of it, so
+// the copies cannot fault.
 #pragma once
 
 #include <sys/stat.h>
@@ -33,6 +33,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "sentry/base/errno.h"
+#include "sentry/base/interrupter.h"
 #include "sentry/base/user_addr.h"
 #include "sentry/vfs/file_description.h"
 
@@ -45,22 +46,8 @@ inline constexpr uint64_t kDefaultPipeSize = 16 * kPageSize;
 // /proc/sys/fs/pipe-max-size's default: F_SETPIPE_SZ beyond it needs CAP_SYS_RESOURCE.
 inline constexpr uint64_t kPipeMaxSize = 1 << 20;
 
-// Cuts a blocking wait short: a pending signal (TODO(signals): each Task will own one), later a
-// deadline. A pipe that is about to sleep calls Arm() with a callback that wakes it, checks
-// Interrupted() before every sleep, and calls Disarm() when it stops waiting. Whoever
-// interrupts first makes Interrupted() true and then calls the armed callback.
-//
-// Contract, so that neither side can deadlock the other: Arm and Disarm are called with the
-// waiter's lock held and may take only the interrupter's own short lock; the interrupter calls
-// the callback with none of its locks held (copy it out first). The callback may run after
-// Disarm, or after the wait has ended: it only wakes, and keeps alive what it touches.
-class Interrupter {
- public:
-  virtual ~Interrupter() = default;
-  virtual bool Interrupted() = 0;
-  virtual void Arm(std::function<void()> wake) = 0;
-  virtual void Disarm() = 0;
-};
+// Blocking waits end early when the waiting task is interrupted (sentry/base/interrupter.h).
+using Interrupter = sentry::Interrupter;
 
 // The shared buffer and the count of open ends. Held by shared_ptr: by each PipeFile and, for a
 // FIFO, while an open is in progress.
@@ -217,6 +204,10 @@ class PipeFile : public vfs::FileDescription {
   Pipe& pipe() { return *pipe_; }
   // Anonymous pipes have no place in the tree; FIFOs do.
   bool anonymous() const { return !path().dentry; }
+  // Both ends of an anonymous pipe lock the same file, the pipe (one inode on Linux).
+  const void* LockFile() const override {
+    return anonymous() ? pipe_.get() : FileDescription::LockFile();
+  }
 
  private:
   friend class Fifo;
