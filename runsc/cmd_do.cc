@@ -43,6 +43,42 @@ std::optional<std::string> Resolve(const std::string& name) {
   return std::nullopt;
 }
 
+struct Volume {
+  std::string host;     // canonical, absolute
+  std::string sandbox;  // absolute
+  bool read_only = false;
+};
+
+// HOST:SANDBOX[:ro|:rw]. Neither path may contain ':'.
+std::optional<Volume> ParseVolume(const std::string& spec, std::string* error) {
+  std::vector<std::string> parts = absl::StrSplit(spec, ':');
+  Volume v;
+  if (parts.size() == 3 && (parts[2] == "ro" || parts[2] == "rw")) {
+    v.read_only = parts[2] == "ro";
+    parts.pop_back();
+  }
+  if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+    *error = "expected HOST:SANDBOX[:ro]";
+    return std::nullopt;
+  }
+  char resolved[PATH_MAX];
+  if (realpath(parts[0].c_str(), resolved) == nullptr) {
+    *error = absl::StrCat(parts[0], ": ", strerror(errno));
+    return std::nullopt;
+  }
+  v.host = resolved;
+  v.sandbox = parts[1];
+  if (v.sandbox[0] != '/') {
+    *error = absl::StrCat(v.sandbox, ": the sandbox path must be absolute");
+    return std::nullopt;
+  }
+  if (v.sandbox.find_first_not_of('/') == std::string::npos) {
+    *error = "a volume cannot replace the root";
+    return std::nullopt;
+  }
+  return v;
+}
+
 std::string Hostname() {
   char buf[256] = {};
   if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
@@ -51,7 +87,18 @@ std::string Hostname() {
 
 }  // namespace
 
-int Do(const GlobalFlags& flags, const std::vector<std::string>& program) {
+int Do(const GlobalFlags& flags, const DoFlags& do_flags, const std::vector<std::string>& program) {
+  std::vector<Volume> volumes;
+  for (const std::string& spec : do_flags.volumes) {
+    std::string error;
+    auto v = ParseVolume(spec, &error);
+    if (!v) {
+      fprintf(stderr, "runsc: --volume %s: %s\n", spec.c_str(), error.c_str());
+      return 2;
+    }
+    volumes.push_back(std::move(*v));
+  }
+
   auto path = Resolve(program[0]);
   if (!path) {
     fprintf(stderr, "runsc: %s: command not found\n", program[0].c_str());
@@ -76,8 +123,11 @@ int Do(const GlobalFlags& flags, const std::vector<std::string>& program) {
   if (flags.strace) args.push_back("--strace");
   if (!flags.debug_log_dir.empty()) args.push_back("--debug-log=" + flags.debug_log_dir);
   exe.Reset();
-  // The gofer serves the host's root read-only; the sentry gets its socket as fd 3.
-  auto gofer = StartGofer("/", /*read_only=*/true);
+  // The gofer serves the host's root read-only, and each volume as an attach point of its own;
+  // the sentry gets its socket as fd 3.
+  std::vector<gofer::GoferMount> gofer_mounts;
+  for (const Volume& v : volumes) gofer_mounts.push_back({v.host, v.read_only});
+  auto gofer = StartGofer("/", /*read_only=*/true, std::move(gofer_mounts));
   if (!gofer.ok()) {
     fprintf(stderr, "runsc: starting the gofer: %s\n", gofer.status().ToString().c_str());
     return 1;
@@ -86,7 +136,11 @@ int Do(const GlobalFlags& flags, const std::vector<std::string>& program) {
   char cwd[PATH_MAX];
   std::string sandbox_cwd = getcwd(cwd, sizeof(cwd)) != nullptr ? cwd : "/";
   args.insert(args.end(), {"boot", absl::StrCat("--gofer-fd=", kGoferFd), "--exe-path=" + *path,
-                           "--cwd=" + sandbox_cwd, "--hostname=" + Hostname(), "--"});
+                           "--cwd=" + sandbox_cwd, "--hostname=" + Hostname()});
+  for (const Volume& v : volumes) {
+    args.push_back(absl::StrCat("--volume=", v.read_only ? "ro:" : "rw:", v.sandbox));
+  }
+  args.push_back("--");
   args.insert(args.end(), program.begin(), program.end());
   std::vector<char*> cargs;
   for (auto& a : args) cargs.push_back(a.data());

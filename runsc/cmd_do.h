@@ -16,13 +16,21 @@ struct GlobalFlags {
 
 struct BootFlags {
   int gofer_fd = -1;
+  std::vector<std::string> volumes;  // "ro:PATH" or "rw:PATH", in attach-point order
   std::string executable_path;
   std::string cwd = "/";
   std::string hostname = "localhost";
 };
 
+// `runsc do`'s own flags.
+struct DoFlags {
+  // --volume HOST:SANDBOX[:ro]: the host's directory (or file) HOST, served by the gofer, bind
+  // mounted at the absolute path SANDBOX; writes reach HOST unless :ro (then EROFS).
+  std::vector<std::string> volumes;
+};
+
 // program[0] is resolved on the PATH like a shell would; the rest are its arguments. Returns the
 // program's exit status (128+N for a fatal signal N), or 126/127 when it cannot be started.
-int Do(const GlobalFlags& flags, const std::vector<std::string>& program);
+int Do(const GlobalFlags& flags, const DoFlags& do_flags, const std::vector<std::string>& program);
 
 }  // namespace runsc

@@ -13,7 +13,8 @@
 
 namespace runsc {
 
-absl::StatusOr<GoferProcess> StartGofer(const std::string& root, bool read_only) {
+absl::StatusOr<GoferProcess> StartGofer(const std::string& root, bool read_only,
+                                        std::vector<gofer::GoferMount> mounts) {
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     return absl::InternalError(absl::StrCat("socketpair: ", strerror(errno)));
@@ -29,7 +30,8 @@ absl::StatusOr<GoferProcess> StartGofer(const std::string& root, bool read_only)
     for (int i = 0; i < 3; ++i) {
       if (i != fd) close(i);
     }
-    gofer::GoferConfig config{.root = root, .socket_fd = fd, .read_only = read_only, .mounts = {}};
+    gofer::GoferConfig config{.root = root, .socket_fd = fd, .read_only = read_only,
+                               .mounts = std::move(mounts)};
     _exit(gofer::RunGofer(config));
   }
   return GoferProcess{pid, std::move(sentry_end)};

@@ -4,8 +4,10 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "gofer/gofer_server.h"
 #include "sentry/base/file_descriptor.h"
 
 namespace runsc {
@@ -15,8 +17,9 @@ struct GoferProcess {
   sentry::FileDescriptor socket;  // the sentry's end of the gofer's SOCK_SEQPACKET socket
 };
 
-// Forks the gofer serving `root` (read-only when asked); it dies with runsc and exits when the
-// sentry closes its end of the socket.
-absl::StatusOr<GoferProcess> StartGofer(const std::string& root, bool read_only);
+// Forks the gofer serving `root` (read-only when asked) as attach point 0 and `mounts` as
+// attach points 1..N; it dies with runsc and exits when the sentry closes its end of the socket.
+absl::StatusOr<GoferProcess> StartGofer(const std::string& root, bool read_only,
+                                        std::vector<gofer::GoferMount> mounts = {});
 
 }  // namespace runsc

@@ -21,7 +21,8 @@ namespace {
 int ProgramStart(int argc, char** argv, bool* has_separator) {
   static const std::set<std::string> kTakesValue = {"--platform", "--debug-log", "--network",
                                                     "--root",     "--gofer-fd",  "--exe-path",
-                                                    "--hostname", "--cwd"};
+                                                    "--hostname", "--cwd",       "--volume",
+                                                    "-v"};
   bool seen_subcommand = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -62,6 +63,12 @@ int main(int argc, char** argv) {
   app.add_option("--root", global.root, "state directory");
 
   auto* cmd_do = app.add_subcommand("do", "run PROGRAM [ARGS...] in a new sandbox");
+  runsc::DoFlags do_flags;
+  cmd_do
+      ->add_option("-v,--volume", do_flags.volumes,
+                   "HOST:SANDBOX[:ro]: mount the host's directory HOST at SANDBOX (repeatable)")
+      ->expected(1)
+      ->take_all();
 
   runsc::BootFlags boot;
   auto* cmd_boot = app.add_subcommand("boot", "(internal) the sentry process")->group("");
@@ -69,6 +76,7 @@ int main(int argc, char** argv) {
   cmd_boot->add_option("--cwd", boot.cwd);
   cmd_boot->add_option("--exe-path", boot.executable_path)->required();
   cmd_boot->add_option("--hostname", boot.hostname);
+  cmd_boot->add_option("--volume", boot.volumes)->expected(1)->take_all();
 
   CLI11_PARSE(app, program_start, argv);
 
@@ -77,7 +85,7 @@ int main(int argc, char** argv) {
       fprintf(stderr, "runsc do: missing PROGRAM\n%s", app.help().c_str());
       return 2;
     }
-    return runsc::Do(global, program);
+    return runsc::Do(global, do_flags, program);
   }
   runsc::BootConfig config{.platform = global.platform,
                            .strace = global.strace,
@@ -87,7 +95,15 @@ int main(int argc, char** argv) {
                            .cwd = boot.cwd,
                            .argv = {},
                            .envp = {},
-                           .hostname = boot.hostname};
+                           .hostname = boot.hostname,
+                           .volumes = {}};
+  for (const std::string& v : boot.volumes) {
+    if (v.size() < 4 || (v.compare(0, 3, "ro:") != 0 && v.compare(0, 3, "rw:") != 0)) {
+      fprintf(stderr, "runsc boot: bad --volume %s\n", v.c_str());
+      return 2;
+    }
+    config.volumes.push_back({.path = v.substr(3), .read_only = v[1] == 'o'});
+  }
   config.argv = std::move(program);
   for (char** e = environ; *e != nullptr; ++e) config.envp.emplace_back(*e);
   return runsc::Boot(std::move(config));

@@ -3,8 +3,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <set>
+
 #include "absl/base/internal/sysinfo.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "platform/ptrace/ptrace_platform.h"
 #include "platform/ptrace/stub_seccomp.h"
 #include "runsc/sandbox_namespaces.h"
@@ -13,6 +16,7 @@
 #include "sentry/fsimpl/gofer/gofer_fs.h"
 #include "sentry/fsimpl/overlay/overlay.h"
 #include "sentry/fsimpl/proc/proc.h"
+#include "sentry/fsimpl/sys/sys.h"
 #include "sentry/fsimpl/tmpfs/tmpfs.h"
 #include "sentry/vfs/resolve.h"
 #include "sentry/kernel/kernel.h"
@@ -46,14 +50,101 @@ void SetUpLogging(const BootConfig& config) {
   spdlog::register_logger(strace);
 }
 
+namespace vfs = sentry::vfs;
+
+// What procfs takes as options (Linux 6.1): hidepid=, gid=, subset=pid. They change nothing
+// here: the sandbox's /proc shows only the caller's own process anyway.
+sentry::Result<void> CheckProcOptions(const std::vector<vfs::MountOption>& options) {
+  for (const auto& o : options) {
+    if (!o.has_value || o.value.empty()) return sentry::Err(EINVAL);
+    if (o.key == "hidepid") {
+      static const std::set<std::string> kValues = {"0", "1", "2", "4", "off", "noaccess",
+                                                    "invisible", "ptraceable"};
+      if (!kValues.contains(o.value)) return sentry::Err(EINVAL);
+    } else if (o.key == "gid") {
+      if (o.value.find_first_not_of("0123456789") != std::string::npos) {
+        return sentry::Err(EINVAL);
+      }
+    } else if (o.key == "subset") {
+      if (o.value != "pid") return sentry::Err(EINVAL);
+    } else {
+      return sentry::Err(EINVAL);
+    }
+  }
+  return {};
+}
+
+// The file system types mount(2) knows: tmpfs, proc and sysfs (one tree, shared by every
+// mount of it, as Linux's sysfs is within a network namespace).
+void RegisterFilesystems(sentry::kernel::Kernel& kernel,
+                         const sentry::fsimpl::proc::HostProcSnapshot& host) {
+  namespace tmpfs = sentry::fsimpl::tmpfs;
+  using RootResult = sentry::Result<std::shared_ptr<vfs::Inode>>;
+  sentry::mm::MemoryFile& memory = kernel.memory_file();
+  const uint64_t ram = host.mem_total_bytes;
+  kernel.filesystems().Register(vfs::FilesystemType{
+      .name = "tmpfs",
+      .mount = [&memory, ram](const vfs::MountArgs& args) -> RootResult {
+        tmpfs::MountOptions o = TRY(tmpfs::ParseMountOptions(args.options, ram));
+        // Linux's default size is half the RAM (0, unlimited, when the host's is unknown).
+        tmpfs::FilesystemOptions limits{.size_limit = o.size_limit.value_or(ram / 2),
+                                        .max_inodes = o.max_inodes.value_or(0)};
+        return tmpfs::Filesystem::Create(memory, o.mode, o.uid, o.gid, limits)->root();
+      },
+      .remount = [ram](vfs::Inode& root,
+                       const std::vector<vfs::MountOption>& options) -> sentry::Result<void> {
+        return tmpfs::Remount(root, TRY(tmpfs::ParseMountOptions(options, ram)));
+      }});
+  kernel.filesystems().Register(vfs::FilesystemType{
+      .name = "proc",
+      .mount = [&kernel, host](const vfs::MountArgs& args) -> RootResult {
+        TRY(CheckProcOptions(args.options));
+        return sentry::fsimpl::proc::NewProcRoot(kernel, host);
+      },
+      .remount = [](vfs::Inode&, const std::vector<vfs::MountOption>& options) {
+        return CheckProcOptions(options);
+      }});
+  auto sys = sentry::fsimpl::sys::NewSysRoot({.num_cpus = host.num_cpus});
+  kernel.filesystems().Register(vfs::FilesystemType{
+      .name = "sysfs",
+      .mount = [sys](const vfs::MountArgs& args) -> RootResult {
+        if (!args.options.empty()) return sentry::Err(EINVAL);
+        return sys;
+      },
+      .remount = nullptr});
+}
+
+// Resolves `path` in `mounts`, creating what is missing of it as directories (the last
+// component as an empty file when `dir` is false). The root is an overlay whose upper layer
+// takes these, so the host never sees them.
+sentry::Result<vfs::VirtualDentry> MakeMountPoint(vfs::MountNamespace& mounts,
+                                                  const std::string& path, bool dir) {
+  vfs::ResolveContext ctx{mounts, mounts.Root(), vfs::FsCredentials{}};
+  vfs::VirtualDentry cur = mounts.Root();
+  std::vector<std::string> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string& name = parts[i];
+    auto next = vfs::Resolve(ctx, cur, name, vfs::kFollowFinal);
+    if (!next && next.error().value == ENOENT && name != "." && name != "..") {
+      if (cur.mount->read_only()) return sentry::Err(EROFS);
+      bool last = i + 1 == parts.size();
+      auto inode = last && !dir ? TRY(cur.inode().Create(name, 0644, ctx.creds))
+                                : TRY(cur.inode().Mkdir(name, 0755, ctx.creds));
+      cur.dentry->AddChild(name, std::move(inode));
+      next = vfs::Resolve(ctx, cur, name, 0);
+    }
+    cur = TRY(std::move(next));
+  }
+  return cur;
+}
+
 // The sandbox's mount tree: the gofer's root (the host's /, served read-only) under an overlay
 // whose tmpfs upper layer takes every write, so the sandbox can change any file and the host's
-// stay as they are; the sandbox's own /dev and /proc.
-absl::StatusOr<std::shared_ptr<sentry::vfs::MountNamespace>> BuildMounts(
-    int gofer_fd, sentry::kernel::Kernel& kernel,
-    const sentry::fsimpl::proc::HostProcSnapshot& host) {
+// stay as they are; the sandbox's own /dev, /proc and /sys; and the volumes, the gofer's other
+// attach points, each on its path (created in the overlay if missing), read-only if asked.
+absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
+    int gofer_fd, sentry::kernel::Kernel& kernel, const std::vector<VolumeMount>& volumes) {
   sentry::mm::MemoryFile& memory = kernel.memory_file();
-  namespace vfs = sentry::vfs;
   auto channel = std::make_shared<gofer::Channel>(sentry::FileDescriptor(gofer_fd));
   auto fs = std::make_shared<sentry::fsimpl::gofer::Filesystem>(std::move(channel));
   auto root = fs->Attach(0);
@@ -66,16 +157,23 @@ absl::StatusOr<std::shared_ptr<sentry::vfs::MountNamespace>> BuildMounts(
                                             "overlay", 0);
   auto mounts = std::make_shared<vfs::MountNamespace>(std::move(mount));
 
-  auto dev = sentry::fsimpl::dev::NewDevFilesystem(memory);
   struct Extra {
     const char* path;
     std::shared_ptr<vfs::Inode> root;
     const char* type;
     int flags;
   };
-  auto proc = sentry::fsimpl::proc::NewProcRoot(kernel, host);
-  for (const Extra& e : {Extra{"/dev", dev->root(), "tmpfs", MS_NOSUID},
-                         Extra{"/proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC}}) {
+  auto instance = [&](const char* type) -> std::shared_ptr<vfs::Inode> {
+    vfs::MountArgs args;
+    args.source = type;
+    auto r = kernel.filesystems().Find(type)->mount(args);
+    return r ? *r : nullptr;
+  };
+  constexpr int kNoSuidDevExec = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  for (const Extra& e :
+       {Extra{"/dev", sentry::fsimpl::dev::NewDevFilesystem(memory)->root(), "tmpfs", MS_NOSUID},
+        Extra{"/proc", instance("proc"), "proc", kNoSuidDevExec},
+        Extra{"/sys", instance("sysfs"), "sysfs", kNoSuidDevExec}}) {
     vfs::ResolveContext ctx{*mounts, mounts->Root(), vfs::FsCredentials{}};
     auto at = vfs::Resolve(ctx, mounts->Root(), e.path, vfs::kFollowFinal | vfs::kMustBeDir);
     if (!at) {
@@ -86,6 +184,21 @@ absl::StatusOr<std::shared_ptr<sentry::vfs::MountNamespace>> BuildMounts(
     if (auto r = mounts->AddMount(*at, std::move(m)); !r) {
       return absl::InternalError(absl::StrCat("mounting ", e.path, ": ", strerror(r.error().value)));
     }
+  }
+
+  for (size_t i = 0; i < volumes.size(); ++i) {
+    const VolumeMount& v = volumes[i];
+    auto failed = [&](const char* what, int err) {
+      return absl::InternalError(
+          absl::StrCat("volume ", v.path, ": ", what, ": ", strerror(err)));
+    };
+    auto volume_root = fs->Attach(static_cast<uint32_t>(i + 1));
+    if (!volume_root) return failed("attaching to the gofer", volume_root.error().value);
+    auto at = MakeMountPoint(*mounts, v.path, (*volume_root)->IsDir());
+    if (!at) return failed("making the mount point", at.error().value);
+    auto m = std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(std::move(*volume_root)), "gofer",
+                                          "none", v.read_only ? MS_RDONLY : 0);
+    if (auto r = mounts->AddMount(*at, std::move(m)); !r) return failed("mounting", r.error().value);
   }
   return mounts;
 }
@@ -126,8 +239,10 @@ int Boot(BootConfig config) {
                                 .dispatcher = sentry::syscalls::Dispatch};
   sentry::kernel::Kernel k(std::move(options), std::move(*memory), std::move(*platform));
 
-  // What /proc shows of the host (cpuinfo) is read now, while the sentry can still open files.
-  auto mounts = BuildMounts(config.gofer_fd, k, sentry::fsimpl::proc::HostProcSnapshot::Capture());
+  // What /proc and /sys show of the host (cpuinfo, the CPU count) is read now, while the sentry
+  // can still open files.
+  RegisterFilesystems(k, sentry::fsimpl::proc::HostProcSnapshot::Capture());
+  auto mounts = BuildMounts(config.gofer_fd, k, config.volumes);
   if (!mounts.ok()) {
     spdlog::error("file system: {}", mounts.status().ToString());
     return 1;

@@ -6,6 +6,12 @@
 
 namespace runsc {
 
+// A host directory (or file) the gofer serves as attach point `index + 1`, mounted at `path`.
+struct VolumeMount {
+  std::string path;  // absolute, in the sandbox
+  bool read_only = false;
+};
+
 struct BootConfig {
   std::string platform = "ptrace";
   bool strace = false;
@@ -16,6 +22,7 @@ struct BootConfig {
   std::vector<std::string> argv;
   std::vector<std::string> envp;
   std::string hostname = "localhost";
+  std::vector<VolumeMount> volumes;  // in the gofer's attach-point order
 };
 
 // Runs the sandbox to completion. Returns the process exit code for the sentry: the init

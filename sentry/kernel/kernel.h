@@ -22,6 +22,7 @@
 #include "sentry/mm/memory_file.h"
 #include "sentry/mm/memory_manager.h"
 #include "sentry/platform/platform.h"
+#include "sentry/vfs/filesystem_type.h"
 #include "sentry/vfs/mount.h"
 
 namespace sentry::kernel {
@@ -83,6 +84,8 @@ class Kernel {
   // The mount tree every process starts with; set once at boot, before RunInit.
   void SetMounts(std::shared_ptr<vfs::MountNamespace> mounts) { mounts_ = std::move(mounts); }
   vfs::MountNamespace& mounts() { return *mounts_; }
+  // The file system types mount(2) knows by name; registered at boot, before RunInit.
+  vfs::FilesystemRegistry& filesystems() { return filesystems_; }
 
   // Mounts that no namespace shows, for files with no name anywhere (memfds: Linux's shm_mnt),
   // one per `key`: made by `make` on first use, then kept for the kernel's life.
@@ -152,6 +155,7 @@ class Kernel {
   absl::Mutex internal_mounts_mu_;
   std::map<std::string, std::shared_ptr<vfs::Mount>, std::less<>> internal_mounts_
       ABSL_GUARDED_BY(internal_mounts_mu_);
+  vfs::FilesystemRegistry filesystems_;
   std::bitset<1024> reported_;
   std::atomic_flag report_lock_ = ATOMIC_FLAG_INIT;
 };

@@ -25,6 +25,8 @@ SyscallTable BuildTable() {
   RegisterProcessSyscalls(t);
   RegisterPipeSyscalls(t);
   RegisterSpliceSyscalls(t);
+  RegisterMountSyscalls(t);
+  RegisterCredSyscalls(t);
   return t;
 }
 

@@ -1,5 +1,6 @@
 // File attributes and durability: chmod, chown, truncate, utimes, fsync and sync, statfs.
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -14,6 +15,10 @@
 
 namespace sentry::syscalls {
 namespace {
+
+// Linux's statfs f_flags bits that glibc's <sys/statvfs.h> leaves out.
+constexpr long kStValid = 0x0020;         // ST_VALID: f_flags is filled in
+constexpr long kStNoSymFollow = 0x2000;  // ST_NOSYMFOLLOW
 
 using TimePair = std::array<timespec, 2>;
 using TimevalPair = std::array<timeval, 2>;
@@ -224,18 +229,34 @@ Result<uint64_t> Sys_sync_file_range(kernel::Task& t, const Args& a) {
   return 0;
 }
 
+// statfs(2) of the file system at `vd`; f_flags describe the mount, as Linux's
+// calculate_f_flags makes them (ST_VALID says the field is filled in).
+Result<struct statfs> StatFsAt(const vfs::VirtualDentry& vd) {
+  struct statfs st = TRY(vd.inode().StatFs());
+  int m = vd.mount->flags();
+  long flags = kStValid;
+  if (m & MS_RDONLY) flags |= ST_RDONLY;
+  if (m & MS_NOSUID) flags |= ST_NOSUID;
+  if (m & MS_NODEV) flags |= ST_NODEV;
+  if (m & MS_NOEXEC) flags |= ST_NOEXEC;
+  if (m & MS_NOATIME) flags |= ST_NOATIME;
+  if (m & MS_NODIRATIME) flags |= ST_NODIRATIME;
+  if (!(m & (MS_NOATIME | MS_STRICTATIME))) flags |= ST_RELATIME;
+  if (m & MS_NOSYMFOLLOW) flags |= kStNoSymFollow;
+  st.f_flags = flags;
+  return st;
+}
+
 Result<uint64_t> Sys_statfs(kernel::Task& t, const Args& a) {
   vfs::VirtualDentry vd = TRY(Target(t, AT_FDCWD, a[0], 0, false));
-  struct statfs st = TRY(vd.inode().StatFs());
-  if (vd.mount->read_only()) st.f_flags |= ST_RDONLY;
+  struct statfs st = TRY(StatFsAt(vd));
   TRY(t.mm().CopyOutObject(UserAddr(a[1]), st));
   return 0;
 }
 
 Result<uint64_t> Sys_fstatfs(kernel::Task& t, const Args& a) {
   vfs::VirtualDentry vd = TRY(FdTarget(t, ArgInt(a[0])));
-  struct statfs st = TRY(vd.inode().StatFs());
-  if (vd.mount->read_only()) st.f_flags |= ST_RDONLY;
+  struct statfs st = TRY(StatFsAt(vd));
   TRY(t.mm().CopyOutObject(UserAddr(a[1]), st));
   return 0;
 }

@@ -127,6 +127,7 @@ Result<uint64_t> UnlinkAt(kernel::Task& t, int dirfd, const std::string& path) {
   if (pn.parent.mount->read_only()) return Err(EROFS);
   struct stat st = TRY(pn.parent.inode().Stat());
   if (!vfs::MayAccess(st, FsCreds(t), W_OK | X_OK)) return Err(EACCES);
+  if (t.kernel().mounts().MountedAt({pn.parent.mount, child})) return Err(EBUSY);
   TRY(pn.parent.inode().Unlink(pn.name));
   pn.parent.dentry->DropChild(pn.name);
   return 0;
@@ -162,6 +163,13 @@ Result<uint64_t> RenameAt(kernel::Task& t, int olddirfd, uint64_t oldpath_addr, 
   if (from.parent.mount != to.parent.mount) return Err(EXDEV);
   auto moved = TRY(from.parent.dentry->Child(from.name));
   if ((from.trailing_slash || to.trailing_slash) && !moved->inode().IsDir()) return Err(ENOTDIR);
+  // A mountpoint stays where it is (Linux's is_local_mountpoint check).
+  vfs::MountNamespace& mounts = t.kernel().mounts();
+  if (mounts.MountedAt({from.parent.mount, moved})) return Err(EBUSY);
+  if (auto replaced = to.parent.dentry->Child(to.name);
+      replaced && mounts.MountedAt({to.parent.mount, *replaced})) {
+    return Err(EBUSY);
+  }
   if (from.parent.dentry == to.parent.dentry && from.name == to.name) {
     return (flags & RENAME_NOREPLACE) ? Result<uint64_t>(Err(EEXIST)) : Result<uint64_t>(0);
   }

@@ -3,6 +3,7 @@
 #include <linux/close_range.h>
 #include <linux/memfd.h>
 #include <linux/openat2.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -42,6 +43,9 @@ Result<std::shared_ptr<vfs::FileDescription>> OpenResolved(kernel::Task& t,
   if ((flags & O_DIRECTORY) && !inode.IsDir()) return Err(ENOTDIR);
   int want = AccessWanted(flags);
   if (inode.IsDir() && (want & W_OK)) return Err(EISDIR);
+  if ((S_ISCHR(inode.type()) || S_ISBLK(inode.type())) && (vd.mount->flags() & MS_NODEV)) {
+    return Err(EACCES);
+  }
   if (!created) {
     struct stat st = TRY(inode.Stat());
     if (!vfs::MayAccess(st, FsCreds(t), want)) return Err(EACCES);

@@ -39,6 +39,8 @@ void RegisterAttrSyscalls(SyscallTable& t);
 void RegisterProcessSyscalls(SyscallTable& t);
 void RegisterPipeSyscalls(SyscallTable& t);
 void RegisterSpliceSyscalls(SyscallTable& t);
+void RegisterMountSyscalls(SyscallTable& t);
+void RegisterCredSyscalls(SyscallTable& t);
 
 // Argument helpers.
 inline int ArgInt(uint64_t v) { return static_cast<int>(static_cast<uint32_t>(v)); }

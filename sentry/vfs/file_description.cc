@@ -8,9 +8,21 @@
 
 namespace sentry::vfs {
 
+FileDescription::FileDescription(int status_flags, VirtualDentry path)
+    : status_flags_(status_flags), path_(std::move(path)) {
+  if (path_.mount && path_.dentry && Writable()) {
+    mode_t type = path_.inode().type();
+    if (!S_ISCHR(type) && !S_ISBLK(type) && !S_ISFIFO(type) && !S_ISSOCK(type)) {
+      path_.mount->AddWriter();
+      mount_writer_ = true;
+    }
+  }
+}
+
 FileDescription::~FileDescription() {
   if (flocked_) FlockTable::Get().ReleaseAll(this);
   if (ofd_locked_.load(std::memory_order_relaxed)) RecordLockTable::Get().ReleaseOwner(this);
+  if (mount_writer_) path_.mount->RemoveWriter();
 }
 
 const void* FileDescription::LockFile() const {

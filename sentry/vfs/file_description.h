@@ -80,8 +80,9 @@ class FileDescription {
   const VirtualDentry& path() const { return path_; }
 
  protected:
-  FileDescription(int status_flags, VirtualDentry path)
-      : status_flags_(status_flags), path_(std::move(path)) {}
+  // A file opened for writing (other than a device, FIFO or socket) counts as a writer of its
+  // mount for as long as it lives.
+  FileDescription(int status_flags, VirtualDentry path);
   explicit FileDescription(int status_flags) : status_flags_(status_flags) {}
 
   bool flocked_ = false;  // set once a flock was taken; the lock goes with the description
@@ -94,6 +95,7 @@ class FileDescription {
  private:
   int status_flags_;
   VirtualDentry path_;
+  bool mount_writer_ = false;  // counted in path_.mount's writers
 };
 
 // A directory opened for reading: getdents64 walks a snapshot taken at the first read (or after

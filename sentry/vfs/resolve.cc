@@ -58,6 +58,7 @@ Result<VirtualDentry> Walk(ResolveContext& ctx, VirtualDentry cur,
     if ((flags & kNoXdev) && next.mount != cur.mount) return Err(EXDEV);
     if (next.inode().IsSymlink() && (!last || (flags & kFollowFinal))) {
       if (flags & kNoSymlinks) return Err(ELOOP);
+      if (next.mount->flags() & MS_NOSYMFOLLOW) return Err(ELOOP);
       if (++ctx.symlinks > kMaxSymlinks) return Err(ELOOP);
       if (auto magic = TRY(next.inode().MagicLinkTarget())) {
         // A jump, not a lookup (Linux's nd_jump_link): refused under RESOLVE_NO_MAGICLINKS,
@@ -87,9 +88,9 @@ VirtualDentry ParentOf(const ResolveContext& ctx, const VirtualDentry& vd) {
   VirtualDentry cur = vd;
   if (cur == ctx.root) return cur;
   while (cur.dentry == cur.mount->root()) {
-    auto parent = cur.mount->parent();
-    if (!parent) return cur;  // the top of the mount tree
-    cur = {parent, cur.mount->mountpoint()};
+    VirtualDentry below = cur.mount->place();
+    if (!below.mount) return cur;  // the top of the mount tree (or of a detached one)
+    cur = std::move(below);
     if (cur == ctx.root) return cur;
   }
   auto up = cur.dentry->parent();

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 
@@ -58,19 +59,6 @@ uint64_t ProcFs::UptimeNs() const {
   return ns > 0 ? static_cast<uint64_t>(ns) : 0;
 }
 
-int ProcFs::MountId(const std::shared_ptr<vfs::Mount>& m) {
-  if (!m) return 0;
-  absl::MutexLock lock(&mu_);
-  // Forget mounts that are gone, so a new mount at a recycled address gets a new ID.
-  std::erase_if(mount_ids_, [](const auto& e) { return e.first.expired(); });
-  for (const auto& [weak, id] : mount_ids_) {
-    if (weak.lock() == m) return id;
-  }
-  int id = next_mount_id_++;
-  mount_ids_.emplace_back(m, id);
-  return id;
-}
-
 Result<kernel::Task*> ProcFs::TaskOr(pid_t tid) const {
   kernel::Task* t = tasks_->Find(tid);
   if (t == nullptr) return Err(ESRCH);
@@ -115,6 +103,15 @@ Result<struct stat> ProcInode::Stat() {
   st.st_size = Size();
   st.st_blksize = 1024;
   st.st_atim = st.st_mtim = st.st_ctim = ctime_;
+  return st;
+}
+
+Result<struct statfs> ProcInode::StatFs() {
+  struct statfs st{};
+  st.f_type = PROC_SUPER_MAGIC;
+  st.f_bsize = kPageSize;
+  st.f_frsize = kPageSize;
+  st.f_namelen = 255;
   return st;
 }
 

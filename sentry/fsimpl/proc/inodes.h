@@ -27,7 +27,7 @@
 
 namespace sentry::fsimpl::proc {
 
-// What the whole instance shares. Immutable after construction except the mount IDs.
+// What the whole instance shares. Immutable after construction.
 class ProcFs {
  public:
   ProcFs(kernel::Kernel& k, HostProcSnapshot host, std::shared_ptr<TaskLookup> tasks);
@@ -41,10 +41,9 @@ class ProcFs {
   // Nanoseconds since boot (CLOCK_BOOTTIME, so a suspended host still counts).
   uint64_t UptimeNs() const;
 
-  // A mount's ID for mountinfo and fdinfo: small, stable while the mount lives, handed out
-  // on first sight in the order mounts are seen. Null (files with no place) gets 0.
-  // TODO: mount IDs belong to vfs::Mount; move them there when something else needs them.
-  int MountId(const std::shared_ptr<vfs::Mount>& m);
+  // A mount's ID for mountinfo and fdinfo: the one its namespace gave it. Null (files with no
+  // place) gets 0.
+  static int MountId(const std::shared_ptr<vfs::Mount>& m) { return m ? m->id() : 0; }
 
   // The task `tid`, or ESRCH (a file whose task exited).
   Result<kernel::Task*> TaskOr(pid_t tid) const;
@@ -56,9 +55,6 @@ class ProcFs {
   const dev_t dev_;
   timespec boot_realtime_;
   timespec boot_boottime_;
-  absl::Mutex mu_;
-  std::vector<std::pair<std::weak_ptr<vfs::Mount>, int>> mount_ids_ ABSL_GUARDED_BY(mu_);
-  int next_mount_id_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
 // An inode number for the entry named by `key` (e.g. "pid/1/status"): the same key always gets
@@ -75,6 +71,7 @@ class ProcInode : public vfs::Inode {
   // procfs keeps no attributes: chmod is EPERM as on Linux; the changes Linux accepts and
   // forgets (chown, utimes and truncate of a proc file) succeed and change nothing.
   Result<void> SetStat(const vfs::SetStatRequest& req) override;
+  Result<struct statfs> StatFs() override;  // PROC_SUPER_MAGIC, no blocks or inodes
   const void* FilesystemId() const override { return fs_.get(); }
 
   uint64_t ino() const { return ino_; }

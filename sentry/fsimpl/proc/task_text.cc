@@ -44,7 +44,10 @@ std::string MountOptions(const vfs::Mount& m) {
   if (m.flags() & MS_NOSUID) opts += ",nosuid";
   if (m.flags() & MS_NODEV) opts += ",nodev";
   if (m.flags() & MS_NOEXEC) opts += ",noexec";
-  opts += ",relatime";
+  if (m.flags() & MS_NOATIME) opts += ",noatime";
+  if (m.flags() & MS_NODIRATIME) opts += ",nodiratime";
+  if (!(m.flags() & (MS_NOATIME | MS_STRICTATIME))) opts += ",relatime";
+  if (m.flags() & MS_NOSYMFOLLOW) opts += ",nosymfollow";
   return opts;
 }
 

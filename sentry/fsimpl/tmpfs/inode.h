@@ -32,6 +32,7 @@ class TmpfsInode : public vfs::Inode {
   Superblock& sb() const { return *sb_; }
   const std::shared_ptr<Superblock>& sb_ptr() const { return sb_; }
   Result<struct statfs> StatFs() const { return sb_->StatFs(); }
+  Result<struct statfs> StatFs() override { return sb_->StatFs(); }
 
   // Link-count and time bookkeeping for the tree operations, which call them with
   // sb().tree_mu held (nlink changes only under it).

@@ -24,22 +24,60 @@ timespec Now() {
   return ts;
 }
 
-Superblock::Superblock(mm::MemoryFile& memory, uint64_t max_bytes)
+namespace {
+
+uint64_t PagesFor(const mm::MemoryFile& memory, uint64_t max_bytes) {
+  return (max_bytes == 0 ? memory.size() : max_bytes) / kPageSize;
+}
+
+// Linux's default is one inode per page of the size limit (nr_inodes = nr_blocks).
+uint64_t InodesFor(uint64_t max_pages, uint64_t max_inodes) {
+  return max_inodes != 0 ? max_inodes : std::max<uint64_t>(max_pages, 1024);
+}
+
+}  // namespace
+
+Superblock::Superblock(mm::MemoryFile& memory, uint64_t max_bytes, uint64_t max_inodes)
     : memory_(memory),
       dev_(NextAnonymousDev()),
-      max_pages_((max_bytes == 0 ? memory.size() : max_bytes) / kPageSize),
-      // Linux's default is one inode per page of the size limit (nr_inodes = nr_blocks).
-      max_inodes_(std::max<uint64_t>(max_pages_, 1024)) {}
+      max_pages_(PagesFor(memory, max_bytes)),
+      max_inodes_(InodesFor(max_pages_.load(), max_inodes)),
+      unlimited_pages_(max_bytes == 0),
+      unlimited_inodes_(max_inodes == 0) {}
 
 Result<void> Superblock::CheckInodeLimit() const {
-  if (inodes_.load(std::memory_order_relaxed) >= max_inodes_) return Err(ENOSPC);
+  if (inodes_.load(std::memory_order_relaxed) >= max_inodes_.load(std::memory_order_relaxed)) {
+    return Err(ENOSPC);
+  }
+  return {};
+}
+
+Result<void> Superblock::SetLimits(std::optional<uint64_t> max_bytes,
+                                   std::optional<uint64_t> max_inodes) {
+  absl::MutexLock lock(&limits_mu_);
+  if (max_bytes && *max_bytes != 0) {
+    if (unlimited_pages_) return Err(EINVAL);  // "Cannot retroactively limit size"
+    if (used_pages() > *max_bytes / kPageSize) return Err(EINVAL);
+  }
+  if (max_inodes && *max_inodes != 0) {
+    if (unlimited_inodes_) return Err(EINVAL);
+    if (inodes_.load(std::memory_order_relaxed) > *max_inodes) return Err(EINVAL);
+  }
+  if (max_bytes) {
+    max_pages_.store(PagesFor(memory_, *max_bytes), std::memory_order_relaxed);
+    unlimited_pages_ = *max_bytes == 0;
+  }
+  if (max_inodes) {
+    max_inodes_.store(InodesFor(max_pages_.load(), *max_inodes), std::memory_order_relaxed);
+    unlimited_inodes_ = *max_inodes == 0;
+  }
   return {};
 }
 
 Result<uint64_t> Superblock::AllocatePages(uint64_t count) {
   // Reserve against the limit first so that concurrent writers never overshoot it.
   uint64_t before = used_pages_.fetch_add(count, std::memory_order_relaxed);
-  if (before + count > max_pages_) {
+  if (before + count > max_pages_.load(std::memory_order_relaxed)) {
     used_pages_.fetch_sub(count, std::memory_order_relaxed);
     return Err(ENOSPC);
   }
@@ -61,13 +99,15 @@ Result<struct statfs> Superblock::StatFs() const {
   st.f_type = TMPFS_MAGIC;
   st.f_bsize = kPageSize;
   st.f_frsize = kPageSize;
-  uint64_t used = std::min(used_pages(), max_pages_);
-  st.f_blocks = max_pages_;
-  st.f_bfree = max_pages_ - used;
+  uint64_t max_pages = max_pages_.load(std::memory_order_relaxed);
+  uint64_t max_inodes = max_inodes_.load(std::memory_order_relaxed);
+  uint64_t used = std::min(used_pages(), max_pages);
+  st.f_blocks = max_pages;
+  st.f_bfree = max_pages - used;
   st.f_bavail = st.f_bfree;
-  uint64_t inodes = std::min(inodes_.load(std::memory_order_relaxed), max_inodes_);
-  st.f_files = max_inodes_;
-  st.f_ffree = max_inodes_ - inodes;
+  uint64_t inodes = std::min(inodes_.load(std::memory_order_relaxed), max_inodes);
+  st.f_files = max_inodes;
+  st.f_ffree = max_inodes - inodes;
   // Linux derives a tmpfs fsid from its device number.
   st.f_fsid.__val[0] = static_cast<int>(major(dev_));
   st.f_fsid.__val[1] = static_cast<int>(minor(dev_));

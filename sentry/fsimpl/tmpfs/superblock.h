@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 
 #include "absl/synchronization/mutex.h"
 #include "sentry/base/errno.h"
@@ -33,7 +34,8 @@ timespec Now();
 class Superblock {
  public:
   // max_bytes: the size limit (statfs f_blocks, ENOSPC beyond it); 0 means the MemoryFile's size.
-  Superblock(mm::MemoryFile& memory, uint64_t max_bytes);
+  // max_inodes: 0 means one per page of the size limit, and at least 1024 (Linux's default).
+  Superblock(mm::MemoryFile& memory, uint64_t max_bytes, uint64_t max_inodes = 0);
   Superblock(const Superblock&) = delete;
   Superblock& operator=(const Superblock&) = delete;
 
@@ -55,6 +57,10 @@ class Superblock {
 
   Result<struct statfs> StatFs() const;
 
+  // mount -o remount: new limits (nullopt keeps one; 0 lifts it). EINVAL when a limit would be
+  // imposed on an unlimited instance or is below what is in use, as Linux's shmem_reconfigure.
+  Result<void> SetLimits(std::optional<uint64_t> max_bytes, std::optional<uint64_t> max_inodes);
+
   // Guards the shape of the tree (see the lock order above). One lock per file system, as
   // Linux's rename lock: it makes rename's ancestry check and multi-directory updates atomic.
   absl::Mutex tree_mu;
@@ -62,8 +68,12 @@ class Superblock {
  private:
   mm::MemoryFile& memory_;
   const dev_t dev_;
-  const uint64_t max_pages_;
-  const uint64_t max_inodes_;
+  // Limits; unlimited_* say that a 0 was asked for (the limit is then the MemoryFile's).
+  std::atomic<uint64_t> max_pages_;
+  std::atomic<uint64_t> max_inodes_;
+  bool unlimited_pages_;
+  bool unlimited_inodes_;
+  absl::Mutex limits_mu_;  // serializes SetLimits
   std::atomic<uint64_t> next_ino_{1};  // the root gets 1, as on Linux
   std::atomic<uint64_t> used_pages_{0};
   std::atomic<uint64_t> inodes_{0};
