@@ -164,6 +164,24 @@ TEST_F(SpliceTest, FileToPipeWithoutReadersIsEpipe) {
   EXPECT_EQ(Position(f.get()), 0);
 }
 
+volatile sig_atomic_t sigpipes = 0;
+
+TEST_F(SpliceTest, EpipeRaisesSigpipe) {
+  struct sigaction sa {
+  }, old{};
+  sa.sa_handler = [](int) { sigpipes = sigpipes + 1; };
+  ASSERT_SYSCALL_OK(sigaction(SIGPIPE, &sa, &old));
+  Fd f(File("f", "abc"));
+  Pipe p, q;
+  p.CloseRead();
+  ASSERT_TRUE(Put(q.w(), "x"));
+  EXPECT_SYSCALL_ERRNO(EPIPE, Splice(f.get(), nullptr, p.w(), nullptr, 3, 0));
+  EXPECT_SYSCALL_ERRNO(EPIPE, Splice(q.r(), nullptr, p.w(), nullptr, 1, 0));
+  EXPECT_SYSCALL_ERRNO(EPIPE, Tee(q.r(), p.w(), 1, 0));
+  EXPECT_EQ(sigpipes, 3);
+  sigaction(SIGPIPE, &old, nullptr);
+}
+
 TEST_F(SpliceTest, DevZeroToPipe) {
   Fd zero(Open("/dev/zero", O_RDONLY));
   Pipe p;

@@ -82,6 +82,8 @@ std::expected<int, StartError> Kernel::RunInit(InitProcessArgs args) {
   {
     absl::MutexLock lock(&procs_mu_);
     tg->tasks_.push_back(task);
+    task_index_[kInitPid] = task;
+    tg_index_[kInitPid] = tg;
   }
   RunTask(std::move(task));
   // The sandbox ends with init's process, not with its first thread.

@@ -8,10 +8,12 @@
 #include <expected>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -139,6 +141,35 @@ class Kernel {
   void RunTask(std::shared_ptr<Task> task);
 
  public:
+  // Signals (sentry/kernel/signals.cc).
+  // kill(2): pid > 0 a process, 0 the caller's process group, -1 every process but init and
+  // the caller, < -1 the process group -pid. sig 0 only checks that the target exists.
+  Result<void> Kill(Task& sender, pid_t pid, int sig);
+  // tgkill/tkill (tgid -1): one thread.
+  Result<void> SignalThread(Task& sender, pid_t tgid, pid_t tid, int sig);
+  // rt_sigqueueinfo / rt_tgsigqueueinfo with the caller's siginfo.
+  Result<void> QueueSignalInfo(pid_t tgid, pid_t tid, const siginfo_t& info);
+  // A signal from the kernel itself to one thread (SIGPIPE, a fault the handler may catch).
+  void SendToTask(Task& task, const siginfo_t& info);
+  // A synchronous fault: delivered to a handler if the program has one and does not block it,
+  // else the process dies of it (Linux's force_sig).
+  void ForceSignal(Task& task, const siginfo_t& info);
+  // On the task's own thread between switches: runs what is pending (handler frames, default
+  // actions) and finishes an interrupted syscall (restart or EINTR).
+  void DeliverSignals(Task& task);
+  // Whether the task has an unblocked signal pending; also re-arms its interrupter to match.
+  bool RecalcSignalPending(Task& task);
+  // rt_sigtimedwait: takes a pending signal in `set` (nullopt when none).
+  std::optional<siginfo_t> DequeueSignal(Task& task, uint64_t set);
+  uint64_t PendingSet(Task& task);
+  // Ends every thread of `tg` with `wait_status` (exit_group, SIGKILL, a fatal signal).
+  void KillThreadGroup(ThreadGroup& tg, int wait_status);
+  // Process groups and sessions.
+  Result<void> SetPgid(Task& caller, pid_t pid, pid_t pgid);
+  Result<pid_t> SetSid(Task& caller);
+  Result<pid_t> GetPgid(Task& caller, pid_t pid);
+  Result<pid_t> GetSid(Task& caller, pid_t pid);
+
   // Logs an unsupported syscall the first time the sandbox sees it.
   void ReportUnsupported(uint64_t nr);
 
@@ -151,6 +182,21 @@ class Kernel {
   absl::Mutex procs_mu_;
   absl::CondVar procs_cv_;  // a process exited
   std::shared_ptr<ThreadGroup> init_ ABSL_GUARDED_BY(procs_mu_);
+  // Every task and process by id, for kill and friends (entries die with their objects).
+  absl::flat_hash_map<pid_t, std::weak_ptr<Task>> task_index_ ABSL_GUARDED_BY(procs_mu_);
+  absl::flat_hash_map<pid_t, std::weak_ptr<ThreadGroup>> tg_index_ ABSL_GUARDED_BY(procs_mu_);
+  // Pending signal sets and queues. Taken after procs_mu_, never before it; nothing that may
+  // take another lock (an interrupter's wake-up) runs under it.
+  absl::Mutex sig_mu_ ABSL_ACQUIRED_AFTER(procs_mu_);
+  // Queues `info` for `tg` (task null) or one thread; returns the thread to interrupt, if any.
+  std::shared_ptr<Task> QueueLocked(ThreadGroup& tg, Task* task, const siginfo_t& info)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sig_mu_);
+  Result<void> SendToThreadGroup(ThreadGroup& tg, const siginfo_t& info);
+  // The parent hears of a child's end: SIGCHLD, or reaping it at once when it ignores SIGCHLD.
+  // Returns whether the child was reaped.
+  bool NotifyParentLocked(ThreadGroup& child, int wait_status,
+                          std::vector<std::shared_ptr<Task>>* wake)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(procs_mu_);
   std::shared_ptr<vfs::MountNamespace> mounts_;
   absl::Mutex internal_mounts_mu_;
   std::map<std::string, std::shared_ptr<vfs::Mount>, std::less<>> internal_mounts_

@@ -165,29 +165,18 @@ Result<void> Kernel::KillOtherThreads(Task& task) {
   absl::MutexLock lock(&procs_mu_);
   while (tg.tasks_.size() > 1) procs_cv_.Wait(&procs_mu_);
   // The exec'ing thread becomes the leader, with the process's id.
-  task.set_tid(tg.tgid());
+  if (task.tid() != tg.tgid()) {
+    auto self = task_index_[task.tid()];
+    task_index_.erase(task.tid());
+    task.set_tid(tg.tgid());
+    task_index_[tg.tgid()] = self;
+  }
   return {};
 }
 
 void Kernel::ExitGroup(Task& task, int wait_status) {
-  ThreadGroup& tg = task.thread_group();
-  std::vector<std::shared_ptr<Task>> others;
-  {
-    absl::MutexLock lock(&procs_mu_);
-    if (!tg.group_exiting_) {
-      tg.group_exiting_ = true;
-      tg.group_exit_status_ = wait_status;
-    }
-    for (auto& t : tg.tasks_) {
-      if (t.get() != &task) others.push_back(t);
-    }
-  }
   task.RequestExit(wait_status);
-  // Outside the lock: an interrupted wait4 takes it to wake up.
-  for (auto& t : others) {
-    t->RequestExit(wait_status);
-    t->Interrupt();
-  }
+  KillThreadGroup(task.thread_group(), wait_status);
 }
 
 void Kernel::TaskExited(Task& task, int wait_status) {
@@ -206,6 +195,7 @@ void Kernel::TaskExited(Task& task, int wait_status) {
   {
     absl::MutexLock lock(&procs_mu_);
     std::erase_if(tg.tasks_, [&](const auto& t) { return t.get() == &task; });
+    task_index_.erase(task.tid());
     last = tg.tasks_.empty();
     // Threads that all end with exit(2): the process takes the last one's status (as Linux 6
     // reports it).
@@ -252,6 +242,7 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     }
     tg = std::make_shared<ThreadGroup>(tid, real_parent);
     tg->InheritFrom(parent.thread_group());
+    tg->set_exit_signal(static_cast<int>(req.flags & CSIGNAL));
   }
 
   arch::CpuState state = parent.state();
@@ -277,6 +268,7 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
   if (real_parent) {
     absl::MutexLock lock(&procs_mu_);
     real_parent->children_.push_back(tg);
+    tg_index_[tid] = tg;
   }
 
   // A new address space must be built by the host thread that will run it (a ptrace stub
@@ -319,6 +311,7 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     {
       absl::MutexLock lock(&procs_mu_);
       tg->tasks_.push_back(task);
+      task_index_[tid] = task;
       // An exit_group that ran while this thread was being made takes it too.
       if (tg->group_exiting_) task->RequestExit(tg->group_exit_status_);
     }
@@ -338,6 +331,7 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     if (real_parent) {
       absl::MutexLock lock(&procs_mu_);
       std::erase(real_parent->children_, tg);
+      tg_index_.erase(tid);
     }
     return std::unexpected(handoff.status.error());
   }
@@ -353,12 +347,16 @@ Result<Kernel::Reaped> Kernel::Wait(ThreadGroup& parent, pid_t pid, int options)
     bool any = false;
     auto& kids = parent.children_;
     for (auto it = kids.begin(); it != kids.end(); ++it) {
-      // Process groups do not exist yet: 0 and -pgid wait for any child, like -1.
       if (pid > 0 && (*it)->tgid() != pid) continue;
+      if (pid == 0 && (*it)->pgid() != parent.pgid()) continue;
+      if (pid < -1 && (*it)->pgid() != -pid) continue;
       any = true;
       if (!(*it)->exited_) continue;
       Reaped r{(*it)->tgid(), (*it)->wait_status_};
-      if (!(options & WNOWAIT)) kids.erase(it);
+      if (!(options & WNOWAIT)) {
+        tg_index_.erase((*it)->tgid());
+        kids.erase(it);
+      }
       return r;
     }
     if (!any) return Err(ECHILD);
@@ -368,25 +366,30 @@ Result<Kernel::Reaped> Kernel::Wait(ThreadGroup& parent, pid_t pid, int options)
       absl::MutexLock l(&procs_mu_);
       procs_cv_.SignalAll();
     });
+    // Checked only now: a child that is ready wins over the signal that its exit sent.
     if (arm.Interrupted()) return Err(EINTR);
     procs_cv_.Wait(&procs_mu_);
-    if (arm.Interrupted()) return Err(EINTR);
   }
 }
 
 void Kernel::ProcessExited(ThreadGroup& tg, int wait_status) {
-  absl::MutexLock lock(&procs_mu_);
-  tg.exited_ = true;
-  tg.wait_status_ = wait_status;
-  for (auto& child : tg.children_) {
-    {
-      std::lock_guard tree(child->tree_mu_);
-      child->parent_ = init_;
+  std::vector<std::shared_ptr<Task>> wake;
+  {
+    absl::MutexLock lock(&procs_mu_);
+    tg.exited_ = true;
+    tg.wait_status_ = wait_status;
+    for (auto& child : tg.children_) {
+      {
+        std::lock_guard tree(child->tree_mu_);
+        child->parent_ = init_;
+      }
+      if (init_) init_->children_.push_back(child);
     }
-    if (init_) init_->children_.push_back(child);
+    tg.children_.clear();
+    NotifyParentLocked(tg, wait_status, &wake);
+    procs_cv_.SignalAll();
   }
-  tg.children_.clear();
-  procs_cv_.SignalAll();
+  for (auto& t : wake) t->Interrupt();
 }
 
 }  // namespace sentry::kernel

@@ -33,4 +33,9 @@ inline constexpr uint64_t kUnblockable = SigBit(SIGKILL) | SigBit(SIGSTOP);
 enum class DefaultAction { kTerminate, kCoreDump, kIgnore, kStop, kContinue };
 DefaultAction DefaultActionOf(int sig);
 
+// What a syscall that a signal interrupted (it returned EINTR with a signal pending) returns
+// to the kernel: Linux's ERESTARTSYS or ERESTARTNOHAND as a negated value, which signal
+// delivery turns into a restart or EINTR (sentry/kernel/signals.cc).
+uint64_t RestartCodeForInterruptedSyscall(uint64_t nr);
+
 }  // namespace sentry::kernel

@@ -1,5 +1,6 @@
 #include "sentry/kernel/task.h"
 
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "sentry/kernel/kernel.h"
@@ -8,6 +9,18 @@
 namespace sentry::kernel {
 namespace {
 thread_local Task* current_task = nullptr;
+
+// Writes to a pipe (or, later, a socket) without readers raise SIGPIPE besides failing.
+bool RaisesSigpipe(uint64_t nr) {
+  switch (nr) {
+    case SYS_write: case SYS_writev: case SYS_pwrite64: case SYS_pwritev: case SYS_pwritev2:
+    case SYS_sendfile: case SYS_splice: case SYS_tee: case SYS_vmsplice: case SYS_sendto:
+    case SYS_sendmsg: case SYS_sendmmsg:
+      return true;
+    default:
+      return false;
+  }
+}
 }  // namespace
 
 Task* Task::Current() { return current_task; }
@@ -51,14 +64,15 @@ int Task::Run() {
         break;
       case platform::SwitchKind::kFault:
         if (mm_->HandleFault(reinterpret_cast<uint64_t>(result->info.si_addr))) break;
-        TakeFatalSignal(result->info);
+        kernel_.ForceSignal(*this, result->info);
         break;
       case platform::SwitchKind::kSignal:
-        TakeFatalSignal(result->info);
+        kernel_.ForceSignal(*this, result->info);
         break;
       case platform::SwitchKind::kInterrupted:
         break;
     }
+    if (interrupter_.Interrupted() && !exiting_) kernel_.DeliverSignals(*this);
   }
   SetCurrentInterrupter(nullptr);
   current_task = nullptr;
@@ -68,22 +82,19 @@ int Task::Run() {
 void Task::HandleSyscall() {
   uint64_t nr = state_.SyscallNumber();
   uint64_t ret = kernel_.options().dispatcher(*this, nr, state_.SyscallArgs());
-  if (!exiting_) state_.SetReturn(ret);
-}
-
-void Task::TakeFatalSignal(const siginfo_t& info) {
-  int sig = info.si_signo;
-  const KernelSigaction& act = tg_->action(sig);
-  if (act.handler > 1) {
-    spdlog::warn("task {}: signal {} has a handler, but signal delivery is not implemented yet",
-                 tid(), sig);
+  if (exiting_) return;
+  if (ret == static_cast<uint64_t>(-EINTR) && nr != SYS_rt_sigreturn &&
+      interrupter_.Interrupted()) {
+    ret = RestartCodeForInterruptedSyscall(nr);
+  } else if (ret == static_cast<uint64_t>(-EPIPE) && RaisesSigpipe(nr)) {
+    siginfo_t info{};
+    info.si_signo = SIGPIPE;
+    info.si_code = SI_USER;
+    info.si_pid = tg_->tgid();
+    info.si_uid = creds_.ruid;
+    kernel_.SendToTask(*this, info);
   }
-  // A synchronous signal that is ignored or blocked still kills, as on Linux, since returning
-  // to the faulting instruction would only fault again.
-  spdlog::debug("task {}: killed by signal {} at ip {:#x} (addr {})", tid(), sig, state_.Ip(),
-                info.si_addr);
-  bool core = DefaultActionOf(sig) == DefaultAction::kCoreDump;
-  kernel_.ExitGroup(*this, sig | (core ? 0x80 : 0));
+  state_.SetReturn(ret);
 }
 
 uint64_t Task::CpuTimeNs() const {

@@ -4,9 +4,11 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,13 @@ struct FsContext {
   mode_t umask = 022;
 };
 
+// Signals waiting for delivery: the set, and a siginfo per queued instance (a standard signal
+// is queued at most once; real-time ones as often as they are sent).
+struct PendingSignals {
+  uint64_t set = 0;
+  std::deque<siginfo_t> queue;
+};
+
 struct Credentials {
   uint32_t ruid = 0, euid = 0, suid = 0;
   uint32_t rgid = 0, egid = 0, sgid = 0;
@@ -57,11 +66,22 @@ class ThreadGroup {
   KernelSigaction& action(int sig) { return actions_[sig - 1]; }
   std::mutex& mu() { return mu_; }  // guards limits and actions
 
+  // Process group and session (setpgid, setsid); a child starts in its parent's.
+  pid_t pgid() const { return pgid_.load(); }
+  pid_t sid() const { return sid_.load(); }
+  void set_pgid(pid_t p) { pgid_.store(p); }
+  void set_sid(pid_t s) { sid_.store(s); }
+  // The signal the parent gets when this process ends (clone's low byte; 0 for none).
+  int exit_signal() const { return exit_signal_; }
+  void set_exit_signal(int s) { exit_signal_ = s; }
+
   // fork: the child starts with the parent's limits and dispositions.
   void InheritFrom(ThreadGroup& parent) {
     std::scoped_lock lock(mu_, parent.mu_);
     limits_ = parent.limits_;
     actions_ = parent.actions_;
+    pgid_.store(parent.pgid());
+    sid_.store(parent.sid());
   }
 
  private:
@@ -75,6 +95,10 @@ class ThreadGroup {
   // Guarded by Kernel::procs_mu_.
   std::vector<std::shared_ptr<ThreadGroup>> children_;
   std::vector<std::shared_ptr<Task>> tasks_;  // its live threads
+  PendingSignals shared_pending_;             // process-directed; Kernel::sig_mu_
+  std::atomic<pid_t> pgid_{1};
+  std::atomic<pid_t> sid_{1};
+  int exit_signal_ = SIGCHLD;
   bool group_exiting_ = false;                // exit_group, a fatal signal
   int group_exit_status_ = 0;
   bool exited_ = false;
@@ -108,6 +132,8 @@ class TaskInterrupter final : public Interrupter {
     std::lock_guard lock(mu_);
     wake_ = nullptr;
   }
+  // The task itself, once it has dealt with what was pending: whether anything still is.
+  void Reset(bool still_pending) { pending_.store(still_pending, std::memory_order_release); }
   void Fire() {
     pending_.store(true, std::memory_order_release);
     std::function<void()> wake;
@@ -168,7 +194,7 @@ class Task {
     interrupter_.Fire();
     context_->Interrupt();
   }
-  Interrupter& interrupter() { return interrupter_; }
+  TaskInterrupter& interrupter() { return interrupter_; }
   void set_tid(pid_t tid) { tid_.store(tid); }
   // A vfork child's parent waits on this until the child execs or exits.
   void set_vfork_done(std::shared_ptr<Completion> c) { vfork_done_ = std::move(c); }
@@ -179,8 +205,10 @@ class Task {
   // At exit: lets go of the fd table, which closes its files if no other task shares it.
   void ReleaseFiles() { fds_.reset(); }
 
-  uint64_t signal_mask() const { return signal_mask_; }
-  void set_signal_mask(uint64_t m) { signal_mask_ = m & ~kUnblockable; }
+  uint64_t signal_mask() const { return signal_mask_.load(); }
+  void set_signal_mask(uint64_t m) { signal_mask_.store(m & ~kUnblockable); }
+  // rt_sigsuspend and the p* waits: the mask to go back to once a handler has run.
+  void set_saved_mask(uint64_t m) { saved_mask_ = m; }
   KernelStack& alt_stack() { return alt_stack_; }
   void set_clear_child_tid(UserAddr a) { clear_child_tid_ = a; }
   void set_robust_list(UserAddr head) { robust_list_ = head; }
@@ -193,9 +221,8 @@ class Task {
   void set_argv(std::vector<std::string> a) { argv_ = std::move(a); }
 
  private:
+  friend class Kernel;
   void HandleSyscall();
-  // A synchronous signal (fault, trap) for which no delivery exists yet: the default action.
-  void TakeFatalSignal(const siginfo_t& info);
 
   Kernel& kernel_;
   std::shared_ptr<ThreadGroup> tg_;
@@ -206,7 +233,9 @@ class Task {
   std::unique_ptr<platform::Context> context_;
   arch::CpuState state_;
   Credentials creds_;
-  uint64_t signal_mask_ = 0;
+  std::atomic<uint64_t> signal_mask_{0};  // read by senders choosing a thread
+  std::optional<uint64_t> saved_mask_;
+  PendingSignals pending_;  // thread-directed; Kernel::sig_mu_
   KernelStack alt_stack_;
   UserAddr clear_child_tid_;
   UserAddr robust_list_;

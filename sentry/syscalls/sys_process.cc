@@ -149,14 +149,20 @@ Result<uint64_t> Sys_execveat(kernel::Task& t, const Args& a) {
 
 // Sessions and process groups are not modelled yet: every process is in the group and session
 // of init, which is what a single-session sandbox looks like to the programs that ask.
-Result<uint64_t> Sys_getpgrp(kernel::Task&, const Args&) { return 1; }
+Result<uint64_t> Sys_getpgrp(kernel::Task& t, const Args&) { return t.thread_group().pgid(); }
 Result<uint64_t> Sys_getpgid(kernel::Task& t, const Args& a) {
-  pid_t pid = ArgInt(a[0]);
-  if (pid < 0) return Err(ESRCH);
-  if (pid != 0 && pid != t.thread_group().tgid()) return Err(ESRCH);
-  return 1;
+  return static_cast<uint64_t>(TRY(t.kernel().GetPgid(t, static_cast<pid_t>(a[0]))));
 }
-Result<uint64_t> Sys_getsid(kernel::Task& t, const Args& a) { return Sys_getpgid(t, a); }
+Result<uint64_t> Sys_getsid(kernel::Task& t, const Args& a) {
+  return static_cast<uint64_t>(TRY(t.kernel().GetSid(t, static_cast<pid_t>(a[0]))));
+}
+Result<uint64_t> Sys_setpgid(kernel::Task& t, const Args& a) {
+  TRY(t.kernel().SetPgid(t, static_cast<pid_t>(a[0]), static_cast<pid_t>(a[1])));
+  return 0;
+}
+Result<uint64_t> Sys_setsid(kernel::Task& t, const Args&) {
+  return static_cast<uint64_t>(TRY(t.kernel().SetSid(t)));
+}
 
 }  // namespace
 
@@ -172,6 +178,8 @@ void RegisterProcessSyscalls(SyscallTable& t) {
   t.handlers[SYS_getpgrp] = Sys_getpgrp;
   t.handlers[SYS_getpgid] = Sys_getpgid;
   t.handlers[SYS_getsid] = Sys_getsid;
+  t.handlers[SYS_setpgid] = Sys_setpgid;
+  t.handlers[SYS_setsid] = Sys_setsid;
 }
 
 }  // namespace sentry::syscalls
