@@ -234,14 +234,15 @@ int Boot(BootConfig config) {
     spdlog::error("stub seccomp filter: {}", s.ToString());
     return 1;
   }
-  sentry::kernel::KernelOptions options{.strace = config.strace,
-                                .hostname = config.hostname,
-                                .dispatcher = sentry::syscalls::Dispatch};
-  sentry::kernel::Kernel k(std::move(options), std::move(*memory), std::move(*platform));
-
   // What /proc and /sys show of the host (cpuinfo, the CPU count) is read now, while the sentry
   // can still open files.
-  RegisterFilesystems(k, sentry::fsimpl::proc::HostProcSnapshot::Capture());
+  auto host = sentry::fsimpl::proc::HostProcSnapshot::Capture();
+  sentry::kernel::KernelOptions options{.strace = config.strace,
+                                        .hostname = config.hostname,
+                                        .dispatcher = sentry::syscalls::Dispatch,
+                                        .num_cpus = std::max(1u, host.num_cpus)};
+  sentry::kernel::Kernel k(std::move(options), std::move(*memory), std::move(*platform));
+  RegisterFilesystems(k, host);
   auto mounts = BuildMounts(config.gofer_fd, k, config.volumes);
   if (!mounts.ok()) {
     spdlog::error("file system: {}", mounts.status().ToString());

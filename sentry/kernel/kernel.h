@@ -21,6 +21,7 @@
 #include "sentry/base/file_descriptor.h"
 #include "sentry/base/user_addr.h"
 #include "sentry/kernel/futex.h"
+#include "sentry/kernel/timers.h"
 #include "sentry/mm/memory_file.h"
 #include "sentry/mm/memory_manager.h"
 #include "sentry/platform/platform.h"
@@ -42,6 +43,7 @@ struct KernelOptions {
   uint32_t uid = 0;
   uint32_t gid = 0;
   SyscallDispatcher dispatcher = nullptr;
+  unsigned num_cpus = 1;  // CPUs the sandbox may run on: what sched_getaffinity reports
 };
 
 struct InitProcessArgs {
@@ -98,6 +100,7 @@ class Kernel {
   mm::MemoryFile& memory_file() { return *memory_; }
   platform::Platform& platform() { return *platform_; }
   FutexTable& futexes() { return futexes_; }
+  TimerService& timers() { return timers_; }
 
   // Processes (sentry/kernel/process.cc).
   struct CloneRequest {
@@ -149,6 +152,8 @@ class Kernel {
   Result<void> SignalThread(Task& sender, pid_t tgid, pid_t tid, int sig);
   // rt_sigqueueinfo / rt_tgsigqueueinfo with the caller's siginfo.
   Result<void> QueueSignalInfo(pid_t tgid, pid_t tid, const siginfo_t& info);
+  // A signal from the kernel (a timer) to a process, or to its thread `tid` when nonzero.
+  void SignalFromKernel(ThreadGroup& tg, pid_t tid, const siginfo_t& info);
   // A signal from the kernel itself to one thread (SIGPIPE, a fault the handler may catch).
   void SendToTask(Task& task, const siginfo_t& info);
   // A synchronous fault: delivered to a handler if the program has one and does not block it,
@@ -164,6 +169,8 @@ class Kernel {
   uint64_t PendingSet(Task& task);
   // Ends every thread of `tg` with `wait_status` (exit_group, SIGKILL, a fatal signal).
   void KillThreadGroup(ThreadGroup& tg, int wait_status);
+  // The live task with thread id `tid`, or null.
+  std::shared_ptr<Task> FindTask(pid_t tid);
   // Process groups and sessions.
   Result<void> SetPgid(Task& caller, pid_t pid, pid_t pgid);
   Result<pid_t> SetSid(Task& caller);
@@ -178,6 +185,7 @@ class Kernel {
   std::unique_ptr<mm::MemoryFile> memory_;
   std::unique_ptr<platform::Platform> platform_;
   FutexTable futexes_;
+  TimerService timers_{*this};
   std::atomic<pid_t> next_pid_{2};
   absl::Mutex procs_mu_;
   absl::CondVar procs_cv_;  // a process exited

@@ -144,6 +144,13 @@ Result<void> Kernel::Execve(Task& task, const std::string& path, std::vector<std
   }
   task.set_exe_path(program->execfn);
   task.set_argv(std::move(program->argv));
+  // POSIX timers do not survive execve (ITIMER_REAL does).
+  std::map<int, std::shared_ptr<IntervalTimer>> timers;
+  {
+    std::lock_guard lock(task.thread_group().mu());
+    timers.swap(task.thread_group().posix_timers());
+  }
+  for (auto& [id, t] : timers) timers_.Set(t, std::nullopt, Nanos(0));
   return {};
 }
 
@@ -305,6 +312,7 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     task->set_exe_path(parent.exe_path());
     task->set_argv(parent.argv());
     task->set_signal_mask(parent.signal_mask());
+    task->set_cpu_affinity(parent.cpu_affinity());
     task->set_vfork_done(vfork_done);
     if (flags & CLONE_CHILD_SETTID) (void)task->mm().CopyOutObject(req.child_tid, tid);
     if (flags & CLONE_CHILD_CLEARTID) task->set_clear_child_tid(req.child_tid);
@@ -373,6 +381,14 @@ Result<Kernel::Reaped> Kernel::Wait(ThreadGroup& parent, pid_t pid, int options)
 }
 
 void Kernel::ProcessExited(ThreadGroup& tg, int wait_status) {
+  std::vector<std::shared_ptr<IntervalTimer>> timers;
+  {
+    std::lock_guard lock(tg.mu());
+    if (tg.itimer_real()) timers.push_back(std::move(tg.itimer_real()));
+    for (auto& [id, t] : tg.posix_timers()) timers.push_back(t);
+    tg.posix_timers().clear();
+  }
+  for (auto& t : timers) timers_.Set(t, std::nullopt, Nanos(0));
   std::vector<std::shared_ptr<Task>> wake;
   {
     absl::MutexLock lock(&procs_mu_);

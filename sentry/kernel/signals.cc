@@ -163,6 +163,15 @@ void Kernel::SendToTask(Task& task, const siginfo_t& info) {
   }
 }
 
+void Kernel::SignalFromKernel(ThreadGroup& tg, pid_t tid, const siginfo_t& info) {
+  if (tid != 0) {
+    auto task = FindTask(tid);
+    if (task && &task->thread_group() == &tg) SendToTask(*task, info);
+    return;
+  }
+  (void)SendToThreadGroup(tg, info);
+}
+
 void Kernel::ForceSignal(Task& task, const siginfo_t& info) {
   int sig = info.si_signo;
   ThreadGroup& tg = task.thread_group();
@@ -462,6 +471,12 @@ Result<pid_t> Kernel::SetSid(Task& caller) {
   tg.set_sid(id);
   tg.set_pgid(id);
   return id;
+}
+
+std::shared_ptr<Task> Kernel::FindTask(pid_t tid) {
+  absl::MutexLock lock(&procs_mu_);
+  auto it = task_index_.find(tid);
+  return it == task_index_.end() ? nullptr : it->second.lock();
 }
 
 Result<pid_t> Kernel::GetPgid(Task& caller, pid_t pid) {

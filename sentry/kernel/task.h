@@ -6,6 +6,7 @@
 #include <atomic>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "sentry/base/user_addr.h"
 #include "sentry/kernel/limits.h"
 #include "sentry/kernel/signal_state.h"
+#include "sentry/kernel/timers.h"
 #include "sentry/mm/memory_manager.h"
 #include "sentry/platform/platform.h"
 #include "sentry/vfs/fd_table.h"
@@ -75,6 +77,11 @@ class ThreadGroup {
   int exit_signal() const { return exit_signal_; }
   void set_exit_signal(int s) { exit_signal_ = s; }
 
+  // Timers (guarded by mu()): setitimer's ITIMER_REAL, and timer_create's by id.
+  std::shared_ptr<IntervalTimer>& itimer_real() { return itimer_real_; }
+  std::map<int, std::shared_ptr<IntervalTimer>>& posix_timers() { return posix_timers_; }
+  int next_timer_id() { return next_timer_id_++; }
+
   // fork: the child starts with the parent's limits and dispositions.
   void InheritFrom(ThreadGroup& parent) {
     std::scoped_lock lock(mu_, parent.mu_);
@@ -92,6 +99,9 @@ class ThreadGroup {
   std::mutex mu_;
   Limits limits_;
   std::array<KernelSigaction, kNumSignals> actions_{};
+  std::shared_ptr<IntervalTimer> itimer_real_;
+  std::map<int, std::shared_ptr<IntervalTimer>> posix_timers_;
+  int next_timer_id_ = 0;
   // Guarded by Kernel::procs_mu_.
   std::vector<std::shared_ptr<ThreadGroup>> children_;
   std::vector<std::shared_ptr<Task>> tasks_;  // its live threads
@@ -207,6 +217,9 @@ class Task {
 
   uint64_t signal_mask() const { return signal_mask_.load(); }
   void set_signal_mask(uint64_t m) { signal_mask_.store(m & ~kUnblockable); }
+  // sched_setaffinity's mask (bit N: CPU N); the sentry does not place tasks by it.
+  uint64_t cpu_affinity() const { return cpu_affinity_.load(); }
+  void set_cpu_affinity(uint64_t m) { cpu_affinity_.store(m); }
   // rt_sigsuspend and the p* waits: the mask to go back to once a handler has run.
   void set_saved_mask(uint64_t m) { saved_mask_ = m; }
   KernelStack& alt_stack() { return alt_stack_; }
@@ -235,6 +248,7 @@ class Task {
   Credentials creds_;
   std::atomic<uint64_t> signal_mask_{0};  // read by senders choosing a thread
   std::optional<uint64_t> saved_mask_;
+  std::atomic<uint64_t> cpu_affinity_{~0ULL};
   PendingSignals pending_;  // thread-directed; Kernel::sig_mu_
   KernelStack alt_stack_;
   UserAddr clear_child_tid_;

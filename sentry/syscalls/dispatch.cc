@@ -25,6 +25,7 @@ SyscallTable BuildTable() {
   RegisterProcessSyscalls(t);
   RegisterPipeSyscalls(t);
   RegisterSpliceSyscalls(t);
+  RegisterTimerSyscalls(t);
   RegisterMountSyscalls(t);
   RegisterCredSyscalls(t);
   return t;

@@ -164,6 +164,47 @@ Result<uint64_t> Sys_setsid(kernel::Task& t, const Args&) {
   return static_cast<uint64_t>(TRY(t.kernel().SetSid(t)));
 }
 
+// The CPUs a sandbox has are 0..num_cpus-1 (at most 64 here).
+uint64_t OnlineCpus(kernel::Task& t) {
+  unsigned n = std::min(64u, t.kernel().options().num_cpus);
+  return n >= 64 ? ~0ULL : (1ULL << n) - 1;
+}
+
+// Linux's cpumask_size(): whole longs for nr_cpu_ids bits.
+uint64_t CpuMaskBytes(kernel::Task& t) {
+  uint64_t n = std::min(64u, t.kernel().options().num_cpus);
+  return (n + 63) / 64 * sizeof(uint64_t);
+}
+
+Result<std::shared_ptr<kernel::Task>> AffinityTarget(kernel::Task& t, pid_t pid) {
+  if (pid < 0) return Err(ESRCH);
+  if (pid == 0 || pid == t.tid()) return std::shared_ptr<kernel::Task>();
+  auto target = t.kernel().FindTask(pid);
+  if (!target) return Err(ESRCH);
+  return target;
+}
+
+Result<uint64_t> Sys_sched_getaffinity(kernel::Task& t, const Args& a) {
+  uint64_t len = a[1];
+  uint64_t size = CpuMaskBytes(t);
+  if (len < size || (len & (sizeof(uint64_t) - 1))) return Err(EINVAL);
+  auto target = TRY(AffinityTarget(t, static_cast<pid_t>(a[0])));
+  uint64_t mask = (target ? target->cpu_affinity() : t.cpu_affinity()) & OnlineCpus(t);
+  TRY(t.mm().CopyOut(UserAddr(a[2]), &mask, size));
+  return size;
+}
+
+Result<uint64_t> Sys_sched_setaffinity(kernel::Task& t, const Args& a) {
+  uint64_t len = std::min<uint64_t>(a[1], sizeof(uint64_t));
+  uint64_t mask = 0;
+  TRY(t.mm().CopyIn(UserAddr(a[2]), &mask, len));
+  auto target = TRY(AffinityTarget(t, static_cast<pid_t>(a[0])));
+  mask &= OnlineCpus(t);
+  if (mask == 0) return Err(EINVAL);
+  (target ? *target : t).set_cpu_affinity(mask);
+  return 0;
+}
+
 }  // namespace
 
 void RegisterProcessSyscalls(SyscallTable& t) {
@@ -180,6 +221,8 @@ void RegisterProcessSyscalls(SyscallTable& t) {
   t.handlers[SYS_getsid] = Sys_getsid;
   t.handlers[SYS_setpgid] = Sys_setpgid;
   t.handlers[SYS_setsid] = Sys_setsid;
+  t.handlers[SYS_sched_getaffinity] = Sys_sched_getaffinity;
+  t.handlers[SYS_sched_setaffinity] = Sys_sched_setaffinity;
 }
 
 }  // namespace sentry::syscalls

@@ -39,6 +39,7 @@ void RegisterAttrSyscalls(SyscallTable& t);
 void RegisterProcessSyscalls(SyscallTable& t);
 void RegisterPipeSyscalls(SyscallTable& t);
 void RegisterSpliceSyscalls(SyscallTable& t);
+void RegisterTimerSyscalls(SyscallTable& t);
 void RegisterMountSyscalls(SyscallTable& t);
 void RegisterCredSyscalls(SyscallTable& t);
 
