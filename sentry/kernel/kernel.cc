@@ -17,6 +17,14 @@ Kernel::Kernel(KernelOptions options, std::unique_ptr<mm::MemoryFile> memory,
 
 Kernel::~Kernel() = default;
 
+std::shared_ptr<vfs::Mount> Kernel::InternalMount(
+    std::string_view key, absl::FunctionRef<std::shared_ptr<vfs::Mount>()> make) {
+  absl::MutexLock lock(&internal_mounts_mu_);
+  auto it = internal_mounts_.find(key);
+  if (it == internal_mounts_.end()) it = internal_mounts_.emplace(std::string(key), make()).first;
+  return it->second;
+}
+
 void Kernel::ReportUnsupported(uint64_t nr) {
   if (nr >= reported_.size()) nr = reported_.size() - 1;
   while (report_lock_.test_and_set(std::memory_order_acquire)) {

@@ -6,12 +6,15 @@
 #include <atomic>
 #include <bitset>
 #include <expected>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "sentry/arch/cpu_state.h"
@@ -87,6 +90,11 @@ class Kernel {
   vfs::MountNamespace& mounts() { return *mounts_; }
   // The file system types mount(2) knows by name; registered at boot, before RunInit.
   vfs::FilesystemRegistry& filesystems() { return filesystems_; }
+
+  // Mounts that no namespace shows, for files with no name anywhere (memfds: Linux's shm_mnt),
+  // one per `key`: made by `make` on first use, then kept for the kernel's life.
+  std::shared_ptr<vfs::Mount> InternalMount(std::string_view key,
+                                            absl::FunctionRef<std::shared_ptr<vfs::Mount>()> make);
 
   const KernelOptions& options() const { return options_; }
   mm::MemoryFile& memory_file() { return *memory_; }
@@ -198,6 +206,9 @@ class Kernel {
                           std::vector<std::shared_ptr<Task>>* wake)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(procs_mu_);
   std::shared_ptr<vfs::MountNamespace> mounts_;
+  absl::Mutex internal_mounts_mu_;
+  std::map<std::string, std::shared_ptr<vfs::Mount>, std::less<>> internal_mounts_
+      ABSL_GUARDED_BY(internal_mounts_mu_);
   vfs::FilesystemRegistry filesystems_;
   std::bitset<1024> reported_;
   std::atomic_flag report_lock_ = ATOMIC_FLAG_INIT;

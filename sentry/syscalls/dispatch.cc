@@ -24,6 +24,7 @@ SyscallTable BuildTable() {
   RegisterAttrSyscalls(t);
   RegisterProcessSyscalls(t);
   RegisterPipeSyscalls(t);
+  RegisterSpliceSyscalls(t);
   RegisterTimerSyscalls(t);
   RegisterMountSyscalls(t);
   RegisterCredSyscalls(t);

@@ -62,4 +62,9 @@ uint64_t FdLimit(kernel::Task& t) {
   return t.thread_group().limits().Get(RLIMIT_NOFILE).cur;
 }
 
+mode_t Umask(kernel::Task& t) {
+  std::lock_guard lock(t.fs().mu);
+  return t.fs().umask;
+}
+
 }  // namespace sentry::syscalls

@@ -26,5 +26,6 @@ Result<vfs::VirtualDentry> ResolveAt(kernel::Task& t, int dirfd, const std::stri
 Result<vfs::ParentAndName> ResolveParentAt(kernel::Task& t, int dirfd, const std::string& path);
 
 uint64_t FdLimit(kernel::Task& t);  // RLIMIT_NOFILE's soft limit
+mode_t Umask(kernel::Task& t);      // for the modes of new files
 
 }  // namespace sentry::syscalls

@@ -2,7 +2,8 @@
 // order, flag names in the same order, the same string escaping and truncation, so a trace from
 // the sandbox can be diffed against a native one. Deliberate differences: structures without a
 // decoder here (sockaddr, sysinfo, ...) print as addresses, ioctl numbers strace prints as
-// "A or B" get one name, and empty termios flag words print as 0 rather than as nothing.
+// "A or B" get one name, empty termios flag words print as 0 rather than as nothing, and the
+// offsets of splice and copy_file_range show their values after the call (strace's, before).
 //
 // Every read of application memory goes through the MemoryReader and is bounded here, never by
 // the lengths the application passed: a hostile argument can make a line say less, not make the
@@ -112,6 +113,12 @@ constexpr Named kClocks[] = {
 constexpr Named kTimerFlags[] = {{1, "TIMER_ABSTIME"}};
 constexpr Named kRwfFlags[] = {
     {1, "RWF_HIPRI"}, {2, "RWF_DSYNC"}, {4, "RWF_SYNC"}, {8, "RWF_NOWAIT"}, {0x10, "RWF_APPEND"}};
+constexpr Named kSpliceFlags[] = {
+    {1, "SPLICE_F_MOVE"}, {2, "SPLICE_F_NONBLOCK"}, {4, "SPLICE_F_MORE"}, {8, "SPLICE_F_GIFT"}};
+constexpr Named kMemfdFlags[] = {
+    {1, "MFD_CLOEXEC"}, {2, "MFD_ALLOW_SEALING"}, {4, "MFD_HUGETLB"}, {8, "MFD_NOEXEC_SEAL"},
+    {0x10, "MFD_EXEC"}};
+constexpr uint64_t kMfdHugeShift = 26, kMfdHugeMask = 0x3f;
 constexpr Named kGrndFlags[] = {{1, "GRND_NONBLOCK"}, {2, "GRND_RANDOM"}, {4, "GRND_INSECURE"}};
 constexpr Named kRlimits[] = {
     {0, "RLIMIT_CPU"}, {1, "RLIMIT_FSIZE"}, {2, "RLIMIT_DATA"}, {3, "RLIMIT_STACK"},
@@ -307,6 +314,18 @@ std::string OpenFlags(uint64_t flags) {
   return FinishFlags(std::move(out), rest, "O_");
 }
 
+std::string MemfdFlags(uint64_t flags) {
+  flags = static_cast<uint32_t>(flags);
+  uint64_t huge = (flags >> kMfdHugeShift) & kMfdHugeMask;
+  flags &= ~(kMfdHugeMask << kMfdHugeShift);
+  if (huge == 0) return Flags(flags, kMemfdFlags, "MFD_");
+  std::string out;
+  uint64_t rest = TakeFlags(out, flags, kMemfdFlags);
+  if (rest != 0) Join(out, Hex(rest));
+  Join(out, fmt::format("{}<<MFD_HUGE_SHIFT", huge));
+  return out;
+}
+
 std::string MapFlags(uint64_t flags) {
   flags = static_cast<uint32_t>(flags);  // strace, like the C prototype, sees an int
   std::string out = Enum(flags & kMapTypeMask, kMapTypes, "MAP_");
@@ -437,6 +456,7 @@ class Decoder {
   std::string Termios(uint64_t addr, bool output) const;
   std::string Winsize(uint64_t addr, bool output) const;
   std::string IntAt(uint64_t addr, bool output) const;
+  std::string Int64At(uint64_t addr) const;
   void Ioctl(const std::array<uint64_t, 6>& a, std::vector<std::string>& out) const;
   void Futex(const std::array<uint64_t, 6>& a, std::vector<std::string>& out) const;
   void Fcntl(const std::array<uint64_t, 6>& a, std::vector<std::string>& out) const;
@@ -607,6 +627,13 @@ std::string Decoder::IntAt(uint64_t addr, bool output) const {
   if (Skip(addr, output)) return Ptr(addr);
   std::optional<std::string> v = Bytes(addr, 4);
   return v ? fmt::format("[{}]", LoadAt<int32_t>(*v, 0)) : Hex(addr);
+}
+
+// A loff_t in and out (splice's offsets), as it reads after the call.
+std::string Decoder::Int64At(uint64_t addr) const {
+  if (addr == 0) return "NULL";
+  std::optional<uint64_t> v = Word(addr);
+  return v ? fmt::format("[{}]", static_cast<int64_t>(*v)) : Hex(addr);
 }
 
 void Decoder::Ioctl(const std::array<uint64_t, 6>& a, std::vector<std::string>& out) const {
@@ -828,6 +855,18 @@ std::vector<std::string> Decoder::Args(uint64_t nr, const std::array<uint64_t, 6
       return {Path(a[0]), LinkTarget(a[1]), Dec(a[2])};
     case __NR_readlinkat:
       return {DirFd(a[0]), Path(a[1]), LinkTarget(a[2]), Dec(a[3])};
+    case __NR_splice:
+      return {Int(a[0]), Int64At(a[1]),
+              Int(a[2]), Int64At(a[3]),
+              Dec(a[4]), Flags(static_cast<uint32_t>(a[5]), kSpliceFlags, "SPLICE_F_")};
+    case __NR_tee:
+      return {Int(a[0]), Int(a[1]), Dec(a[2]),
+              Flags(static_cast<uint32_t>(a[3]), kSpliceFlags, "SPLICE_F_")};
+    case __NR_copy_file_range:
+      return {Int(a[0]),     Int64At(a[1]), Int(a[2]),
+              Int64At(a[3]), Dec(a[4]),     Dec(static_cast<uint32_t>(a[5]))};
+    case __NR_memfd_create:
+      return {CString(a[0], kMaxStrLen), MemfdFlags(a[1])};  // cut as strings are, not paths
     case __NR_execve:
       return {Path(a[0]), Argv(a[1]), Envp(a[2])};
     case __NR_execveat:

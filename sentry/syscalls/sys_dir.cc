@@ -51,11 +51,6 @@ Result<vfs::ParentAndName> WritableParent(kernel::Task& t, int dirfd, const std:
   return pn;
 }
 
-mode_t Umask(kernel::Task& t) {
-  std::lock_guard lock(t.fs().mu);
-  return t.fs().umask;
-}
-
 Result<uint64_t> MkdirAt(kernel::Task& t, int dirfd, uint64_t path_addr, mode_t mode) {
   std::string path = TRY(CopyInPath(t, path_addr));
   auto pn = TRY(ResolveParentAt(t, dirfd, path));

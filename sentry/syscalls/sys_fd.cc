@@ -1,5 +1,5 @@
-// File descriptor plumbing: dup, dup2, dup3, fcntl (with record locks), lseek, flock, and the
-// generic ioctls.
+// File descriptor plumbing: dup, dup2, dup3, fcntl (with record locks and file seals), lseek,
+// flock, and the generic ioctls.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -165,6 +165,16 @@ Result<uint64_t> Sys_fcntl(kernel::Task& t, const Args& a) {
       if (cmd == F_GETPIPE_SZ) return pipe_file->pipe().Capacity();
       // Growing past pipe-max-size needs CAP_SYS_RESOURCE, which the sandbox's root has.
       return TRY(pipe_file->pipe().SetCapacity(static_cast<uint32_t>(a[2]), t.creds().euid == 0));
+    }
+    case F_GET_SEALS:
+      return TRY(file->GetSeals());
+    case F_ADD_SEALS: {
+      // Linux's memfd_add_seals: a read-only description may not seal (before any other check).
+      if (!file->Writable()) return Err(EPERM);
+      auto seals = static_cast<uint32_t>(a[2]);
+      if (seals & ~vfs::kAllSeals) return Err(EINVAL);
+      TRY(file->AddSeals(seals));
+      return 0;
     }
     case F_GETLK:
     case F_SETLK:

@@ -161,40 +161,6 @@ Result<uint64_t> Sys_pwritev2(kernel::Task& t, const Args& a) {
   return file->Write(views, off == -1 ? std::nullopt : std::optional<int64_t>(off));
 }
 
-// sendfile(2) through a sentry buffer: in at *offset (or its position), out at its position.
-Result<uint64_t> Sys_sendfile(kernel::Task& t, const Args& a) {
-  auto out = TRY(WritableFile(t, a[0]));
-  auto in = TRY(ReadableFile(t, a[1]));
-  if (out->status_flags() & O_APPEND) return Err(EINVAL);
-  std::optional<int64_t> offset;
-  if (a[2] != 0) {
-    offset = TRY(t.mm().CopyInObject<int64_t>(UserAddr(a[2])));
-    if (*offset < 0) return Err(EINVAL);
-  }
-  uint64_t count = std::min<uint64_t>(a[3], kMaxRwCount);
-  std::vector<uint8_t> buf(std::min<uint64_t>(count, 1 << 16));
-  uint64_t done = 0;
-  while (done < count) {
-    iovec v{buf.data(), std::min<uint64_t>(buf.size(), count - done)};
-    auto n = in->Read({&v, 1}, offset ? std::optional<int64_t>(*offset + done) : std::nullopt);
-    if (!n) {
-      if (done > 0) break;
-      return std::unexpected(n.error());
-    }
-    if (*n == 0) break;
-    iovec w{buf.data(), *n};
-    auto m = out->Write({&w, 1}, std::nullopt);
-    if (!m) {
-      if (done > 0) break;
-      return std::unexpected(m.error());
-    }
-    done += *m;
-    if (*m < *n) break;
-  }
-  if (offset) TRY(t.mm().CopyOutObject(UserAddr(a[2]), static_cast<int64_t>(*offset + done)));
-  return done;
-}
-
 }  // namespace
 
 void RegisterFileSyscalls(SyscallTable& t) {
@@ -208,7 +174,6 @@ void RegisterFileSyscalls(SyscallTable& t) {
   t.handlers[SYS_pwritev] = Sys_pwritev;
   t.handlers[SYS_preadv2] = Sys_preadv2;
   t.handlers[SYS_pwritev2] = Sys_pwritev2;
-  t.handlers[SYS_sendfile] = Sys_sendfile;
 }
 
 }  // namespace sentry::syscalls

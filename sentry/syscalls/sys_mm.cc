@@ -1,4 +1,5 @@
 // The memory syscalls: brk and the mmap family (anonymous memory for now).
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -24,6 +25,14 @@ Result<uint64_t> Sys_brk(kernel::Task& t, const Args& a) {
   return t.mm().Brk(UserAddr(a[0])).value;
 }
 
+// What /proc/PID/maps shows for a file mapping: its path, " (deleted)" once it has no name
+// (a memfd shows as "/memfd:NAME (deleted)", as on Linux).
+std::string MappingName(const vfs::FileDescription& file) {
+  std::string name = file.path().dentry->PathInFilesystem();
+  if (file.path().dentry->unlinked()) name += " (deleted)";
+  return name;
+}
+
 // A file mapping, as a private copy of the file's pages: right for MAP_PRIVATE, and for read-only
 // MAP_SHARED as long as nobody writes the file meanwhile. Writable shared mappings need the file's
 // pages themselves (tmpfs can give them), which comes later: ENODEV until then.
@@ -36,6 +45,10 @@ Result<uint64_t> MapFile(kernel::Task& t, uint64_t addr, uint64_t length, int pr
   bool shared = (flags & MAP_TYPE) != MAP_PRIVATE;
   if (shared && (prot & PROT_WRITE)) {
     if (!file->Writable()) return Err(EACCES);
+    // A sealed memfd refuses writable shared mappings before the lack of them shows.
+    if (auto seals = file->GetSeals(); seals && (*seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))) {
+      return Err(EPERM);
+    }
     t.kernel().ReportUnsupported(SYS_mmap);
     return Err(ENODEV);
   }
@@ -46,7 +59,7 @@ Result<uint64_t> MapFile(kernel::Task& t, uint64_t addr, uint64_t length, int pr
                                  .length = length,
                                  .prot = PROT_READ | PROT_WRITE,
                                  .flags = anon_flags,
-                                 .name = file->path().dentry->PathInFilesystem(),
+                                 .name = MappingName(*file),
                                  .address_space_limit = AddressSpaceLimit(t)}));
   uint64_t size = static_cast<uint64_t>(st.st_size);
   uint64_t in_file = offset < size ? std::min(length, size - offset) : 0;

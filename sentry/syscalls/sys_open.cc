@@ -1,11 +1,15 @@
-// open, openat, openat2, creat, close, close_range.
+// open, openat, openat2, creat, close, close_range, memfd_create.
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/memfd.h>
 #include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "absl/strings/str_cat.h"
+#include "sentry/fsimpl/tmpfs/memfd.h"
+#include "sentry/kernel/kernel.h"
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/table.h"
 
@@ -59,21 +63,51 @@ Result<std::shared_ptr<vfs::FileDescription>> OpenResolved(kernel::Task& t,
   return file;
 }
 
+// The kernel's __O_TMPFILE: O_TMPFILE without its O_DIRECTORY (glibc's __O_TMPFILE has both).
+constexpr int kTmpfileBit = O_TMPFILE & ~O_DIRECTORY;
+
 // Flags that name how the file was opened rather than how it is used: F_GETFL never shows them.
 constexpr int kOpenOnlyFlags = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
+
+// open(O_TMPFILE) (Linux's do_tmpfile): a nameless regular file made by the directory `path`
+// names, opened through a name that no lookup finds, "#<inode number>", as Linux names it (so
+// /proc/PID/fd shows "DIR/#INO (deleted)"). Without O_EXCL linkat(2) may name it later.
+Result<std::shared_ptr<vfs::FileDescription>> OpenTmpFile(kernel::Task& t, vfs::ResolveContext& ctx,
+                                                          const vfs::VirtualDentry& start,
+                                                          const std::string& path, int flags,
+                                                          mode_t mode, unsigned resolve) {
+  unsigned follow = (flags & O_NOFOLLOW) ? 0U : unsigned{vfs::kFollowFinal};
+  vfs::VirtualDentry dir = TRY(vfs::Resolve(ctx, start, path, resolve | follow | vfs::kMustBeDir));
+  if (dir.mount->read_only()) return Err(EROFS);
+  struct stat dir_st = TRY(dir.inode().Stat());
+  if (!vfs::MayAccess(dir_st, ctx.creds, W_OK | X_OK)) return Err(EACCES);
+  auto inode = TRY(dir.inode().TmpFile(mode & 07777 & ~Umask(t), ctx.creds, !(flags & O_EXCL)));
+  struct stat st = TRY(inode->Stat());
+  auto dentry = vfs::Dentry::NewUnlinked(absl::StrCat("#", st.st_ino), dir.dentry, inode);
+  auto file = TRY(inode->Open({dir.mount, std::move(dentry)}, flags & ~(O_TMPFILE | O_CREAT)));
+  // F_GETFL goes on showing O_TMPFILE (with its O_DIRECTORY), as on Linux.
+  file->set_status_flags(file->status_flags() | O_TMPFILE);
+  return file;
+}
 
 Result<uint64_t> DoOpen(kernel::Task& t, int dirfd, uint64_t path_addr, int flags, mode_t mode,
                         unsigned resolve) {
   std::string path = TRY(CopyInPath(t, path_addr));
   if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;  // the rest ignored
-  if ((flags & O_TMPFILE) == O_TMPFILE) return Err(EOPNOTSUPP);  // no file system has it yet
+  // Linux 6.4 on: O_CREAT with O_DIRECTORY (which O_TMPFILE includes) is refused.
+  if ((flags & (O_DIRECTORY | O_CREAT)) == (O_DIRECTORY | O_CREAT)) return Err(EINVAL);
+  // O_TMPFILE needs its O_DIRECTORY (so old kernels fail it) and an access mode that writes.
+  bool tmpfile = flags & kTmpfileBit;
+  if (tmpfile && (!(flags & O_DIRECTORY) || (flags & O_ACCMODE) == O_RDONLY)) return Err(EINVAL);
   vfs::ResolveContext ctx = MakeResolveContext(t);
   // RESOLVE_IN_ROOT and RESOLVE_BENEATH make even absolute paths start at dirfd.
   bool scoped = resolve & (vfs::kInRoot | vfs::kBeneath);
   vfs::VirtualDentry start = !scoped && !path.empty() && path[0] == '/' ? ctx.root
                                                                         : TRY(StartDir(t, dirfd));
   std::shared_ptr<vfs::FileDescription> file;
-  if (flags & O_CREAT) {
+  if (tmpfile) {
+    file = TRY(OpenTmpFile(t, ctx, start, path, flags, mode, resolve));
+  } else if (flags & O_CREAT) {
     // A final symlink is followed to the name it points at, which may be created in turn.
     for (int hops = 0;; ++hops) {
       auto pn = TRY(vfs::ResolveParent(ctx, start, path, resolve));
@@ -105,12 +139,7 @@ Result<uint64_t> DoOpen(kernel::Task& t, int dirfd, uint64_t path_addr, int flag
       if (pn.parent.mount->read_only()) return Err(EROFS);
       struct stat dir_st = TRY(pn.parent.inode().Stat());
       if (!vfs::MayAccess(dir_st, ctx.creds, W_OK | X_OK)) return Err(EACCES);
-      mode_t umask;
-      {
-        std::lock_guard lock(t.fs().mu);
-        umask = t.fs().umask;
-      }
-      auto inode = TRY(pn.parent.inode().Create(pn.name, (mode & 07777 & ~umask), ctx.creds));
+      auto inode = TRY(pn.parent.inode().Create(pn.name, (mode & 07777 & ~Umask(t)), ctx.creds));
       pn.parent.dentry->AddChild(pn.name, inode);
       auto child = TRY(pn.parent.dentry->Child(pn.name));
       file = TRY(OpenResolved(t, {pn.parent.mount, child}, flags, true));
@@ -196,6 +225,34 @@ Result<uint64_t> Sys_close_range(kernel::Task& t, const Args& a) {
   return 0;
 }
 
+// memfd_create(2) flags. MFD_NOEXEC_SEAL and MFD_EXEC (Linux 6.3) are newer than the headers.
+constexpr unsigned kMfdNoexecSeal = 0x0008U, kMfdExec = 0x0010U;
+constexpr unsigned kMfdFlags =
+    MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | kMfdNoexecSeal | kMfdExec;
+// The name after "memfd:" fits in NAME_MAX.
+constexpr uint64_t kMfdNameMax = NAME_MAX - (sizeof("memfd:") - 1);
+
+Result<uint64_t> Sys_memfd_create(kernel::Task& t, const Args& a) {
+  auto flags = static_cast<unsigned>(a[1]);
+  // A huge page size may be encoded in the flags only with MFD_HUGETLB.
+  unsigned known = kMfdFlags | ((flags & MFD_HUGETLB) ? MFD_HUGE_MASK << MFD_HUGE_SHIFT : 0U);
+  if (flags & ~known) return Err(EINVAL);
+  if ((flags & kMfdExec) && (flags & kMfdNoexecSeal)) return Err(EINVAL);
+  // Room for a NUL after the longest name: a longer one is ENAMETOOLONG here, EINVAL to the app.
+  auto name = t.mm().CopyInString(UserAddr(a[0]), kMfdNameMax + 1);
+  if (!name) return Err(name.error().value == ENAMETOOLONG ? EINVAL : name.error().value);
+  // The sandbox reserves no huge pages (mmap's MAP_HUGETLB is ENOMEM too).
+  if (flags & MFD_HUGETLB) return Err(EINVAL);
+  auto mount = t.kernel().InternalMount(
+      "memfd", [&] { return fsimpl::tmpfs::NewMemfdMount(t.kernel().memory_file()); });
+  auto file = TRY(fsimpl::tmpfs::NewMemfd(mount, *name,
+                                          {.allow_sealing = (flags & MFD_ALLOW_SEALING) != 0,
+                                           .noexec_seal = (flags & kMfdNoexecSeal) != 0},
+                                          FsCreds(t)));
+  return static_cast<uint64_t>(
+      TRY(t.fds().Install(std::move(file), flags & MFD_CLOEXEC, 0, FdLimit(t))));
+}
+
 }  // namespace
 
 void RegisterOpenSyscalls(SyscallTable& t) {
@@ -205,6 +262,7 @@ void RegisterOpenSyscalls(SyscallTable& t) {
   t.handlers[SYS_creat] = Sys_creat;
   t.handlers[SYS_close] = Sys_close;
   t.handlers[SYS_close_range] = Sys_close_range;
+  t.handlers[SYS_memfd_create] = Sys_memfd_create;
 }
 
 }  // namespace sentry::syscalls

@@ -38,6 +38,7 @@ void RegisterXattrSyscalls(SyscallTable& t);
 void RegisterAttrSyscalls(SyscallTable& t);
 void RegisterProcessSyscalls(SyscallTable& t);
 void RegisterPipeSyscalls(SyscallTable& t);
+void RegisterSpliceSyscalls(SyscallTable& t);
 void RegisterTimerSyscalls(SyscallTable& t);
 void RegisterMountSyscalls(SyscallTable& t);
 void RegisterCredSyscalls(SyscallTable& t);

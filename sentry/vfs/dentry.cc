@@ -8,6 +8,13 @@ std::shared_ptr<Dentry> Dentry::NewRoot(std::shared_ptr<Inode> inode) {
   return std::make_shared<Dentry>("/", std::weak_ptr<Dentry>(), std::move(inode));
 }
 
+std::shared_ptr<Dentry> Dentry::NewUnlinked(std::string name, const std::shared_ptr<Dentry>& parent,
+                                            std::shared_ptr<Inode> inode) {
+  auto d = std::make_shared<Dentry>(std::move(name), parent, std::move(inode));
+  d->unlinked_ = true;
+  return d;
+}
+
 Dentry::Dentry(std::string name, std::weak_ptr<Dentry> parent, std::shared_ptr<Inode> inode)
     : name_(std::move(name)), parent_(std::move(parent)), inode_(std::move(inode)) {}
 

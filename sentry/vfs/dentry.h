@@ -23,6 +23,11 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   static std::shared_ptr<Dentry> NewRoot(std::shared_ptr<Inode> inode);
 
   Dentry(std::string name, std::weak_ptr<Dentry> parent, std::shared_ptr<Inode> inode);
+  // A name that was never entered in `parent` (and no lookup finds): what an O_TMPFILE or
+  // memfd file is opened through. Paths of it end in " (deleted)", as on Linux.
+  static std::shared_ptr<Dentry> NewUnlinked(std::string name,
+                                             const std::shared_ptr<Dentry>& parent,
+                                             std::shared_ptr<Inode> inode);
 
   const std::string& name() const { return name_; }
   std::shared_ptr<Dentry> parent() const { return parent_.lock(); }

@@ -26,6 +26,11 @@ class MemoryManager;
 
 namespace sentry::vfs {
 
+// F_SEAL_EXEC (Linux 6.3) is newer than the build's headers; the other F_SEAL_* come from fcntl.h.
+inline constexpr uint32_t kSealExec = 0x20;
+inline constexpr uint32_t kAllSeals =
+    F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | kSealExec;
+
 class FileDescription {
  public:
   virtual ~FileDescription();
@@ -66,6 +71,11 @@ class FileDescription {
   // Host fds whose readiness is this file's (host stdio, timerfds): a sleeping waiter watches
   // them in the host too, since no sentry code sees them become ready. Appends to `out`.
   virtual void HostWaitFds(uint32_t /*mask*/, std::vector<pollfd>& /*out*/) {}
+  // File seals (fcntl F_GET_SEALS / F_ADD_SEALS, F_SEAL_* bits): only tmpfs files have them,
+  // as only shmem files do on Linux; EINVAL for the rest. The caller has checked that the
+  // description is writable and the bits known.
+  virtual Result<uint32_t> GetSeals() { return Err(EINVAL); }
+  virtual Result<void> AddSeals(uint32_t /*seals*/) { return Err(EINVAL); }
 
   // Whether pread/pwrite make sense (Linux's FMODE_PREAD): not for pipes, FIFOs and sockets.
   virtual bool Positional() const {

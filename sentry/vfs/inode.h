@@ -75,6 +75,12 @@ class Inode : public std::enable_shared_from_this<Inode> {
                                                  const FsCredentials&) {
     return Err(DirOr(EPERM));
   }
+  // open(O_TMPFILE) in this directory: a regular file with no name. `linkable` (no O_EXCL)
+  // lets linkat(2) give it one later. EOPNOTSUPP where the file system cannot, as Linux says.
+  virtual Result<std::shared_ptr<Inode>> TmpFile(mode_t /*mode*/, const FsCredentials&,
+                                                 bool /*linkable*/) {
+    return Err(DirOr(EOPNOTSUPP));
+  }
   virtual Result<void> Link(std::string_view, Inode& /*target*/) { return Err(DirOr(EPERM)); }
   virtual Result<void> Unlink(std::string_view) { return Err(DirOr(EPERM)); }
   virtual Result<void> Rmdir(std::string_view) { return Err(DirOr(EPERM)); }

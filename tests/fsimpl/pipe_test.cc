@@ -1,11 +1,12 @@
 // Pipes driven from several host threads, as tasks on their own sentry threads will drive them:
 // blocking and wake-ups, end of file, EPIPE, nonblocking rules, PIPE_BUF atomicity, packet mode,
-// capacity, interruption, and named FIFOs in tmpfs.
+// capacity, interruption, named FIFOs in tmpfs, and the transfers splice(2) and tee(2) make.
 #include "sentry/fsimpl/pipe/pipe.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -538,6 +539,121 @@ TEST_F(FifoTest, DataDiesWithTheLastOpenEnd) {
   auto rw = vfs_.Open("/fifo", O_RDWR | O_NONBLOCK);
   ASSERT_TRUE(rw.has_value());
   EXPECT_EQ(ErrnoOf(ReadStr(**rw, 10)), EAGAIN);
+}
+
+// ---- splice and tee ----
+
+// A sink or source over a string, as a file at the other end of a splice would be.
+auto Into(std::string& out, uint64_t limit = UINT64_MAX) {
+  return [&out, limit](std::span<const iovec> views) -> Result<uint64_t> {
+    uint64_t n = 0;
+    for (const iovec& v : views) {
+      uint64_t take = std::min<uint64_t>(v.iov_len, limit - n);
+      out.append(static_cast<const char*>(v.iov_base), take);
+      n += take;
+      if (n == limit) break;
+    }
+    return n;
+  };
+}
+
+TEST(PipeSpliceTest, ReadToRemovesOnlyWhatTheSinkTook) {
+  Ends p = NewPipe();
+  ASSERT_EQ(WriteStr(*p.w, "hello"), 5u);
+  ASSERT_EQ(WriteStr(*p.w, std::string(5000, 'x')), 5000u);
+  std::string got;
+  auto sink = Into(got, 3);
+  EXPECT_EQ(p.r->pipe().ReadTo(100, false, sink), 3u);
+  EXPECT_EQ(got, "hel");
+  // A failing sink takes nothing.
+  auto failing = [](std::span<const iovec>) -> Result<uint64_t> { return Err(ENOSPC); };
+  EXPECT_EQ(ErrnoOf(p.r->pipe().ReadTo(100, false, failing)), ENOSPC);
+  got.clear();
+  auto all = Into(got);
+  EXPECT_EQ(p.r->pipe().ReadTo(10000, false, all), 5002u);  // across slots, in order
+  EXPECT_EQ(got, "lo" + std::string(5000, 'x'));
+  EXPECT_EQ(ErrnoOf(p.r->pipe().ReadTo(1, true, all)), EAGAIN);
+  p.w.reset();
+  EXPECT_EQ(p.r->pipe().ReadTo(1, false, all), 0u);
+}
+
+TEST(PipeSpliceTest, WriteFromFillsFreeSlotsOnly) {
+  Ends p = NewPipe();
+  ASSERT_TRUE(p.r->pipe().SetCapacity(2 * kPageSize, true));
+  ASSERT_EQ(WriteStr(*p.w, "a"), 1u);
+  uint64_t offered = 0;
+  auto source = [&](std::span<const iovec> views) -> Result<uint64_t> {
+    for (const iovec& v : views) {
+      std::memset(v.iov_base, 'b', v.iov_len);
+      offered += v.iov_len;
+    }
+    return offered;
+  };
+  EXPECT_EQ(p.w->pipe().WriteFrom(3 * kPageSize, false, source), kPageSize);  // one free slot
+  EXPECT_EQ(offered, kPageSize);
+  EXPECT_EQ(ErrnoOf(p.w->pipe().WriteFrom(1, true, source)), EAGAIN);
+  EXPECT_EQ(ReadStr(*p.r, 3 * kPageSize), "a" + std::string(kPageSize, 'b'));
+  // A failing source adds nothing.
+  auto failing = [](std::span<const iovec>) -> Result<uint64_t> { return Err(EIO); };
+  EXPECT_EQ(ErrnoOf(p.w->pipe().WriteFrom(10, false, failing)), EIO);
+  EXPECT_EQ(p.r->pipe().BytesReadable(), 0u);
+  p.r.reset();
+  EXPECT_EQ(ErrnoOf(p.w->pipe().WriteFrom(10, false, source)), EPIPE);
+}
+
+TEST(PipeSpliceTest, BlockedSpliceIsWokenByAWrite) {
+  Ends a = NewPipe(), b = NewPipe();
+  std::atomic<int64_t> moved{-1};
+  std::thread t([&] { moved = Pipe::Splice(a.r->pipe(), b.w->pipe(), 100, false).value_or(-1); });
+  absl::SleepFor(kStillBlocked);
+  EXPECT_EQ(moved, -1);
+  ASSERT_EQ(WriteStr(*a.w, "wake"), 4u);
+  t.join();
+  EXPECT_EQ(moved, 4);
+  EXPECT_EQ(ReadStr(*b.r, 10), "wake");
+}
+
+TEST(PipeSpliceTest, BlockedSpliceIsWokenByRoom) {
+  Ends a = NewPipe(), b = NewPipe();
+  ASSERT_TRUE(b.w->pipe().SetCapacity(kPageSize, true));
+  ASSERT_EQ(WriteStr(*b.w, std::string(kPageSize, 'f')), kPageSize);
+  ASSERT_EQ(WriteStr(*a.w, "next"), 4u);
+  std::atomic<int64_t> moved{-1};
+  std::thread t([&] { moved = Pipe::Splice(a.r->pipe(), b.w->pipe(), 100, false).value_or(-1); });
+  absl::SleepFor(kStillBlocked);
+  EXPECT_EQ(moved, -1);
+  EXPECT_EQ(ReadStr(*b.r, kPageSize), std::string(kPageSize, 'f'));
+  t.join();
+  EXPECT_EQ(moved, 4);
+  EXPECT_EQ(ReadStr(*b.r, 10), "next");
+}
+
+TEST(PipeSpliceTest, BlockedTeeIsWokenByAWrite) {
+  Ends a = NewPipe(), b = NewPipe();
+  std::atomic<int64_t> copied{-1};
+  std::thread t([&] { copied = Pipe::Tee(a.r->pipe(), b.w->pipe(), 100, false).value_or(-1); });
+  absl::SleepFor(kStillBlocked);
+  EXPECT_EQ(copied, -1);
+  ASSERT_EQ(WriteStr(*a.w, "tee"), 3u);
+  t.join();
+  EXPECT_EQ(copied, 3);
+  EXPECT_EQ(ReadStr(*b.r, 10), "tee");
+  EXPECT_EQ(ReadStr(*a.r, 10), "tee");
+}
+
+TEST(PipeSpliceTest, OppositeSplicesDoNotDeadlock) {
+  // a -> b and b -> a at once lock the same two pipes in opposite roles.
+  Ends a = NewPipe(), b = NewPipe();
+  ASSERT_EQ(WriteStr(*a.w, std::string(3000, 'a')), 3000u);
+  ASSERT_EQ(WriteStr(*b.w, std::string(3000, 'b')), 3000u);
+  auto shuttle = [](Pipe& from, Pipe& to) {
+    for (int i = 0; i < 5000; ++i) (void)Pipe::Splice(from, to, 1 + i % 700, true);
+  };
+  std::thread t1([&] { shuttle(a.r->pipe(), b.w->pipe()); });
+  std::thread t2([&] { shuttle(b.r->pipe(), a.w->pipe()); });
+  t1.join();
+  t2.join();
+  EXPECT_EQ(a.r->pipe().BytesReadable() + b.r->pipe().BytesReadable(), 6000u);  // none lost
 }
 
 }  // namespace

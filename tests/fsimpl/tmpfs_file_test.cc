@@ -285,5 +285,48 @@ TEST_F(TmpfsFileTest, LargeWriteOverExistingPages) {
   EXPECT_EQ(*ReadStr(*f, big.size(), 0), big);
 }
 
+TEST_F(TmpfsFileTest, FilesStartSealedAgainstSeals) {
+  auto f = OpenOk("f", O_CREAT | O_RDWR);
+  EXPECT_EQ(*f->GetSeals(), uint32_t{F_SEAL_SEAL});
+  EXPECT_EQ(ErrnoOf(f->AddSeals(F_SEAL_WRITE)), EPERM);
+}
+
+TEST_F(TmpfsFileTest, SealsRefuseWhatTheyName) {
+  auto f = OpenOk("f", O_CREAT | O_RDWR);
+  ASSERT_EQ(*WriteStr(*f, std::string(5000, 'x'), 0), 5000u);
+  Inode(*f).InitSeals(0);
+  ASSERT_TRUE(f->AddSeals(F_SEAL_GROW | F_SEAL_SHRINK));
+  // GROW: a write is cut at the last page boundary inside the file, or refused.
+  EXPECT_EQ(*WriteStr(*f, std::string(8192, 'g'), 0), kPage);
+  EXPECT_EQ(ErrnoOf(WriteStr(*f, "g", 5000)), EPERM);
+  EXPECT_EQ(*WriteStr(*f, "g", 4999), 1u);
+  EXPECT_EQ(ErrnoOf(f->Truncate(6000)), EPERM);
+  EXPECT_EQ(ErrnoOf(f->Truncate(10)), EPERM);  // SHRINK
+  vfs::SetStatRequest shrink;
+  shrink.size = 0;
+  EXPECT_EQ(ErrnoOf(Inode(*f).SetStat(shrink)), EPERM);
+  EXPECT_TRUE(f->Truncate(5000));
+  ASSERT_TRUE(f->AddSeals(F_SEAL_WRITE));
+  EXPECT_EQ(ErrnoOf(WriteStr(*f, "w", 0)), EPERM);
+  EXPECT_EQ(*WriteStr(*f, "", 0), 0u);
+  ASSERT_TRUE(f->AddSeals(vfs::kSealExec | F_SEAL_SEAL));  // mode 0644: execute bits stay off
+  vfs::SetStatRequest chmod;
+  chmod.mode = 0755;
+  EXPECT_EQ(ErrnoOf(Inode(*f).SetStat(chmod)), EPERM);
+  EXPECT_EQ(ErrnoOf(f->AddSeals(0)), EPERM);
+  EXPECT_EQ(f->Stat()->st_size, 5000);
+}
+
+TEST_F(TmpfsFileTest, TmpFileHasNoNameUntilLinked) {
+  auto root = fs_->root_dir();
+  auto inode = root->TmpFile(0600, {}, /*linkable=*/true);
+  ASSERT_TRUE(inode);
+  EXPECT_EQ((*inode)->Stat()->st_nlink, 0u);
+  EXPECT_EQ(root->ReadDir()->size(), 0u);
+  ASSERT_TRUE(root->Link("named", **inode));
+  EXPECT_EQ((*inode)->Stat()->st_nlink, 1u);
+  EXPECT_EQ(vfs_.Stat("named")->st_ino, (*inode)->Stat()->st_ino);
+}
+
 }  // namespace
 }  // namespace sentry::fsimpl::tmpfs

@@ -237,6 +237,35 @@ TEST_F(StraceTest, OpenFlagsAndModes) {
             "openat(5, 0x8, O_RDONLY) = -1 EFAULT (Bad address)");
 }
 
+TEST_F(StraceTest, SpliceTeeCopyFileRangeMemfd) {
+  // Offsets show what they hold after the call (strace reads them before it).
+  uint64_t off = mem_.PutValue<int64_t>(3);
+  EXPECT_EQ(Format(275, {7, off, 4, 0, 3, 1 | 2}, 3),
+            "splice(7, [3], 4, NULL, 3, SPLICE_F_MOVE|SPLICE_F_NONBLOCK) = 3");
+  EXPECT_EQ(Format(275, {3, 0, 6, 0, 3, 0x30}, Err(EINVAL)),
+            "splice(3, NULL, 6, NULL, 3, 0x30 /* SPLICE_F_??? */) = -1 EINVAL (Invalid argument)");
+  EXPECT_EQ(
+      Format(275, {3, kBad, 6, 0, 3, 1 | 0x10}, Err(EFAULT)),
+      "splice(3, " + Hex(kBad) + ", 6, NULL, 3, SPLICE_F_MOVE|0x10) = -1 EFAULT (Bad address)");
+  EXPECT_EQ(Format(276, {5, 4, 2, 2}, 2), "tee(5, 4, 2, SPLICE_F_NONBLOCK) = 2");
+  uint64_t in = mem_.PutValue<int64_t>(3), out = mem_.PutValue<int64_t>(8);
+  EXPECT_EQ(Format(326, {7, in, 7, out, 3, 0}, 3), "copy_file_range(7, [3], 7, [8], 3, 0) = 3");
+  EXPECT_EQ(Format(326, {7, 0, 7, 0, 3, 7}, Err(EINVAL)),
+            "copy_file_range(7, NULL, 7, NULL, 3, 7) = -1 EINVAL (Invalid argument)");
+  uint64_t name = mem_.Put(std::string("strace-name\0", 12));
+  EXPECT_EQ(Format(319, {name, 1 | 2}, 7),
+            R"(memfd_create("strace-name", MFD_CLOEXEC|MFD_ALLOW_SEALING) = 7)");
+  EXPECT_EQ(Format(319, {name, 4 | (21u << 26)}, 8),
+            R"(memfd_create("strace-name", MFD_HUGETLB|21<<MFD_HUGE_SHIFT) = 8)");
+  EXPECT_EQ(Format(319, {name, 0x1000}, Err(EINVAL)),
+            R"(memfd_create("strace-name", 0x1000 /* MFD_??? */) = -1 EINVAL (Invalid argument))");
+  EXPECT_EQ(Format(319, {name, 0}, 9), R"(memfd_create("strace-name", 0) = 9)");
+  // Names are cut as strings are (at 32 bytes), not as paths.
+  uint64_t long_name = mem_.Put(std::string(300, 'n') + std::string(1, '\0'));
+  EXPECT_EQ(Format(319, {long_name, 0}, Err(EINVAL)),
+            "memfd_create(\"" + std::string(32, 'n') + "\"..., 0) = -1 EINVAL (Invalid argument)");
+}
+
 TEST_F(StraceTest, PathsAreBoundedAndMustBeTerminated) {
   // Longer than PATH_MAX and never terminated: 4096 bytes, then "...".
   uint64_t longpath = mem_.Put(std::string(10000, 'a'));

@@ -117,6 +117,19 @@ class OverlayInode : public vfs::Inode {
     return Added(name, inode);
   }
 
+  // O_TMPFILE: a nameless file of the upper layer (Linux's overlayfs does the same since 6.6).
+  Result<std::shared_ptr<vfs::Inode>> TmpFile(mode_t mode, const vfs::FsCredentials& c,
+                                              bool linkable) override {
+    if (!IsDir()) return Err(ENOTDIR);
+    TRY(CopyUp());
+    auto upper = TRY(Upper()->TmpFile(mode, c, linkable));
+    // Its upper file exists from the start, so it never copies up: the parent and name that a
+    // copy-up would use are never needed. linkat(2) gives it a name through Link below.
+    return std::make_shared<OverlayInode>(
+        shared_, std::static_pointer_cast<OverlayInode>(shared_from_this()), "", std::move(upper),
+        nullptr, false);
+  }
+
   Result<void> Link(std::string_view name, vfs::Inode& target) override {
     auto* t = dynamic_cast<OverlayInode*>(&target);
     if (t == nullptr || t->shared_ != shared_) return Err(EXDEV);
@@ -125,6 +138,9 @@ class OverlayInode : public vfs::Inode {
     TRY(Upper()->Link(name, *t->Upper()));
     absl::MutexLock lock(&mu_);
     whiteouts_.erase(std::string(name));
+    // The new name is the same file: later lookups find this inode (its flocks, its copy-up
+    // state), not a second one over the same upper file.
+    children_[std::string(name)] = std::static_pointer_cast<OverlayInode>(t->shared_from_this());
     return {};
   }
 

@@ -9,6 +9,8 @@
 #include <atomic>
 #include <bit>
 #include <cstring>
+#include <functional>
+#include <vector>
 
 #include "sentry/mm/memory_manager.h"
 
@@ -64,7 +66,7 @@ Result<void> Pipe::WaitLocked(absl::CondVar& cv, absl::FunctionRef<bool()> ready
   Result<void> result;
   while (!ready()) {
     if (intr != nullptr && intr->Interrupted()) {
-      // TODO(signals): ERESTARTSYS once restart rules exist, so SA_RESTART restarts the call.
+      // The task turns this into ERESTARTSYS, so SA_RESTART restarts the call.
       result = Err(EINTR);
       break;
     }
@@ -156,8 +158,8 @@ Result<uint64_t> Pipe::Write(std::span<const iovec> src, bool nonblocking, bool 
   absl::MutexLock lock(&mu_);
   for (;;) {
     if (readers_ == 0) {
-      // TODO(signals): SIGPIPE. Linux sends it to the writing thread here, whether or not part
-      // of the write went through; without signal delivery the writer only sees EPIPE.
+      // Linux also sends SIGPIPE when part of the write went through; the sentry raises it
+      // (Task::HandleSyscall) only with the EPIPE.
       if (done > 0) break;
       return Err(EPIPE);
     }
@@ -169,7 +171,7 @@ Result<uint64_t> Pipe::Write(std::span<const iovec> src, bool nonblocking, bool 
       uint64_t tail = left % kPageSize;
       if (tail != 0 && !slots_.empty()) {
         Slot& last = slots_.back();
-        if (!last.packet && last.offset + last.len + tail <= kPageSize) {
+        if (!last.packet && last.can_merge && last.offset + last.len + tail <= kPageSize) {
           in.Drain(last.page.get() + last.offset + last.len, tail);
           last.len += tail;
           bytes_ += tail;
@@ -209,6 +211,229 @@ Result<uint64_t> Pipe::Write(std::span<const iovec> src, bool nonblocking, bool 
   ReadableChangedLocked();
   mtime_ = ctime_ = Now();
   return done;
+}
+
+void Pipe::DropFrontLocked(uint64_t n) {
+  while (n > 0 && !slots_.empty()) {
+    Slot& s = slots_.front();
+    uint64_t k = std::min<uint64_t>(n, s.len);
+    s.offset += k;
+    s.len -= k;
+    bytes_ -= k;
+    n -= k;
+    if (s.len == 0) FreeSlotLocked();
+  }
+}
+
+void Pipe::AppendCopyLocked(const Slot& from, uint64_t len) {
+  Slot s;
+  s.page = NewPageLocked();
+  std::memcpy(s.page.get(), from.page.get() + from.offset, len);
+  s.len = static_cast<uint32_t>(len);
+  s.packet = from.packet;
+  s.can_merge = false;
+  slots_.push_back(std::move(s));
+  bytes_ += len;
+}
+
+Result<uint64_t> Pipe::ReadTo(uint64_t max, bool nonblocking, Transfer sink, Interrupter* intr) {
+  if (max == 0) return 0;
+  NotifyOnExit notify(this);
+  absl::MutexLock lock(&mu_);
+  while (slots_.empty()) {
+    if (writers_ == 0) return 0;
+    if (nonblocking) return Err(EAGAIN);
+    TRY(WaitLocked(
+        read_cv_,
+        [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !slots_.empty() || writers_ == 0; },
+        intr));
+  }
+  std::vector<iovec> views;
+  uint64_t offered = 0;
+  for (const Slot& s : slots_) {
+    if (offered == max) break;
+    uint64_t n = std::min<uint64_t>(s.len, max - offered);
+    views.push_back({s.page.get() + s.offset, n});
+    offered += n;
+  }
+  uint64_t taken = std::min(TRY(sink(views)), offered);
+  if (taken > 0) {
+    DropFrontLocked(taken);
+    WritableChangedLocked();
+    atime_ = Now();
+  }
+  return taken;
+}
+
+Result<uint64_t> Pipe::WriteFrom(uint64_t max, bool nonblocking, Transfer source,
+                                 Interrupter* intr) {
+  if (max == 0) return 0;
+  NotifyOnExit notify(this);
+  absl::MutexLock lock(&mu_);
+  for (;;) {
+    if (readers_ == 0) return Err(EPIPE);
+    if (!FullLocked()) break;
+    if (nonblocking) return Err(EAGAIN);
+    TRY(WaitLocked(
+        write_cv_,
+        [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !FullLocked() || readers_ == 0; }, intr));
+  }
+  // No more than the free slots hold (Linux's do_splice_read), each filled from its start.
+  uint64_t want = std::min(max, (max_slots_ - slots_.size()) * kPageSize);
+  std::vector<std::unique_ptr<uint8_t[]>> pages;
+  std::vector<iovec> views;
+  for (uint64_t at = 0; at < want; at += kPageSize) {
+    pages.push_back(NewPageLocked());
+    views.push_back({pages.back().get(), std::min(kPageSize, want - at)});
+  }
+  auto filled = source(views);
+  uint64_t n = filled ? std::min(*filled, want) : 0;
+  for (size_t i = 0; i < pages.size(); ++i) {
+    uint64_t at = i * kPageSize;
+    if (at >= n) {
+      if (!spare_page_) spare_page_ = std::move(pages[i]);
+      continue;
+    }
+    Slot s;
+    s.page = std::move(pages[i]);
+    s.len = static_cast<uint32_t>(std::min(kPageSize, n - at));
+    s.can_merge = false;  // Linux's spliced-in buffers take no merges
+    bytes_ += s.len;
+    slots_.push_back(std::move(s));
+  }
+  if (!filled) return std::unexpected(filled.error());
+  if (n > 0) {
+    ReadableChangedLocked();
+    mtime_ = ctime_ = Now();
+  }
+  return n;
+}
+
+Result<void> Pipe::WaitReadableLocked(bool nonblocking, Interrupter* intr) {
+  if (!slots_.empty() || writers_ == 0) return {};
+  if (nonblocking) return Err(EAGAIN);
+  return WaitLocked(
+      read_cv_,
+      [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !slots_.empty() || writers_ == 0; }, intr);
+}
+
+Result<void> Pipe::WaitWritableLocked(bool nonblocking, Interrupter* intr) {
+  // Linux's opipe_prep minds the readers only when the pipe is full; the transfer checks again.
+  while (FullLocked()) {
+    if (readers_ == 0) return Err(EPIPE);
+    if (nonblocking) return Err(EAGAIN);
+    TRY(WaitLocked(
+        write_cv_,
+        [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !FullLocked() || readers_ == 0; }, intr));
+  }
+  return {};
+}
+
+Result<void> Pipe::WaitBoth(Pipe& in, Pipe& out, bool nonblocking, Interrupter* intr) {
+  {
+    absl::MutexLock lock(&in.mu_);
+    TRY(in.WaitReadableLocked(nonblocking, intr));
+  }
+  absl::MutexLock lock(&out.mu_);
+  return out.WaitWritableLocked(nonblocking, intr);
+}
+
+class Pipe::BothLocked {
+ public:
+  BothLocked(Pipe& a, Pipe& b) ABSL_NO_THREAD_SAFETY_ANALYSIS
+      : first_(std::less<Pipe*>()(&a, &b) ? a : b),
+        second_(&first_ == &a ? b : a) {
+    first_.mu_.Lock();
+    second_.mu_.Lock();
+  }
+  ~BothLocked() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    second_.mu_.Unlock();
+    first_.mu_.Unlock();
+  }
+
+ private:
+  Pipe& first_;
+  Pipe& second_;
+};
+
+void Pipe::TransferredLocked(Pipe& in, Pipe& out, bool consumed) {
+  timespec now = Now();
+  if (consumed) in.WritableChangedLocked();
+  in.atime_ = now;
+  out.ReadableChangedLocked();
+  out.mtime_ = out.ctime_ = now;
+}
+
+Result<uint64_t> Pipe::Splice(Pipe& in, Pipe& out, uint64_t max, bool nonblocking,
+                              Interrupter* intr) {
+  if (max == 0) return 0;
+  NotifyOnExit notify_in(&in), notify_out(&out);
+  for (;;) {
+    TRY(WaitBoth(in, out, nonblocking, intr));
+    BothLocked lock(in, out);
+    uint64_t moved = 0;
+    bool raced = false;
+    Result<uint64_t> result;
+    while (max > 0) {
+      if (out.readers_ == 0) {
+        if (moved == 0) result = Err(EPIPE);
+        break;
+      }
+      if (in.slots_.empty() && in.writers_ == 0) break;
+      if (in.slots_.empty() || out.FullLocked()) {
+        if (moved > 0) break;
+        if (nonblocking) {
+          result = Err(EAGAIN);
+          break;
+        }
+        raced = true;  // another reader or writer got there first: wait again
+        break;
+      }
+      Slot& s = in.slots_.front();
+      if (max >= s.len) {
+        // The whole slot moves, page and all.
+        uint64_t n = s.len;
+        in.bytes_ -= n;
+        out.bytes_ += n;
+        out.slots_.push_back(std::move(s));
+        in.slots_.pop_front();
+        moved += n;
+        max -= n;
+      } else {
+        out.AppendCopyLocked(s, max);
+        in.DropFrontLocked(max);
+        moved += max;
+        max = 0;
+      }
+    }
+    if (moved > 0) TransferredLocked(in, out, /*consumed=*/true);
+    if (raced) continue;
+    if (!result) return result;
+    return moved;
+  }
+}
+
+Result<uint64_t> Pipe::Tee(Pipe& in, Pipe& out, uint64_t max, bool nonblocking, Interrupter* intr) {
+  if (max == 0) return 0;
+  NotifyOnExit notify_in(&in), notify_out(&out);
+  TRY(WaitBoth(in, out, nonblocking, intr));
+  BothLocked lock(in, out);
+  uint64_t copied = 0;
+  for (const Slot& s : in.slots_) {
+    if (out.readers_ == 0) {
+      if (copied == 0) return Err(EPIPE);
+      break;
+    }
+    if (max == 0 || out.FullLocked()) break;
+    uint64_t n = std::min<uint64_t>(s.len, max);
+    out.AppendCopyLocked(s, n);
+    copied += n;
+    max -= n;
+  }
+  // Nothing to copy and no reader: Linux's link_pipe says EPIPE before it looks at the input.
+  if (copied == 0 && out.readers_ == 0) return Err(EPIPE);
+  if (copied > 0) TransferredLocked(in, out, /*consumed=*/false);
+  return copied;
 }
 
 void Pipe::Acquire(bool reader, bool writer) {

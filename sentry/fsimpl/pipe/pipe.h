@@ -10,12 +10,16 @@
 // Slot pages are sentry heap memory: they are the kernel's, not the application's.
 //
 // Readiness: pollers register on the pipe's WaitQueue; the pipe notifies it after a read, a
-// write, a resize, and when the last reader or writer goes, always with mu_ released (see
-// sentry/vfs/wait_queue.h).
+// write, a splice or tee, a resize, and when the last reader or writer goes, always with mu_
+// released (see sentry/vfs/wait_queue.h).
 //
-// Locks: Pipe::mu_ is a leaf, except that a wait calls an Interrupter's Arm/Disarm with it held
-// (see sentry/base/interrupter.h for the order that implies). Application memory is copied with mu_
-// held; the iovecs are the sentry's own views of it, so the copies cannot fault.
+// Locks: Pipe::mu_ comes before everything else: a wait calls an Interrupter's Arm/Disarm with it
+// held (see sentry/base/interrupter.h for the order that implies), and splice(2) reads or writes
+// the file at its other end with it held, as Linux holds pipe->mutex there (so that what a file
+// write does not take stays in the pipe, in order). Two pipes (splice and tee between pipes) are
+// locked in address order. Nothing that holds a file system's lock ever takes a pipe's.
+// Application memory is copied with mu_ held; the iovecs are the sentry's own views of it, so
+// the copies cannot fault.
 #pragma once
 
 #include <sys/stat.h>
@@ -68,6 +72,31 @@ class Pipe : public std::enable_shared_from_this<Pipe> {
   Result<uint64_t> Write(std::span<const iovec> src, bool nonblocking, bool packet,
                          Interrupter* intr = nullptr);
 
+  // splice(2) out of the pipe: waits as Read does (EAGAIN if `nonblocking`; 0 at end of file),
+  // then hands `sink` views of up to `max` bytes from the front, in order, with the pipe locked,
+  // and removes as many as sink says it took. Packets are bytes here, as splice sees them.
+  // An error from sink is the result when it took nothing. `sink` must not use this pipe.
+  using Transfer = absl::FunctionRef<Result<uint64_t>(std::span<const iovec>)>;
+  Result<uint64_t> ReadTo(uint64_t max, bool nonblocking, Transfer sink,
+                          Interrupter* intr = nullptr);
+  // splice(2) into the pipe: EPIPE without readers; waits for a free slot (EAGAIN if
+  // `nonblocking`), then hands `source` views of fresh pages for up to `max` bytes, as many as
+  // the free slots hold, with the pipe locked; what source says it filled becomes new slots
+  // (never merged with earlier data, as Linux's spliced buffers are not). `source` must not use
+  // this pipe.
+  Result<uint64_t> WriteFrom(uint64_t max, bool nonblocking, Transfer source,
+                             Interrupter* intr = nullptr);
+  // splice(2) between two pipes (Linux's splice_pipe_to_pipe): moves up to `max` bytes from
+  // `in` to `out`, whole slots where they fit. Waits for data in `in` and room in `out` (EAGAIN
+  // if `nonblocking`); 0 when `in` is empty without writers, EPIPE when `out` has no readers.
+  static Result<uint64_t> Splice(Pipe& in, Pipe& out, uint64_t max, bool nonblocking,
+                                 Interrupter* intr = nullptr) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  // tee(2) (Linux's link_pipe): copies up to `max` bytes from the front of `in` to `out` without
+  // consuming them, one slot of `in` per slot of `out`, as many as `out` has room for. Waits as
+  // Splice does, but returns what it copied as soon as either side stops it.
+  static Result<uint64_t> Tee(Pipe& in, Pipe& out, uint64_t max, bool nonblocking,
+                              Interrupter* intr = nullptr) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+
   // Open ends. Every Acquire is paired with a Release of the same kind (PipeFile does that).
   void Acquire(bool reader, bool writer);
   void Release(bool reader, bool writer);
@@ -106,9 +135,27 @@ class Pipe : public std::enable_shared_from_this<Pipe> {
     uint32_t offset = 0;              // where the unread bytes start in page
     uint32_t len = 0;                 // how many there are
     bool packet = false;              // written in packet mode: read alone, never merged into
+    bool can_merge = true;            // later writes may top it up (not spliced or teed data)
   };
 
   bool FullLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return slots_.size() >= max_slots_; }
+  // Removes the first n bytes (no more than bytes_).
+  void DropFrontLocked(uint64_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends a slot holding a copy of `len` bytes of `from` (a partial slot moved, or a slot
+  // teed): like Linux's shared buffer, it keeps the packet flag and takes no merges.
+  void AppendCopyLocked(const Slot& from, uint64_t len) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The waits before a transfer between two pipes (ipipe_prep, opipe_prep), one lock at a time:
+  // until `in` has data or no writers; until `out` has room, EPIPE if it is full and unread.
+  Result<void> WaitReadableLocked(bool nonblocking, Interrupter* intr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Result<void> WaitWritableLocked(bool nonblocking, Interrupter* intr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Splice and Tee's waits, each pipe locked alone, in Linux's order.
+  static Result<void> WaitBoth(Pipe& in, Pipe& out, bool nonblocking, Interrupter* intr);
+  // Holds two pipes' locks, taken in address order.
+  class BothLocked;
+  // After a transfer between pipes: wake-ups and times on both sides.
+  static void TransferredLocked(Pipe& in, Pipe& out, bool consumed) ABSL_NO_THREAD_SAFETY_ANALYSIS;
   std::unique_ptr<uint8_t[]> NewPageLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FreeSlotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // drops the oldest slot
   void AcquireLocked(bool reader, bool writer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

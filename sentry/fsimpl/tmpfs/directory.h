@@ -29,6 +29,9 @@ class Directory : public TmpfsInode {
                                             const vfs::FsCredentials& creds) override;
   Result<std::shared_ptr<vfs::Inode>> Symlink(std::string_view name, std::string_view target,
                                               const vfs::FsCredentials& creds) override;
+  // open(O_TMPFILE): a regular file with no name (nlink 0), for O_TMPFILE and memfd_create.
+  Result<std::shared_ptr<vfs::Inode>> TmpFile(mode_t mode, const vfs::FsCredentials& creds,
+                                              bool linkable) override;
   Result<void> Link(std::string_view name, vfs::Inode& target) override;
   Result<void> Unlink(std::string_view name) override;
   Result<void> Rmdir(std::string_view name) override;
@@ -42,10 +45,6 @@ class Directory : public TmpfsInode {
   Result<std::shared_ptr<vfs::Inode>> AddDevice(std::string_view name, mode_t mode, dev_t rdev,
                                                 std::shared_ptr<CharDevice> device,
                                                 const vfs::FsCredentials& creds);
-  // open(O_TMPFILE): a regular file with no name. `linkable` (no O_EXCL) lets linkat(2) give it
-  // one later.
-  Result<std::shared_ptr<vfs::Inode>> TmpFile(mode_t mode, const vfs::FsCredentials& creds,
-                                              bool linkable);
 
  protected:
   uint64_t SizeLocked() const override ABSL_SHARED_LOCKS_REQUIRED(mu_) { return size_; }

@@ -47,6 +47,7 @@ Result<struct stat> TmpfsInode::Stat() {
 
 Result<void> TmpfsInode::SetStat(const vfs::SetStatRequest& req) {
   absl::MutexLock lock(&mu_);
+  TRY(CheckSetStatLocked(req));
   timespec now = Now();
   bool changed = false;
   // The size goes first: it is the only part that can fail, and a failed request changes nothing.

@@ -60,6 +60,11 @@ class TmpfsInode : public vfs::Inode {
   virtual Result<bool> SetSizeLocked(uint64_t /*size*/) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return Err(IsDir() ? EISDIR : EINVAL);
   }
+  // A veto on a SetStat request before any of it is applied (file seals).
+  virtual Result<void> CheckSetStatLocked(const vfs::SetStatRequest&)
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return {};
+  }
 
   // Guards the attributes below and what subclasses say it guards (a file's data).
   mutable absl::Mutex mu_;

@@ -89,6 +89,16 @@ Result<RegularInode::WriteResult> RegularInode::Write(std::span<const iovec> src
   if (offset >= static_cast<uint64_t>(INT64_MAX)) return Err(EFBIG);
   want = std::min(want, static_cast<uint64_t>(INT64_MAX) - offset);
 
+  // Seals, as shmem_write_begin checks them for each page-sized piece of the write: with
+  // F_SEAL_GROW the pieces that end within the file go through and the first that would grow
+  // it fails, so a write is cut at the last page boundary inside the file, or refused.
+  if (seals_ & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return Err(EPERM);
+  if ((seals_ & F_SEAL_GROW) && offset + want > size_) {
+    uint64_t allowed_end = size_ / kPageSize * kPageSize;
+    if (allowed_end <= offset) return Err(EPERM);
+    want = allowed_end - offset;
+  }
+
   IovecCursor cursor(src);
   mm::MemoryFile& memory = sb().memory();
   const uint64_t last_page = (offset + want - 1) / kPageSize;
@@ -134,6 +144,9 @@ Result<void> RegularInode::Truncate(uint64_t size) {
 }
 
 Result<bool> RegularInode::SetSizeLocked(uint64_t size) {
+  if ((size < size_ && (seals_ & F_SEAL_SHRINK)) || (size > size_ && (seals_ & F_SEAL_GROW))) {
+    return Err(EPERM);
+  }
   if (size < size_) {
     // The part of the last page past the new end must read as zeros if the file grows again.
     uint64_t in_page = size % kPageSize;
@@ -202,6 +215,31 @@ uint64_t RegularInode::allocated_pages() const {
   return pages_.size();
 }
 
+Result<void> RegularInode::CheckSetStatLocked(const vfs::SetStatRequest& req) {
+  if ((seals_ & vfs::kSealExec) && req.mode && ((*req.mode ^ mode_) & 0111)) return Err(EPERM);
+  return {};
+}
+
+uint32_t RegularInode::seals() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return seals_;
+}
+
+Result<void> RegularInode::AddSeals(uint32_t seals) {
+  absl::MutexLock lock(&mu_);
+  if (seals_ & F_SEAL_SEAL) return Err(EPERM);
+  if ((seals & vfs::kSealExec) && (mode_ & 0111)) {
+    seals |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+  }
+  seals_ |= seals;
+  return {};
+}
+
+void RegularInode::InitSeals(uint32_t seals) {
+  absl::MutexLock lock(&mu_);
+  seals_ = seals;
+}
+
 RegularFile::RegularFile(int flags, vfs::VirtualDentry path, std::shared_ptr<RegularInode> inode)
     : vfs::FileDescription(flags, std::move(path)), inode_(std::move(inode)) {}
 
@@ -231,6 +269,16 @@ Result<uint64_t> RegularFile::Write(std::span<const iovec> src, std::optional<in
   RegularInode::WriteResult r = TRY(inode_->Write(src, static_cast<uint64_t>(pos_), append));
   pos_ = static_cast<int64_t>(r.end);
   return r.written;
+}
+
+Result<uint32_t> RegularFile::GetSeals() {
+  if (!SealsVisible()) return Err(EINVAL);
+  return inode_->seals();
+}
+
+Result<void> RegularFile::AddSeals(uint32_t seals) {
+  if (!SealsVisible()) return Err(EINVAL);
+  return inode_->AddSeals(seals);
 }
 
 Result<int64_t> RegularFile::Seek(int64_t offset, int whence) {

@@ -3,6 +3,7 @@
 // file shrinks or the inode dies (its last name and last open file gone: shared_ptr lifetime).
 #pragma once
 
+#include <fcntl.h>
 #include <sys/uio.h>
 
 #include <map>
@@ -44,12 +45,26 @@ class RegularInode : public TmpfsInode {
   uint64_t size() const;
   uint64_t allocated_pages() const;
 
+  // File seals (F_SEAL_*, vfs::kSealExec), as Linux keeps them for every shmem file: a new file
+  // has F_SEAL_SEAL, which refuses more; memfd_create(MFD_ALLOW_SEALING) starts without it.
+  // F_SEAL_WRITE and F_SEAL_FUTURE_WRITE make writes fail with EPERM, F_SEAL_GROW and
+  // F_SEAL_SHRINK size changes that way, F_SEAL_EXEC changes to the execute bits.
+  uint32_t seals() const;
+  // F_ADD_SEALS: EPERM once F_SEAL_SEAL is there. F_SEAL_EXEC on an executable file brings the
+  // write seals with it (Linux's W^X rule). F_SEAL_WRITE needs no writable shared mapping to
+  // be gone first: the sentry makes none of files.
+  Result<void> AddSeals(uint32_t seals);
+  // The seals a file starts with, before anyone can see it (memfd_create).
+  void InitSeals(uint32_t seals);
+
  protected:
   uint64_t SizeLocked() const override ABSL_SHARED_LOCKS_REQUIRED(mu_) { return size_; }
   uint64_t BlocksLocked() const override ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return pages_.size() * (kPageSize / 512);
   }
   Result<bool> SetSizeLocked(uint64_t size) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Result<void> CheckSetStatLocked(const vfs::SetStatRequest& req) override
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
  private:
   // Gives back every page at or after `first_page`.
@@ -59,6 +74,7 @@ class RegularInode : public TmpfsInode {
   // Page index in the file -> MemoryFile offset of that page; absent pages are holes. Pages at
   // or past the end of the file never exist.
   std::map<uint64_t, uint64_t> pages_ ABSL_GUARDED_BY(mu_);
+  uint32_t seals_ ABSL_GUARDED_BY(mu_) = F_SEAL_SEAL;
 };
 
 // A regular file opened for reading and/or writing.
@@ -71,10 +87,17 @@ class RegularFile : public vfs::FileDescription {
   Result<int64_t> Seek(int64_t offset, int whence) override;
   Result<struct stat> Stat() override { return inode_->Stat(); }
   Result<void> Truncate(uint64_t size) override { return inode_->Truncate(size); }
+  Result<uint32_t> GetSeals() override;
+  Result<void> AddSeals(uint32_t seals) override;
 
   RegularInode& inode() const { return *inode_; }
 
  private:
+  // Whether this file shows its inode's seals: not when it was opened through another file
+  // system that keeps its data here (an overlay's upper layer), as Linux's overlayfs files
+  // have none (EINVAL).
+  bool SealsVisible() const { return !path().dentry || &path().inode() == inode_.get(); }
+
   const std::shared_ptr<RegularInode> inode_;
 };
 
