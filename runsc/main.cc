@@ -192,6 +192,7 @@ int main(int argc, char** argv) {
   if (cmd_spec->parsed()) return runsc::Spec(global, spec_bundle);
   if (cmd_features->parsed()) return runsc::Features();
   if (cmd_help->parsed()) {
+    app.clear();  // else help() describes the subcommand that was parsed: "help" itself
     printf("%s", app.help().c_str());
     return 0;
   }
