@@ -166,7 +166,9 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
   if (!lock.valid() || flock(lock.get(), LOCK_EX) != 0)
     return absl::ErrnoToStatus(errno, "lock file");
 
-  auto gofer = StartGofer(spec->root_path, /*read_only=*/true, {}, detached);
+  // As runc: a root that is not read-only takes the container's writes. A read-only one is
+  // served read-only, under an in-memory overlay that holds the mount points it may lack.
+  auto gofer = StartGofer(spec->root_path, /*read_only=*/spec->root_read_only, {}, detached);
   if (!gofer.ok()) return gofer.status();
   undo.gofer = gofer->pid;
   auto listener = ListenOn(absl::StrCat(dir, "/", sentry::control::kSocketName));
@@ -198,7 +200,7 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
               {"boot", "--gofer-fd=3", "--control-fd=4", "--exe-path=" + *exe, "--cwd=" + p.cwd,
                "--hostname=" + (spec->hostname.empty() ? id : spec->hostname),
                absl::StrCat("--uid=", p.uid), absl::StrCat("--gid=", p.gid)});
-  if (spec->root_read_only) args.push_back("--root-readonly");
+  args.push_back(spec->root_read_only ? "--root-readonly" : "--root-writable");
   for (const std::string& e : p.env) args.push_back("--env=" + e);
   args.push_back("--");
   args.insert(args.end(), p.args.begin(), p.args.end());

@@ -26,6 +26,7 @@ struct BootFlags {
   std::string hostname = "localhost";
   int control_fd = -1;
   bool root_read_only = false;
+  bool root_writable = false;
   std::vector<std::string> env;  // with --control-fd: the container's environment
   uint32_t uid = 0;
   uint32_t gid = 0;

@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
   cmd_boot->add_option("--volume", boot.volumes)->expected(1)->take_all();
   cmd_boot->add_option("--control-fd", boot.control_fd);
   cmd_boot->add_flag("--root-readonly", boot.root_read_only);
+  cmd_boot->add_flag("--root-writable", boot.root_writable);
   cmd_boot->add_option("--env", boot.env)->expected(1)->take_all();
   cmd_boot->add_option("--uid", boot.uid);
   cmd_boot->add_option("--gid", boot.gid);
@@ -208,6 +209,7 @@ int main(int argc, char** argv) {
                            .hostname = boot.hostname,
                            .volumes = {},
                            .root_read_only = boot.root_read_only,
+                           .root_writable = boot.root_writable,
                            .control_fd = boot.control_fd,
                            .uid = boot.uid,
                            .gid = boot.gid};

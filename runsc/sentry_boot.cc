@@ -145,7 +145,7 @@ sentry::Result<vfs::VirtualDentry> MakeMountPoint(vfs::MountNamespace& mounts,
 // attach points, each on its path (created in the overlay if missing), read-only if asked.
 absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
     int gofer_fd, sentry::kernel::Kernel& kernel, const std::vector<VolumeMount>& volumes,
-    bool root_read_only) {
+    bool root_read_only, bool root_writable) {
   sentry::mm::MemoryFile& memory = kernel.memory_file();
   auto channel = std::make_shared<gofer::Channel>(sentry::FileDescriptor(gofer_fd));
   auto fs = std::make_shared<sentry::fsimpl::gofer::Filesystem>(std::move(channel));
@@ -154,9 +154,15 @@ absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
     return absl::UnavailableError(
         absl::StrCat("attaching to the gofer: ", strerror(root.error().value)));
   }
-  auto overlay = sentry::fsimpl::overlay::NewOverlayRoot(memory, std::move(*root));
-  auto mount = std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(std::move(overlay)), "overlay",
-                                            "overlay", 0);
+  // A writable container root (OCI root.readonly false) is the gofer's own tree, as runc
+  // would give it: writes reach the bundle's rootfs.
+  auto mount = root_writable
+                   ? std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(std::move(*root)), "gofer",
+                                                  "rootfs", 0)
+                   : std::make_shared<vfs::Mount>(
+                         vfs::Dentry::NewRoot(
+                             sentry::fsimpl::overlay::NewOverlayRoot(memory, std::move(*root))),
+                         "overlay", "overlay", 0);
   auto mounts = std::make_shared<vfs::MountNamespace>(std::move(mount));
 
   struct Extra {
@@ -254,7 +260,8 @@ int Boot(BootConfig config) {
   // What /proc and /sys show of the host (cpuinfo, the CPU count) is read now, while the sentry
   // can still open files.
   RegisterFilesystems(k, sentry::fsimpl::proc::HostProcSnapshot::Capture());
-  auto mounts = BuildMounts(config.gofer_fd, k, config.volumes, config.root_read_only);
+  auto mounts = BuildMounts(config.gofer_fd, k, config.volumes, config.root_read_only,
+                            config.root_writable);
   if (!mounts.ok()) {
     spdlog::error("file system: {}", mounts.status().ToString());
     return 1;

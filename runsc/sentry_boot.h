@@ -1,4 +1,5 @@
-// Boot: turns the sentry process (runsc boot) into a running sandbox: memory file, platform, kernel, init.
+// Boot: turns the sentry process (runsc boot) into a running sandbox: memory file, platform,
+// kernel, init.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,9 @@ struct BootConfig {
   std::string hostname = "localhost";
   std::vector<VolumeMount> volumes;  // in the gofer's attach-point order
   bool root_read_only = false;       // the root mount itself is read-only (OCI root.readonly)
+  // The gofer serves the root read-write and the sandbox writes through to it (OCI
+  // root.readonly false); else an in-memory overlay takes the writes.
+  bool root_writable = false;
   // A listening unix socket (runsc create): the sentry serves the control channel on it and
   // runs init only once runsc sends "start". -1: run init at once (runsc do).
   int control_fd = -1;

@@ -156,6 +156,18 @@ out=$(rt run --bundle "$bundle" "run-$$" </dev/null)
 [ "$out" = run-out ] || fail "run printed '$out'"
 rt state "run-$$" >/dev/null 2>&1 && fail "run left its container"
 
+# root.readonly (true in spec's config): the root refuses writes. false: the container's writes
+# reach the bundle's rootfs, as with runc.
+config sh -c 'if echo x >/written; then echo wrote; else echo refused; fi'
+out=$(rt run --bundle "$bundle" "ro-$$" </dev/null 2>/dev/null)
+[ "$out" = refused ] || fail "a read-only root: '$out'"
+[ ! -e "$bundle/rootfs/written" ] || fail "a read-only root let a write through"
+python3 -c "
+import json; p='$bundle/config.json'; c=json.load(open(p)); c['root']['readonly']=False; json.dump(c, open(p,'w'))"
+out=$(rt run --bundle "$bundle" "rw-$$" </dev/null 2>/dev/null)
+[ "$out" = wrote ] || fail "a writable root: '$out'"
+[ "$(cat "$bundle/rootfs/written" 2>&1)" = x ] || fail "a writable root's write did not reach the rootfs"
+
 # A missing executable fails at create, leaving nothing.
 config no-such-program
 rt create --bundle "$bundle" "bad-$$" 2>"$tmp/err" </dev/null >/dev/null && fail "create of a missing program succeeded"
