@@ -71,9 +71,19 @@ void Server::ServeConnection(FileDescriptor conn) {
       return;
     }
     std::string cmd = request->body.value("cmd", "");
+    // A signal may end init, and with it the sentry: InitExited waits for its reply to go.
+    const bool signal = cmd == "signal";
+    if (signal) {
+      absl::MutexLock lock(&mu_);
+      ++waiters_;
+    }
     nlohmann::json reply = Handle(cmd, *request, conn.get());
-    if (reply.is_null()) continue;  // answered already
-    if (auto s = Send(conn.get(), reply); !s.ok()) return;
+    absl::Status sent = reply.is_null() ? absl::OkStatus() : Send(conn.get(), reply);
+    if (signal) {
+      absl::MutexLock lock(&mu_);
+      --waiters_;
+    }
+    if (!sent.ok()) return;
   }
 }
 
@@ -82,12 +92,12 @@ nlohmann::json Server::Handle(const std::string& cmd, Message& request, int conn
   if (cmd == "start") {
     absl::MutexLock lock(&mu_);
     if (started_) return Error("the container has already started");
-    if (killed_by_ != 0) return Error("the container was killed before it started");
+    if (killed_by_ != 0 || killing_) return Error("the container was killed before it started");
     started_ = true;
     return {{"ok", true}};
   }
   if (cmd == "exec") return Exec(request, conn);
-  if (cmd == "signal") return Signal(request.body);
+  if (cmd == "signal") return Signal(request.body, conn);
   if (cmd == "wait") {
     int code;
     {
@@ -135,16 +145,22 @@ nlohmann::json Server::Exec(Message& request, int conn) {
   return {{"status", ShellStatus(*status)}};
 }
 
-nlohmann::json Server::Signal(const nlohmann::json& request) {
+nlohmann::json Server::Signal(const nlohmann::json& request, int conn) {
   int sig = request.value("signal", 0);
   if (sig <= 0 || sig > 64) return Error("bad signal number");
+  bool before_start;
   {
     absl::MutexLock lock(&mu_);
-    if (!started_) {
-      // runc allows kill in the created state: the container ends without running.
-      killed_by_ = sig;
-      return {{"ok", true}};
-    }
+    before_start = !started_ && killed_by_ == 0;
+    if (before_start) killing_ = true;  // no start from here on
+  }
+  if (before_start) {
+    // runc allows kill in the created state: the container ends without running. The reply
+    // goes first, since the sentry exits as soon as it knows.
+    (void)Send(conn, {{"ok", true}});
+    absl::MutexLock lock(&mu_);
+    killed_by_ = sig;
+    return nullptr;
   }
   if (request.value("all", false)) {
     auto procs = kernel_.Processes();

@@ -24,7 +24,8 @@ class Server {
   // Until runsc sends "start" (nullopt: run init now) or a signal before the start (the signal:
   // the container ends without running).
   std::optional<int> WaitForStart();
-  // Init has exited with `exit_code` (a shell's status): answers every "wait", then returns
+  // Init has exited with `exit_code` (a shell's status): answers every "wait" (and lets the
+  // reply to the signal that ended it go), then returns
   // (after at most a second, so that a stuck client cannot keep the sandbox up).
   void InitExited(int exit_code);
 
@@ -32,15 +33,16 @@ class Server {
   void ServeConnection(FileDescriptor conn);
   nlohmann::json Handle(const std::string& cmd, Message& request, int conn);
   nlohmann::json Exec(Message& request, int conn);
-  nlohmann::json Signal(const nlohmann::json& request);
+  nlohmann::json Signal(const nlohmann::json& request, int conn);
 
   kernel::Kernel& kernel_;
   FileDescriptor listener_;
   absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
-  int killed_by_ ABSL_GUARDED_BY(mu_) = 0;  // a signal before start
+  int killed_by_ ABSL_GUARDED_BY(mu_) = 0;     // a signal before start
+  bool killing_ ABSL_GUARDED_BY(mu_) = false;  // one is on its way: start is refused
   std::optional<int> init_exit_ ABSL_GUARDED_BY(mu_);
-  int waiters_ ABSL_GUARDED_BY(mu_) = 0;  // "wait" requests not yet answered
+  int waiters_ ABSL_GUARDED_BY(mu_) = 0;  // "wait" and "signal" requests not yet answered
 };
 
 }  // namespace sentry::control
