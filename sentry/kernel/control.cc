@@ -23,8 +23,7 @@ constexpr char kDefaultPath[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
 
 // The candidates a shell would try for `name`, in order: itself when it has a slash, else each
 // directory of the process's own $PATH.
-std::vector<std::string> Candidates(const std::string& name,
-                                    const std::vector<std::string>& envp) {
+std::vector<std::string> Candidates(const std::string& name, const std::vector<std::string>& envp) {
   if (name.find('/') != std::string::npos) return {name};
   std::string path = kDefaultPath;
   for (const std::string& e : envp) {

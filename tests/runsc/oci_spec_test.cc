@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 
 #include "gtest/gtest.h"
 #include "runsc/container_state.h"
