@@ -12,6 +12,10 @@ struct GlobalFlags {
   std::string debug_log_dir;
   std::string network = "none";
   std::string root = "/var/run/runsc";
+  std::string log;                  // runsc's own log (errors), appended to
+  std::string log_format = "text";  // or json
+  bool debug = false;
+  bool systemd_cgroup = false;  // accepted for runc compatibility; no cgroups are set up yet
 };
 
 struct BootFlags {
@@ -20,6 +24,12 @@ struct BootFlags {
   std::string executable_path;
   std::string cwd = "/";
   std::string hostname = "localhost";
+  int control_fd = -1;
+  bool root_read_only = false;
+  bool root_writable = false;
+  std::vector<std::string> env;  // with --control-fd: the container's environment
+  uint32_t uid = 0;
+  uint32_t gid = 0;
 };
 
 // `runsc do`'s own flags.

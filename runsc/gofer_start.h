@@ -18,8 +18,11 @@ struct GoferProcess {
 };
 
 // Forks the gofer serving `root` (read-only when asked) as attach point 0 and `mounts` as
-// attach points 1..N; it dies with runsc and exits when the sentry closes its end of the socket.
+// attach points 1..N; it exits when the sentry closes its end of the socket. It dies with runsc
+// too, unless `detached` (runsc create, which exits and leaves the sandbox running): then it is
+// in a session of its own.
 absl::StatusOr<GoferProcess> StartGofer(const std::string& root, bool read_only,
-                                        std::vector<gofer::GoferMount> mounts = {});
+                                        std::vector<gofer::GoferMount> mounts = {},
+                                        bool detached = false);
 
 }  // namespace runsc

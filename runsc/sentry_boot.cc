@@ -12,6 +12,7 @@
 #include "platform/ptrace/stub_seccomp.h"
 #include "runsc/sandbox_namespaces.h"
 #include "runsc/sentry_confinement.h"
+#include "sentry/control/server.h"
 #include "sentry/fsimpl/dev/dev.h"
 #include "sentry/fsimpl/gofer/gofer_fs.h"
 #include "sentry/fsimpl/overlay/overlay.h"
@@ -143,7 +144,8 @@ sentry::Result<vfs::VirtualDentry> MakeMountPoint(vfs::MountNamespace& mounts,
 // stay as they are; the sandbox's own /dev, /proc and /sys; and the volumes, the gofer's other
 // attach points, each on its path (created in the overlay if missing), read-only if asked.
 absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
-    int gofer_fd, sentry::kernel::Kernel& kernel, const std::vector<VolumeMount>& volumes) {
+    int gofer_fd, sentry::kernel::Kernel& kernel, const std::vector<VolumeMount>& volumes,
+    bool root_read_only, bool root_writable) {
   sentry::mm::MemoryFile& memory = kernel.memory_file();
   auto channel = std::make_shared<gofer::Channel>(sentry::FileDescriptor(gofer_fd));
   auto fs = std::make_shared<sentry::fsimpl::gofer::Filesystem>(std::move(channel));
@@ -152,9 +154,15 @@ absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
     return absl::UnavailableError(
         absl::StrCat("attaching to the gofer: ", strerror(root.error().value)));
   }
-  auto overlay = sentry::fsimpl::overlay::NewOverlayRoot(memory, std::move(*root));
-  auto mount = std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(std::move(overlay)), "overlay",
-                                            "overlay", 0);
+  // A writable container root (OCI root.readonly false) is the gofer's own tree, as runc
+  // would give it: writes reach the bundle's rootfs.
+  auto mount = root_writable
+                   ? std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(std::move(*root)), "gofer",
+                                                  "rootfs", 0)
+                   : std::make_shared<vfs::Mount>(
+                         vfs::Dentry::NewRoot(
+                             sentry::fsimpl::overlay::NewOverlayRoot(memory, std::move(*root))),
+                         "overlay", "overlay", 0);
   auto mounts = std::make_shared<vfs::MountNamespace>(std::move(mount));
 
   struct Extra {
@@ -174,8 +182,8 @@ absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
        {Extra{"/dev", sentry::fsimpl::dev::NewDevFilesystem(memory)->root(), "tmpfs", MS_NOSUID},
         Extra{"/proc", instance("proc"), "proc", kNoSuidDevExec},
         Extra{"/sys", instance("sysfs"), "sysfs", kNoSuidDevExec}}) {
-    vfs::ResolveContext ctx{*mounts, mounts->Root(), vfs::FsCredentials{}};
-    auto at = vfs::Resolve(ctx, mounts->Root(), e.path, vfs::kFollowFinal | vfs::kMustBeDir);
+    // A container's rootfs may lack them (the host's root has them all): made in the overlay.
+    auto at = MakeMountPoint(*mounts, e.path, /*dir=*/true);
     if (!at) {
       spdlog::warn("no {} to mount {} on", e.path, e.type);
       continue;
@@ -199,6 +207,14 @@ absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
     auto m = std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(std::move(*volume_root)), "gofer",
                                           "none", v.read_only ? MS_RDONLY : 0);
     if (auto r = mounts->AddMount(*at, std::move(m)); !r) return failed("mounting", r.error().value);
+  }
+  if (root_read_only) {
+    // Only now: the mount points above were made in the overlay first.
+    vfs::Mount& root_mount = *mounts->Root().mount;
+    if (auto r = mounts->SetFlags(root_mount, root_mount.flags() | MS_RDONLY); !r) {
+      return absl::InternalError(
+          absl::StrCat("making the root read-only: ", strerror(r.error().value)));
+    }
   }
   return mounts;
 }
@@ -239,11 +255,14 @@ int Boot(BootConfig config) {
   auto host = sentry::fsimpl::proc::HostProcSnapshot::Capture();
   sentry::kernel::KernelOptions options{.strace = config.strace,
                                         .hostname = config.hostname,
+                                        .uid = config.uid,
+                                        .gid = config.gid,
                                         .dispatcher = sentry::syscalls::Dispatch,
                                         .num_cpus = std::max(1u, host.num_cpus)};
   sentry::kernel::Kernel k(std::move(options), std::move(*memory), std::move(*platform));
   RegisterFilesystems(k, host);
-  auto mounts = BuildMounts(config.gofer_fd, k, config.volumes);
+  auto mounts = BuildMounts(config.gofer_fd, k, config.volumes, config.root_read_only,
+                            config.root_writable);
   if (!mounts.ok()) {
     spdlog::error("file system: {}", mounts.status().ToString());
     return 1;
@@ -266,7 +285,21 @@ int Boot(BootConfig config) {
     spdlog::error("confining the sentry: {}", s.ToString());
     return 1;
   }
+  // The server is never destroyed: its threads run until the sentry exits.
+  sentry::control::Server* control = nullptr;
+  if (config.control_fd >= 0) {
+    static sentry::control::Server server(k, sentry::FileDescriptor(config.control_fd));
+    control = &server;
+    control->Serve();
+    if (auto killed = control->WaitForStart()) {
+      spdlog::shutdown();
+      _exit(128 + *killed);
+    }
+  }
   auto exit_code = k.RunInit(std::move(init));
+  if (control != nullptr) {
+    control->InitExited(exit_code ? *exit_code : ExitCodeForStartError(exit_code.error().err));
+  }
   if (!exit_code) {
     // The message carries the errno's text ("Exec format error"), as a shell would print it.
     spdlog::error("{}", exit_code.error().message);

@@ -1,6 +1,8 @@
-// Boot: turns the sentry process (runsc boot) into a running sandbox: memory file, platform, kernel, init.
+// Boot: turns the sentry process (runsc boot) into a running sandbox: memory file, platform,
+// kernel, init.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,15 @@ struct BootConfig {
   std::vector<std::string> envp;
   std::string hostname = "localhost";
   std::vector<VolumeMount> volumes;  // in the gofer's attach-point order
+  bool root_read_only = false;       // the root mount itself is read-only (OCI root.readonly)
+  // The gofer serves the root read-write and the sandbox writes through to it (OCI
+  // root.readonly false); else an in-memory overlay takes the writes.
+  bool root_writable = false;
+  // A listening unix socket (runsc create): the sentry serves the control channel on it and
+  // runs init only once runsc sends "start". -1: run init at once (runsc do).
+  int control_fd = -1;
+  uint32_t uid = 0;  // the container's user (OCI process.user)
+  uint32_t gid = 0;
 };
 
 // Runs the sandbox to completion. Returns the process exit code for the sentry: the init

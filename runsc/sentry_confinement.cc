@@ -170,7 +170,10 @@ std::vector<SyscallRule> SentryRules(int memory_fd) {
       {SCMP_SYS(timerfd_settime)},
       {SCMP_SYS(timerfd_gettime)},
       {SCMP_SYS(sendmsg)},      // gofer requests (the gofer socket, donated by runsc)
-      {SCMP_SYS(recvmsg)},      // gofer replies, with the fds it donates
+      {SCMP_SYS(recvmsg)},      // gofer replies, with the fds it donates; control requests
+      // The control channel (sentry/control): connections on the listening socket runsc bound
+      // before the sentry started; sendmsg/recvmsg above carry the messages.
+      {SCMP_SYS(accept4)},
 
       // ---- Time. Usually the vDSO; the syscalls for CPU clocks of other processes (a stub's,
       // AppCpuTimeNs) and where the vDSO is not used. gettimeofday, time and getcpu must stay

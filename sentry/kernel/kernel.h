@@ -85,6 +85,23 @@ class Kernel {
   // show for it (the status, or 128+N for a fatal signal N).
   std::expected<int, StartError> RunInit(InitProcessArgs args);
 
+  // Entry points for the control channel (sentry/kernel/control.cc), which runsc reaches
+  // through sentry/control. StartProcess starts a process with no parent in the sandbox (as
+  // `runsc exec` does), finding args.path on $PATH (from args.envp) when it has no slash.
+  std::expected<pid_t, StartError> StartProcess(InitProcessArgs args);
+  // Until the process StartProcess started exits: its wait(2) status. ESRCH for another pid.
+  Result<int> WaitProcess(pid_t pid);
+  // Ends a whole process as a fatal `sig` would (no handler runs: signal delivery is not there
+  // yet). As Linux, init ignores signals other than SIGKILL that it has no handler for.
+  Result<void> SignalProcess(pid_t pid, int sig);
+  struct ProcessInfo {
+    pid_t pid = 0;
+    pid_t ppid = 0;
+    std::vector<std::string> argv;
+  };
+  // Every live process, init's tree first, then those StartProcess started.
+  std::vector<ProcessInfo> Processes();
+
   // The mount tree every process starts with; set once at boot, before RunInit.
   void SetMounts(std::shared_ptr<vfs::MountNamespace> mounts) { mounts_ = std::move(mounts); }
   vfs::MountNamespace& mounts() { return *mounts_; }
@@ -205,6 +222,8 @@ class Kernel {
   bool NotifyParentLocked(ThreadGroup& child, int wait_status,
                           std::vector<std::shared_ptr<Task>>* wake)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(procs_mu_);
+  // Processes StartProcess started, until WaitProcess has seen them exit.
+  std::vector<std::shared_ptr<ThreadGroup>> started_ ABSL_GUARDED_BY(procs_mu_);
   std::shared_ptr<vfs::MountNamespace> mounts_;
   absl::Mutex internal_mounts_mu_;
   std::map<std::string, std::shared_ptr<vfs::Mount>, std::less<>> internal_mounts_
