@@ -240,7 +240,8 @@ int Boot(BootConfig config) {
   sentry::kernel::KernelOptions options{.strace = config.strace,
                                         .hostname = config.hostname,
                                         .dispatcher = sentry::syscalls::Dispatch,
-                                        .num_cpus = std::max(1u, host.num_cpus)};
+                                        .num_cpus = std::max(1u, host.num_cpus),
+                                        .mem_total_bytes = host.mem_total_bytes};
   sentry::kernel::Kernel k(std::move(options), std::move(*memory), std::move(*platform));
   RegisterFilesystems(k, host);
   auto mounts = BuildMounts(config.gofer_fd, k, config.volumes);

@@ -26,6 +26,9 @@ SyscallTable BuildTable() {
   RegisterPipeSyscalls(t);
   RegisterMountSyscalls(t);
   RegisterCredSyscalls(t);
+  RegisterPrctlSyscalls(t);
+  RegisterSchedSyscalls(t);
+  RegisterResourceSyscalls(t);
   return t;
 }
 

@@ -40,6 +40,9 @@ void RegisterProcessSyscalls(SyscallTable& t);
 void RegisterPipeSyscalls(SyscallTable& t);
 void RegisterMountSyscalls(SyscallTable& t);
 void RegisterCredSyscalls(SyscallTable& t);
+void RegisterPrctlSyscalls(SyscallTable& t);
+void RegisterSchedSyscalls(SyscallTable& t);
+void RegisterResourceSyscalls(SyscallTable& t);
 
 // Argument helpers.
 inline int ArgInt(uint64_t v) { return static_cast<int>(static_cast<uint32_t>(v)); }

@@ -171,14 +171,7 @@ std::pair<uint64_t, uint64_t> CpuTicks(kernel::Task& t) {
   return {app / kNsPerTick, sys / kNsPerTick};
 }
 
-std::string CommOf(const kernel::Task& t) {
-  // Linux names a task after the last component of the path it was executed by
-  // (TASK_COMM_LEN: 15 bytes and the NUL).
-  std::string_view path = t.exe_path();
-  size_t slash = path.rfind('/');
-  std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
-  return std::string(base.substr(0, 15));
-}
+std::string CommOf(const kernel::Task& t) { return t.comm(); }
 
 VmStats VmStatsOf(kernel::Task& t) {
   // The memory manager keeps no per-kind counters, so the figures come from the maps text,
