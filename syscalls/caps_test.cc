@@ -1,5 +1,6 @@
 // capget/capset (header versions, targets, the capset rules, what setuid does to the sets) and
 // getgroups/setgroups.
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
@@ -9,6 +10,7 @@
 
 #include <cstring>
 #include <functional>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -119,7 +121,14 @@ TEST(Caps, SetuidAwayFromRootDropsThem) {
               __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
               __user_cap_data_struct d[2] = {};
               if (CapGet(&h, d) != 0) return 2;
-              return d[0].effective == 0 && d[0].permitted == 0 && d[1].permitted == 0 ? 0 : 3;
+              if (d[0].effective != 0 || d[0].permitted != 0 || d[1].permitted != 0) return 3;
+              int fd = open("/proc/self/status", O_RDONLY);
+              char buf[4096] = {};
+              if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0) return 4;
+              close(fd);
+              std::string status(buf);
+              if (status.find("\nCapEff:\t0000000000000000\n") == std::string::npos) return 5;
+              return status.find("\nCapPrm:\t0000000000000000\n") == std::string::npos ? 6 : 0;
             }),
             0);
   EXPECT_EQ(InChild([] {

@@ -133,6 +133,18 @@ TEST(Prctl, Dumpable) {
   EXPECT_SYSCALL_ERRNO(EINVAL, prctl(PR_SET_DUMPABLE, 2));
 }
 
+TEST(Prctl, NewEffectiveIdClearsDumpableAndPdeathsig) {
+  EXPECT_EQ(InChild([] {
+              if (prctl(PR_SET_PDEATHSIG, SIGUSR1) != 0) return 1;
+              if (setresuid(1000, 1000, 1000) != 0) return 2;
+              if (prctl(PR_GET_DUMPABLE) != 0) return 3;
+              int sig = -1;
+              if (prctl(PR_GET_PDEATHSIG, &sig) != 0 || sig != 0) return 4;
+              return 0;
+            }),
+            0);
+}
+
 TEST(Prctl, Keepcaps) {
   EXPECT_EQ(prctl(PR_GET_KEEPCAPS), 0);
   EXPECT_EQ(InChild([] {
@@ -153,6 +165,9 @@ TEST(Prctl, NoNewPrivsIsSetOnceAndInherited) {
       InChild([] {
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return 1;
         if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) return 2;
+        if (ReadFile("/proc/self/status").find("\nNoNewPrivs:\t1\n") == std::string::npos) {
+          return 4;
+        }
         return InChild([] { return prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 ? 0 : 1; }) == 0 ? 0
                                                                                                 : 3;
       }),

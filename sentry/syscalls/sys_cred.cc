@@ -31,6 +31,12 @@ void CommitCreds(kernel::Task& t, kernel::Credentials c) {
   }
   if (old.euid == 0 && c.euid != 0) c.cap_effective = 0;
   if (old.euid != 0 && c.euid == 0) c.cap_effective = c.cap_permitted;
+  // Linux's commit_creds: a new effective identity is no longer dumpable (suid_dumpable 0) and
+  // forgets its parent-death signal.
+  if (old.euid != c.euid || old.egid != c.egid) {
+    t.thread_group().set_dumpable(0);
+    t.set_pdeath_signal(0);
+  }
   t.set_creds(c);
 }
 
