@@ -4,10 +4,12 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -37,6 +39,28 @@ long CapSet(__user_cap_header_struct* h, const __user_cap_data_struct* d) {
 }
 
 bool Has(const __user_cap_data_struct& d, int cap) { return d.effective & (1u << cap); }
+
+// Run as the program a test exec's: exits 0 when no capability and no keepcaps survived.
+[[maybe_unused]] const int exec_check = [] {
+  if (getenv("CAPS_TEST_EXEC_CHECK") == nullptr) return 0;
+  __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct d[2] = {};
+  if (syscall(SYS_capget, &h, d) != 0) _exit(2);
+  if (d[0].permitted != 0 || d[1].permitted != 0 || d[0].effective != 0) _exit(3);
+  _exit(prctl(PR_GET_KEEPCAPS) == 0 ? 0 : 4);
+}();
+
+TEST(Caps, ExecAsNonRootDropsKeptCapabilities) {
+  EXPECT_EQ(InChild([] {
+              if (prctl(PR_SET_KEEPCAPS, 1) != 0) return 1;
+              if (setresuid(1000, 1000, 1000) != 0) return 2;
+              setenv("CAPS_TEST_EXEC_CHECK", "1", 1);
+              char* argv[] = {const_cast<char*>("caps_test"), nullptr};
+              execv("/proc/self/exe", argv);
+              return 5;
+            }),
+            0);
+}
 
 TEST(Caps, RootHoldsTheUsualCapabilities) {
   __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
@@ -158,6 +182,25 @@ TEST(Groups, SetAndGet) {
               return 0;
             }),
             0);
+}
+
+// Permission checks count the supplementary groups.
+TEST(Groups, GrantAccess) {
+  char dir[] = "/tmp/caps_groups_XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  ASSERT_SYSCALL_OK(chown(dir, 0, 4242));
+  ASSERT_SYSCALL_OK(chmod(dir, 0070));
+  auto as_user = [&dir](gid_t group) {
+    return InChild([&dir, group] {
+      if (setgroups(group != 0 ? 1 : 0, &group) != 0) return 10;
+      if (setresgid(1000, 1000, 1000) != 0 || setresuid(1000, 1000, 1000) != 0) return 11;
+      if (access(dir, R_OK | X_OK) == 0) return 0;
+      return errno == EACCES ? 1 : 12;
+    });
+  };
+  EXPECT_EQ(as_user(4242), 0);
+  EXPECT_EQ(as_user(0), 1);
+  rmdir(dir);
 }
 
 TEST(Groups, Errors) {

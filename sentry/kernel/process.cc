@@ -146,6 +146,14 @@ Result<void> Kernel::Execve(Task& task, const std::string& path, std::vector<std
   task.set_argv(std::move(program->argv));
   task.ResetCommOnExec();
   task.thread_group().set_dumpable(1);
+  // Linux's capability rules for a file without capabilities: root gets its bounding set,
+  // anyone else nothing, PR_SET_KEEPCAPS or not (the flag itself does not survive exec).
+  Credentials creds = task.creds();
+  bool root = creds.euid == 0 || creds.ruid == 0;
+  creds.cap_permitted = root ? (creds.cap_bounding | creds.cap_inheritable) : 0;
+  creds.cap_effective = creds.euid == 0 ? creds.cap_permitted : 0;
+  creds.keep_caps = false;
+  task.set_creds(creds);
   return {};
 }
 

@@ -40,6 +40,7 @@ Task::Task(Kernel& kernel, std::shared_ptr<ThreadGroup> tg, pid_t tid,
       context_(std::move(context)) {
   const KernelOptions& o = kernel.options();
   creds_ = Credentials{o.uid, o.uid, o.uid, o.gid, o.gid, o.gid};
+  if (o.uid != 0) creds_.cap_effective = creds_.cap_permitted = 0;  // as after setuid(2)
 }
 
 bool Completion::Wait(Interrupter* intr) {
