@@ -258,7 +258,8 @@ int Boot(BootConfig config) {
                                         .uid = config.uid,
                                         .gid = config.gid,
                                         .dispatcher = sentry::syscalls::Dispatch,
-                                        .num_cpus = std::max(1u, host.num_cpus)};
+                                        .num_cpus = std::max(1u, host.num_cpus),
+                                        .mem_total_bytes = host.mem_total_bytes};
   sentry::kernel::Kernel k(std::move(options), std::move(*memory), std::move(*platform));
   RegisterFilesystems(k, host);
   auto mounts = BuildMounts(config.gofer_fd, k, config.volumes, config.root_read_only,

@@ -103,6 +103,7 @@ std::vector<SyscallRule> SentryRules(int memory_fd) {
       {SCMP_SYS(sched_getparam)},     // pthread_create, for a forked task's host thread
       {SCMP_SYS(sched_getscheduler)},
       {SCMP_SYS(getcpu)},           // sched_getcpu without the vDSO; see also the clocks below
+      {SCMP_SYS(membarrier)},       // MEMBARRIER_CMD_GLOBAL serves the application's membarrier
       {SCMP_SYS(restart_syscall)},  // the kernel resuming an interrupted sleep
 
       // ---- Signals.

@@ -1,6 +1,7 @@
 #include "sentry/kernel/kernel.h"
 
 #include <sys/wait.h>
+#include <time.h>
 
 #include "absl/strings/str_cat.h"
 #include "sentry/fsimpl/host/host_file.h"
@@ -13,7 +14,33 @@ namespace sentry::kernel {
 
 Kernel::Kernel(KernelOptions options, std::unique_ptr<mm::MemoryFile> memory,
                std::unique_ptr<platform::Platform> platform)
-    : options_(std::move(options)), memory_(std::move(memory)), platform_(std::move(platform)) {}
+    : options_(std::move(options)), memory_(std::move(memory)), platform_(std::move(platform)) {
+  clock_gettime(CLOCK_BOOTTIME, &boot_boottime_);
+}
+
+uint64_t Kernel::UptimeNs() const {
+  timespec now{};
+  clock_gettime(CLOCK_BOOTTIME, &now);
+  int64_t ns = (now.tv_sec - boot_boottime_.tv_sec) * 1'000'000'000LL +
+               (now.tv_nsec - boot_boottime_.tv_nsec);
+  return ns > 0 ? static_cast<uint64_t>(ns) : 0;
+}
+
+std::vector<std::shared_ptr<Task>> Kernel::AllTasks() {
+  absl::MutexLock lock(&procs_mu_);
+  std::vector<std::shared_ptr<Task>> out;
+  for (auto& [tid, weak] : task_index_) {
+    if (auto t = weak.lock()) out.push_back(std::move(t));
+  }
+  return out;
+}
+
+size_t Kernel::NumTasks() {
+  absl::MutexLock lock(&procs_mu_);
+  size_t n = 0;
+  for (auto& [tid, weak] : task_index_) n += weak.expired() ? 0 : 1;
+  return n;
+}
 
 Kernel::~Kernel() = default;
 

@@ -43,7 +43,8 @@ struct KernelOptions {
   uint32_t uid = 0;
   uint32_t gid = 0;
   SyscallDispatcher dispatcher = nullptr;
-  unsigned num_cpus = 1;  // CPUs the sandbox may run on: what sched_getaffinity reports
+  unsigned num_cpus = 1;         // CPUs the sandbox may run on: what sched_getaffinity reports
+  uint64_t mem_total_bytes = 0;  // the memory sysinfo(2) reports (the host's, read at boot)
 };
 
 struct InitProcessArgs {
@@ -194,6 +195,12 @@ class Kernel {
   Result<pid_t> GetPgid(Task& caller, pid_t pid);
   Result<pid_t> GetSid(Task& caller, pid_t pid);
 
+  // Every live task, for the calls that act on a process group or a user (setpriority).
+  std::vector<std::shared_ptr<Task>> AllTasks();
+  size_t NumTasks();
+  // Time since the kernel started (CLOCK_BOOTTIME), for sysinfo and times.
+  uint64_t UptimeNs() const;
+
   // Logs an unsupported syscall the first time the sandbox sees it.
   void ReportUnsupported(uint64_t nr);
 
@@ -230,6 +237,7 @@ class Kernel {
       ABSL_GUARDED_BY(internal_mounts_mu_);
   vfs::FilesystemRegistry filesystems_;
   std::bitset<1024> reported_;
+  timespec boot_boottime_{};
   std::atomic_flag report_lock_ = ATOMIC_FLAG_INIT;
 };
 

@@ -151,6 +151,16 @@ Result<void> Kernel::Execve(Task& task, const std::string& path, std::vector<std
     timers.swap(task.thread_group().posix_timers());
   }
   for (auto& [id, t] : timers) timers_.Set(t, std::nullopt, Nanos(0));
+  task.ResetCommOnExec();
+  task.thread_group().set_dumpable(1);
+  // Linux's capability rules for a file without capabilities: root gets its bounding set,
+  // anyone else nothing, PR_SET_KEEPCAPS or not (the flag itself does not survive exec).
+  Credentials creds = task.creds();
+  bool root = creds.euid == 0 || creds.ruid == 0;
+  creds.cap_permitted = root ? (creds.cap_bounding | creds.cap_inheritable) : 0;
+  creds.cap_effective = creds.euid == 0 ? creds.cap_permitted : 0;
+  creds.keep_caps = false;
+  task.set_creds(creds);
   return {};
 }
 
@@ -187,6 +197,7 @@ void Kernel::ExitGroup(Task& task, int wait_status) {
 }
 
 void Kernel::TaskExited(Task& task, int wait_status) {
+  task.thread_group().AddExitedThreadCpu(task.CpuTimesSplit());  // getrusage, times
   task.ReleaseVforkParent();
   // CLONE_CHILD_CLEARTID / set_tid_address: pthread_join waits on this word.
   if (UserAddr ctid = task.clear_child_tid(); ctid.value != 0) {
@@ -311,6 +322,7 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     task->set_creds(parent.creds());
     task->set_exe_path(parent.exe_path());
     task->set_argv(parent.argv());
+    task->InheritAttrsFrom(parent);
     task->set_signal_mask(parent.signal_mask());
     task->set_cpu_affinity(parent.cpu_affinity());
     task->set_vfork_done(vfork_done);
@@ -362,6 +374,7 @@ Result<Kernel::Reaped> Kernel::Wait(ThreadGroup& parent, pid_t pid, int options)
       if (!(*it)->exited_) continue;
       Reaped r{(*it)->tgid(), (*it)->wait_status_};
       if (!(options & WNOWAIT)) {
+        parent.AddReapedChildCpu(**it);
         tg_index_.erase((*it)->tgid());
         kids.erase(it);
       }
@@ -390,22 +403,41 @@ void Kernel::ProcessExited(ThreadGroup& tg, int wait_status) {
   }
   for (auto& t : timers) timers_.Set(t, std::nullopt, Nanos(0));
   std::vector<std::shared_ptr<Task>> wake;
+  std::vector<std::pair<std::shared_ptr<Task>, int>> pdeath;  // PR_SET_PDEATHSIG
   {
     absl::MutexLock lock(&procs_mu_);
     tg.exited_ = true;
     tg.wait_status_ = wait_status;
+    // Orphans go to the nearest living PR_SET_CHILD_SUBREAPER ancestor, else to init.
+    std::shared_ptr<ThreadGroup> reaper = init_;
+    for (auto p = tg.parent(); p; p = p->parent()) {
+      if (p->child_subreaper() && !p->exited_) {
+        reaper = p;
+        break;
+      }
+    }
     for (auto& child : tg.children_) {
       {
         std::lock_guard tree(child->tree_mu_);
-        child->parent_ = init_;
+        child->parent_ = reaper;
       }
-      if (init_) init_->children_.push_back(child);
+      if (reaper) reaper->children_.push_back(child);
+      for (auto& t : child->tasks_) {
+        if (int sig = t->pdeath_signal()) pdeath.emplace_back(t, sig);
+      }
     }
     tg.children_.clear();
     NotifyParentLocked(tg, wait_status, &wake);
     procs_cv_.SignalAll();
   }
   for (auto& t : wake) t->Interrupt();
+  for (auto& [t, sig] : pdeath) {
+    siginfo_t info{};
+    info.si_signo = sig;
+    info.si_code = SI_USER;
+    info.si_pid = tg.tgid();
+    SendToTask(*t, info);
+  }
 }
 
 }  // namespace sentry::kernel

@@ -1,7 +1,10 @@
 #include "sentry/kernel/task.h"
 
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
+
+#include <algorithm>
 
 #include "sentry/kernel/kernel.h"
 #include "spdlog/spdlog.h"
@@ -37,6 +40,7 @@ Task::Task(Kernel& kernel, std::shared_ptr<ThreadGroup> tg, pid_t tid,
       context_(std::move(context)) {
   const KernelOptions& o = kernel.options();
   creds_ = Credentials{o.uid, o.uid, o.uid, o.gid, o.gid, o.gid};
+  if (o.uid != 0) creds_.cap_effective = creds_.cap_permitted = 0;  // as after setuid(2)
 }
 
 bool Completion::Wait(Interrupter* intr) {
@@ -101,6 +105,51 @@ uint64_t Task::CpuTimeNs() const {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + ts.tv_nsec + context_->AppCpuTimeNs();
+}
+
+}  // namespace sentry::kernel
+
+namespace sentry::kernel {
+
+std::string Task::comm() const {
+  {
+    std::lock_guard lock(attr_mu_);
+    if (comm_) return *comm_;
+  }
+  // Linux names a task after the last component of the path it was executed by
+  // (TASK_COMM_LEN: 15 bytes and the NUL).
+  std::string_view path = exe_path_;
+  size_t slash = path.rfind('/');
+  std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  return std::string(base.substr(0, 15));
+}
+
+void Task::InheritAttrsFrom(const Task& parent) {
+  set_comm(parent.comm());
+  set_groups(parent.groups());
+  if (parent.no_new_privs()) set_no_new_privs();
+  set_timer_slack_ns(parent.timer_slack_ns());
+  set_personality(parent.personality());
+  SchedAttr s = parent.sched();
+  // SCHED_RESET_ON_FORK: a real-time parent's child starts as SCHED_OTHER, and no child
+  // inherits a negative nice or the flag itself.
+  if (s.reset_on_fork) {
+    if (s.policy == SCHED_FIFO || s.policy == SCHED_RR) s.policy = SCHED_OTHER, s.priority = 0;
+    s.nice = std::max(s.nice, 0);
+    s.reset_on_fork = false;
+  }
+  set_sched(s);
+  // The parent-death signal is not inherited (Linux clears it in the child).
+}
+
+ThreadGroup::CpuTimes Task::CpuTimesSplit() const {
+  ThreadGroup::CpuTimes t{.user_ns = context_->AppCpuTimeNs()};
+  if (Current() == this) {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    t.sys_ns = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + ts.tv_nsec;
+  }
+  return t;
 }
 
 }  // namespace sentry::kernel

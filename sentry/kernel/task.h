@@ -46,9 +46,17 @@ struct PendingSignals {
   std::deque<siginfo_t> queue;
 };
 
+// Capability bits 0..kCapLastCap (CAP_CHECKPOINT_RESTORE, as /proc/sys/kernel/cap_last_cap).
+inline constexpr int kCapLastCap = 40;
+inline constexpr uint64_t kAllCaps = (uint64_t{1} << (kCapLastCap + 1)) - 1;
+
 struct Credentials {
   uint32_t ruid = 0, euid = 0, suid = 0;
   uint32_t rgid = 0, egid = 0, sgid = 0;
+  // Root in the sandbox starts with every capability, as in a fresh user namespace.
+  uint64_t cap_effective = kAllCaps, cap_permitted = kAllCaps, cap_inheritable = 0;
+  uint64_t cap_bounding = kAllCaps;
+  bool keep_caps = false;  // PR_SET_KEEPCAPS: setuid away from root keeps the permitted set
 };
 
 // A process. Its place in the process tree and its exit state are guarded by the Kernel's
@@ -76,6 +84,44 @@ class ThreadGroup {
   // The signal the parent gets when this process ends (clone's low byte; 0 for none).
   int exit_signal() const { return exit_signal_; }
   void set_exit_signal(int s) { exit_signal_ = s; }
+  std::shared_ptr<ThreadGroup> parent() const {
+    std::lock_guard lock(tree_mu_);
+    return parent_.lock();
+  }
+  // PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented here rather than to init.
+  bool child_subreaper() const { return child_subreaper_.load(); }
+  void set_child_subreaper(bool b) { child_subreaper_.store(b); }
+  // PR_SET_DUMPABLE (Linux keeps it on the mm; execve resets it to 1).
+  int dumpable() const { return dumpable_.load(); }
+  void set_dumpable(int d) { dumpable_.store(d); }
+  // membarrier registrations (MEMBARRIER_CMD_REGISTER_* bits), kept per process.
+  uint32_t membarrier_registered() const { return membarrier_registered_.load(); }
+  void add_membarrier_registration(uint32_t cmd) { membarrier_registered_.fetch_or(cmd); }
+  // CPU time for getrusage/times: threads that have ended, and reaped children (with their
+  // own reaped children), split into user (application) and system (sentry) time.
+  struct CpuTimes {
+    uint64_t user_ns = 0, sys_ns = 0;
+  };
+  CpuTimes exited_threads_cpu() const {
+    std::lock_guard lock(cpu_mu_);
+    return exited_threads_cpu_;
+  }
+  CpuTimes reaped_children_cpu() const {
+    std::lock_guard lock(cpu_mu_);
+    return reaped_children_cpu_;
+  }
+  void AddExitedThreadCpu(CpuTimes t) {
+    std::lock_guard lock(cpu_mu_);
+    exited_threads_cpu_.user_ns += t.user_ns;
+    exited_threads_cpu_.sys_ns += t.sys_ns;
+  }
+  // wait(2) reaped `child`, whose threads have all ended.
+  void AddReapedChildCpu(const ThreadGroup& child) {
+    CpuTimes own = child.exited_threads_cpu(), kids = child.reaped_children_cpu();
+    std::lock_guard lock(cpu_mu_);
+    reaped_children_cpu_.user_ns += own.user_ns + kids.user_ns;
+    reaped_children_cpu_.sys_ns += own.sys_ns + kids.sys_ns;
+  }
 
   // Timers (guarded by mu()): setitimer's ITIMER_REAL, and timer_create's by id.
   std::shared_ptr<IntervalTimer>& itimer_real() { return itimer_real_; }
@@ -109,7 +155,13 @@ class ThreadGroup {
   std::atomic<pid_t> pgid_{1};
   std::atomic<pid_t> sid_{1};
   int exit_signal_ = SIGCHLD;
-  bool group_exiting_ = false;                // exit_group, a fatal signal
+  std::atomic<bool> child_subreaper_{false};
+  std::atomic<int> dumpable_{1};
+  std::atomic<uint32_t> membarrier_registered_{0};
+  mutable std::mutex cpu_mu_;
+  CpuTimes exited_threads_cpu_;
+  CpuTimes reaped_children_cpu_;
+  bool group_exiting_ = false;  // exit_group, a fatal signal
   int group_exit_status_ = 0;
   bool exited_ = false;
   int wait_status_ = 0;
@@ -233,6 +285,56 @@ class Task {
   void set_exe_path(std::string p) { exe_path_ = std::move(p); }
   const std::vector<std::string>& argv() const { return argv_; }
   void set_argv(std::vector<std::string> a) { argv_ = std::move(a); }
+  // The thread's name (comm): PR_SET_NAME's, or else the executable's file name.
+  std::string comm() const;
+  void set_comm(std::string name) {
+    std::lock_guard lock(attr_mu_);
+    comm_ = std::move(name);
+  }
+  // execve: the new program's file name becomes the name again.
+  void ResetCommOnExec() {
+    std::lock_guard lock(attr_mu_);
+    comm_.reset();
+  }
+  // The signal PR_SET_PDEATHSIG asks for when the parent dies (0: none).
+  int pdeath_signal() const { return pdeath_signal_.load(); }
+  void set_pdeath_signal(int s) { pdeath_signal_.store(s); }
+  bool no_new_privs() const { return no_new_privs_.load(); }
+  void set_no_new_privs() { no_new_privs_.store(true); }
+  static constexpr uint64_t kDefaultTimerSlackNs = 50'000;
+  uint64_t timer_slack_ns() const { return timer_slack_ns_.load(); }
+  void set_timer_slack_ns(uint64_t ns) { timer_slack_ns_.store(ns); }
+  uint32_t personality() const { return personality_.load(); }
+  void set_personality(uint32_t p) { personality_.store(p); }
+  // Scheduling as the sched_* calls and setpriority see it; the sentry does not act on it.
+  struct SchedAttr {
+    int policy = 0;  // SCHED_OTHER
+    int priority = 0;
+    bool reset_on_fork = false;
+    int nice = 0;
+  };
+  SchedAttr sched() const {
+    std::lock_guard lock(attr_mu_);
+    return sched_;
+  }
+  void set_sched(const SchedAttr& a) {
+    std::lock_guard lock(attr_mu_);
+    sched_ = a;
+  }
+  // Supplementary groups (setgroups); apart from Credentials, which other tasks copy unlocked.
+  std::vector<uint32_t> groups() const {
+    std::lock_guard lock(attr_mu_);
+    return groups_;
+  }
+  void set_groups(std::vector<uint32_t> g) {
+    std::lock_guard lock(attr_mu_);
+    groups_ = std::move(g);
+  }
+  // fork/clone: what a new task takes over from the one that created it.
+  void InheritAttrsFrom(const Task& parent);
+  // CPU time split into application (user) and sentry (system) parts; the sentry part is
+  // exact only on the task's own thread.
+  ThreadGroup::CpuTimes CpuTimesSplit() const;
 
  private:
   friend class Kernel;
@@ -260,6 +362,14 @@ class Task {
   std::shared_ptr<Completion> vfork_done_;
   std::string exe_path_;
   std::vector<std::string> argv_;
+  mutable std::mutex attr_mu_;  // comm_, sched_ and groups_, read by /proc and other tasks
+  std::vector<uint32_t> groups_;
+  std::optional<std::string> comm_;
+  SchedAttr sched_;
+  std::atomic<int> pdeath_signal_{0};
+  std::atomic<bool> no_new_privs_{false};
+  std::atomic<uint64_t> timer_slack_ns_{kDefaultTimerSlackNs};
+  std::atomic<uint32_t> personality_{0};
 };
 
 }  // namespace sentry::kernel

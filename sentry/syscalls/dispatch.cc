@@ -30,6 +30,9 @@ SyscallTable BuildTable() {
   RegisterCredSyscalls(t);
   RegisterPollSyscalls(t);
   RegisterEpollSyscalls(t);
+  RegisterPrctlSyscalls(t);
+  RegisterSchedSyscalls(t);
+  RegisterResourceSyscalls(t);
   return t;
 }
 

@@ -7,6 +7,9 @@
 // effective ones.
 #include <sys/syscall.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "sentry/syscalls/table.h"
 
 namespace sentry::syscalls {
@@ -15,6 +18,27 @@ namespace {
 constexpr uint32_t kNoId = 0xffffffff;  // (uid_t)-1: "leave unchanged", never an ID
 
 bool Capable(const kernel::Credentials& c) { return c.euid == 0; }
+
+// Linux's cap_emulate_setxuid: leaving UID 0 behind drops capabilities (all of them once no
+// UID is 0, unless PR_SET_KEEPCAPS; the effective set with the effective UID), and becoming
+// effective root again restores the effective set from the permitted one.
+void CommitCreds(kernel::Task& t, kernel::Credentials c) {
+  const kernel::Credentials& old = t.creds();
+  bool had_root = old.ruid == 0 || old.euid == 0 || old.suid == 0;
+  if (had_root && c.ruid != 0 && c.euid != 0 && c.suid != 0 && !c.keep_caps) {
+    c.cap_permitted = 0;
+    c.cap_effective = 0;
+  }
+  if (old.euid == 0 && c.euid != 0) c.cap_effective = 0;
+  if (old.euid != 0 && c.euid == 0) c.cap_effective = c.cap_permitted;
+  // Linux's commit_creds: a new effective identity is no longer dumpable (suid_dumpable 0) and
+  // forgets its parent-death signal.
+  if (old.euid != c.euid || old.egid != c.egid) {
+    t.thread_group().set_dumpable(0);
+    t.set_pdeath_signal(0);
+  }
+  t.set_creds(c);
+}
 
 // IDs of one kind (user or group) as setres*id and setre*id see them.
 struct Ids {
@@ -39,7 +63,7 @@ Result<uint64_t> SetId(kernel::Task& t, uint64_t arg, Ids (*kind)(kernel::Creden
   } else {
     return Err(EPERM);
   }
-  t.set_creds(c);
+  CommitCreds(t, c);
   return 0;
 }
 
@@ -61,7 +85,7 @@ Result<uint64_t> SetReId(kernel::Task& t, uint64_t r_arg, uint64_t e_arg,
     *ids.e = e;
   }
   if (r != kNoId || (e != kNoId && e != *before.r)) *ids.s = *ids.e;
-  t.set_creds(c);
+  CommitCreds(t, c);
   return 0;
 }
 
@@ -81,7 +105,7 @@ Result<uint64_t> SetResId(kernel::Task& t, const Args& a, Ids (*kind)(kernel::Cr
   for (int i = 0; i < 3; ++i) {
     if (want[i] != kNoId) *slots[i] = want[i];
   }
-  t.set_creds(c);
+  CommitCreds(t, c);
   return 0;
 }
 
@@ -91,6 +115,29 @@ Result<uint64_t> GetResId(kernel::Task& t, const Args& a, Ids (*kind)(kernel::Cr
   TRY(t.mm().CopyOutObject(UserAddr(a[0]), *ids.r));
   TRY(t.mm().CopyOutObject(UserAddr(a[1]), *ids.e));
   TRY(t.mm().CopyOutObject(UserAddr(a[2]), *ids.s));
+  return 0;
+}
+
+constexpr int kNgroupsMax = 65536;  // NGROUPS_MAX
+
+Result<uint64_t> Sys_getgroups(kernel::Task& t, const Args& a) {
+  int size = ArgInt(a[0]);
+  std::vector<uint32_t> groups = t.groups();
+  if (size < 0) return Err(EINVAL);
+  if (size == 0) return groups.size();
+  if (static_cast<size_t>(size) < groups.size()) return Err(EINVAL);
+  TRY(t.mm().CopyOut(UserAddr(a[1]), groups.data(), groups.size() * sizeof(uint32_t)));
+  return groups.size();
+}
+
+Result<uint64_t> Sys_setgroups(kernel::Task& t, const Args& a) {
+  int size = ArgInt(a[0]);
+  if (!Capable(t.creds())) return Err(EPERM);  // CAP_SETGID
+  if (size < 0 || size > kNgroupsMax) return Err(EINVAL);
+  std::vector<uint32_t> groups(size);
+  TRY(t.mm().CopyIn(UserAddr(a[1]), groups.data(), groups.size() * sizeof(uint32_t)));
+  std::sort(groups.begin(), groups.end());  // Linux keeps them sorted; getgroups shows that
+  t.set_groups(std::move(groups));
   return 0;
 }
 
@@ -118,6 +165,8 @@ void RegisterCredSyscalls(SyscallTable& t) {
   t.handlers[SYS_setresgid] = Sys_setresgid;
   t.handlers[SYS_getresuid] = Sys_getresuid;
   t.handlers[SYS_getresgid] = Sys_getresgid;
+  t.handlers[SYS_getgroups] = Sys_getgroups;
+  t.handlers[SYS_setgroups] = Sys_setgroups;
 }
 
 }  // namespace sentry::syscalls

@@ -44,6 +44,9 @@ void RegisterMountSyscalls(SyscallTable& t);
 void RegisterCredSyscalls(SyscallTable& t);
 void RegisterPollSyscalls(SyscallTable& t);
 void RegisterEpollSyscalls(SyscallTable& t);
+void RegisterPrctlSyscalls(SyscallTable& t);
+void RegisterSchedSyscalls(SyscallTable& t);
+void RegisterResourceSyscalls(SyscallTable& t);
 
 // Argument helpers.
 inline int ArgInt(uint64_t v) { return static_cast<int>(static_cast<uint32_t>(v)); }

@@ -19,8 +19,6 @@ namespace sentry::fsimpl::proc {
 namespace {
 
 constexpr uint64_t kNsPerTick = 1'000'000'000 / kTicksPerSecond;
-// Every capability Linux 6.1 knows (CAP_LAST_CAP is CAP_CHECKPOINT_RESTORE, 40).
-constexpr uint64_t kAllCaps = (uint64_t{1} << 41) - 1;
 // The kernel's O_LARGEFILE on x86-64; glibc defines it as 0 there, but the kernel sets this
 // bit in every regular open and fdinfo shows it.
 constexpr int kKernelLargefile = 0100000;
@@ -171,14 +169,7 @@ std::pair<uint64_t, uint64_t> CpuTicks(kernel::Task& t) {
   return {app / kNsPerTick, sys / kNsPerTick};
 }
 
-std::string CommOf(const kernel::Task& t) {
-  // Linux names a task after the last component of the path it was executed by
-  // (TASK_COMM_LEN: 15 bytes and the NUL).
-  std::string_view path = t.exe_path();
-  size_t slash = path.rfind('/');
-  std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
-  return std::string(base.substr(0, 15));
-}
+std::string CommOf(const kernel::Task& t) { return t.comm(); }
 
 VmStats VmStatsOf(kernel::Task& t) {
   // The memory manager keeps no per-kind counters, so the figures come from the maps text,
@@ -236,8 +227,10 @@ std::string StatusText(ProcFs& fs, kernel::Task& t) {
   // The fs IDs follow the effective ones: nothing sets them apart yet.
   absl::StrAppend(&s, "Uid:\t", c.ruid, "\t", c.euid, "\t", c.suid, "\t", c.euid, "\n");
   absl::StrAppend(&s, "Gid:\t", c.rgid, "\t", c.egid, "\t", c.sgid, "\t", c.egid, "\n");
-  // No supplementary groups; Linux ends the list with a space either way.
-  absl::StrAppend(&s, "FDSize:\t", FdTableSize(OpenFds(t)), "\nGroups:\t \n");
+  // Linux ends the list of supplementary groups with a space, even an empty one.
+  absl::StrAppend(&s, "FDSize:\t", FdTableSize(OpenFds(t)), "\nGroups:\t");
+  for (uint32_t g : t.groups()) absl::StrAppend(&s, g, " ");
+  absl::StrAppend(&s, " \n");
   // No process groups or sessions yet: every process leads its own, as init does.
   absl::StrAppend(&s, "NStgid:\t", tgid, "\nNSpid:\t", t.tid(), "\nNSpgid:\t", tgid, "\nNSsid:\t",
                   tgid, "\n");
@@ -256,12 +249,13 @@ std::string StatusText(ProcFs& fs, kernel::Task& t) {
   absl::StrAppendFormat(&s, "SigPnd:\t%016x\nShdPnd:\t%016x\n", 0, 0);
   absl::StrAppendFormat(&s, "SigBlk:\t%016x\nSigIgn:\t%016x\nSigCgt:\t%016x\n", t.signal_mask(),
                         sigs.ignored, sigs.caught);
-  uint64_t caps = c.euid == 0 ? kAllCaps : 0;
-  absl::StrAppendFormat(&s, "CapInh:\t%016x\nCapPrm:\t%016x\nCapEff:\t%016x\n", 0, caps, caps);
-  absl::StrAppendFormat(&s, "CapBnd:\t%016x\nCapAmb:\t%016x\n", kAllCaps, 0);
+  absl::StrAppendFormat(&s, "CapInh:\t%016x\nCapPrm:\t%016x\nCapEff:\t%016x\n", c.cap_inheritable,
+                        c.cap_permitted, c.cap_effective);
+  absl::StrAppendFormat(&s, "CapBnd:\t%016x\nCapAmb:\t%016x\n", c.cap_bounding, 0);
   // Seccomp: the application installs no filter in the sandbox (the sentry's own filters are
   // the host's business and must not show here).
-  absl::StrAppend(&s, "NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n");
+  absl::StrAppend(&s, "NoNewPrivs:\t", t.no_new_privs() ? 1 : 0,
+                  "\nSeccomp:\t0\nSeccomp_filters:\t0\n");
   absl::StrAppend(&s, "Speculation_Store_Bypass:\tunknown\nSpeculationIndirectBranch:\tunknown\n");
   absl::StrAppend(&s, "Cpus_allowed:\t", CpuMask(cpus), "\nCpus_allowed_list:\t", CpuList(cpus),
                   "\n");
