@@ -15,11 +15,15 @@
 // ~25 ns) for roughly the first half second of a sandbox's life. The same flags given on the
 // command line override these defaults.
 
+#include <linux/futex.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -82,6 +86,99 @@ void BM_mmap_munmap(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_mmap_munmap)->UseRealTime();
+
+// A process's life: fork, the child's _exit, the parent's waitpid.
+void BM_fork_wait(benchmark::State& state) {
+  for (auto _ : state) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+      state.SkipWithError("fork/waitpid failed");
+      break;
+    }
+  }
+}
+BENCHMARK(BM_fork_wait)->UseRealTime();
+
+// A thread's life: pthread_create and pthread_join (clone, futex wake on exit).
+void BM_thread_create_join(benchmark::State& state) {
+  for (auto _ : state) {
+    pthread_t t;
+    if (pthread_create(&t, nullptr, [](void*) -> void* { return nullptr; }, nullptr) != 0) {
+      state.SkipWithError("pthread_create failed");
+      break;
+    }
+    pthread_join(t, nullptr);
+  }
+}
+BENCHMARK(BM_thread_create_join)->UseRealTime();
+
+// One byte there and back between two threads over two pipes: two blocking reads and two
+// writes per round trip.
+void BM_pipe_pingpong(benchmark::State& state) {
+  int there[2], back[2];
+  if (pipe(there) != 0 || pipe(back) != 0) {
+    state.SkipWithError("pipe failed");
+    return;
+  }
+  pthread_t echo;
+  int fds[2] = {there[0], back[1]};
+  pthread_create(
+      &echo, nullptr,
+      [](void* p) -> void* {
+        int* f = static_cast<int*>(p);
+        char c;
+        while (read(f[0], &c, 1) == 1 && c != 'q') (void)!write(f[1], &c, 1);
+        return nullptr;
+      },
+      fds);
+  char c = 'x';
+  for (auto _ : state) {
+    (void)!write(there[1], &c, 1);
+    (void)!read(back[0], &c, 1);
+  }
+  c = 'q';
+  (void)!write(there[1], &c, 1);
+  pthread_join(echo, nullptr);
+  for (int fd : {there[0], there[1], back[0], back[1]}) close(fd);
+}
+BENCHMARK(BM_pipe_pingpong)->UseRealTime();
+
+// A futex handed back and forth between two threads: each round trip is two wakes and two
+// waits.
+std::atomic<int> g_turn{0};
+void FutexWait(int expected) {
+  while (g_turn.load() == expected) {
+    syscall(SYS_futex, &g_turn, FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+  }
+}
+void FutexSet(int v) {
+  g_turn.store(v);
+  syscall(SYS_futex, &g_turn, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
+void BM_futex_pingpong(benchmark::State& state) {
+  g_turn = 0;
+  pthread_t other;
+  pthread_create(
+      &other, nullptr,
+      [](void*) -> void* {
+        while (true) {
+          FutexWait(0);  // wait for the main thread's move (1), or the end (-1)
+          if (g_turn.load() == -1) return nullptr;
+          FutexSet(0);
+        }
+      },
+      nullptr);
+  for (auto _ : state) {
+    FutexSet(1);
+    FutexWait(1);
+  }
+  FutexSet(-1);
+  pthread_join(other, nullptr);
+}
+BENCHMARK(BM_futex_pingpong)->UseRealTime();
 
 // Returns the value of the last "--benchmark_format=" argument, or "json".
 std::string_view RequestedFormat(int argc, char** argv) {
