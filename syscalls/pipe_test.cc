@@ -33,32 +33,7 @@ constexpr size_t kDefaultSize = 16 * kPage;
 // The kernel's O_LARGEFILE: glibc defines O_LARGEFILE as 0 on 64-bit, but F_GETFL shows the bit.
 constexpr int kKernelOLargefile = 0100000;
 
-// Both ends of a pipe, closed at the end of the test (those still open).
-class Pipe {
- public:
-  explicit Pipe(int flags = 0) {
-    if (pipe2(fds_, flags) != 0) fds_[0] = fds_[1] = -1;
-  }
-  ~Pipe() {
-    CloseRead();
-    CloseWrite();
-  }
-  Pipe(const Pipe&) = delete;
-  Pipe& operator=(const Pipe&) = delete;
-
-  bool ok() const { return fds_[0] >= 0 && fds_[1] >= 0; }
-  int r() const { return fds_[0]; }
-  int w() const { return fds_[1]; }
-  void CloseRead() { Close(fds_[0]); }
-  void CloseWrite() { Close(fds_[1]); }
-
- private:
-  static void Close(int& fd) {
-    if (fd >= 0) close(fd);
-    fd = -1;
-  }
-  int fds_[2];
-};
+using conformance::Pipe;
 
 // Writes n bytes of `fill` with one write(2): its result.
 ssize_t WriteN(int fd, size_t n, char fill = 'x') {

@@ -39,32 +39,7 @@ long CopyFileRange(long in, loff_t* off_in, long out, loff_t* off_out, size_t le
   return syscall(SYS_copy_file_range, in, off_in, out, off_out, len, flags);
 }
 
-// Both ends of a pipe, closed at the end of the test (those still open).
-class Pipe {
- public:
-  explicit Pipe(int flags = 0) {
-    if (pipe2(fds_, flags) != 0) fds_[0] = fds_[1] = -1;
-  }
-  ~Pipe() {
-    CloseRead();
-    CloseWrite();
-  }
-  Pipe(const Pipe&) = delete;
-  Pipe& operator=(const Pipe&) = delete;
-
-  bool ok() const { return fds_[0] >= 0 && fds_[1] >= 0; }
-  int r() const { return fds_[0]; }
-  int w() const { return fds_[1]; }
-  void CloseRead() { CloseFd(fds_[0]); }
-  void CloseWrite() { CloseFd(fds_[1]); }
-
- private:
-  static void CloseFd(int& fd) {
-    if (fd >= 0) close(fd);
-    fd = -1;
-  }
-  int fds_[2];
-};
+using conformance::Pipe;
 
 // An fd closed at the end of the scope.
 class Fd {

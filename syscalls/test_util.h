@@ -4,6 +4,7 @@
 #define SYSCALLS_TEST_UTIL_H_
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -54,6 +55,34 @@ inline ::testing::AssertionResult Succeeded(const char* call, Outcome got) {
   if (got.ret != -1) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << call << " failed with errno " << ErrnoName(got.err);
 }
+
+
+// Both ends of a pipe, closed at the end of the test (those still open).
+class Pipe {
+ public:
+  explicit Pipe(int flags = 0) {
+    if (pipe2(fds_, flags) != 0) fds_[0] = fds_[1] = -1;
+  }
+  ~Pipe() {
+    CloseRead();
+    CloseWrite();
+  }
+  Pipe(const Pipe&) = delete;
+  Pipe& operator=(const Pipe&) = delete;
+
+  bool ok() const { return fds_[0] >= 0 && fds_[1] >= 0; }
+  int r() const { return fds_[0]; }
+  int w() const { return fds_[1]; }
+  void CloseRead() { Close(fds_[0]); }
+  void CloseWrite() { Close(fds_[1]); }
+
+ private:
+  static void Close(int& fd) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+  int fds_[2];
+};
 
 }  // namespace conformance
 
