@@ -3,7 +3,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <elf.h>
 #include <sys/ptrace.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +31,9 @@ using sentry::platform::SwitchResult;
 // The signal Interrupt() sends to a running stub thread. Stubs have no children, so SIGCHLD
 // never means anything else there, and a traced thread stops for it although it is ignored.
 constexpr int kInterruptSignal = SIGCHLD;
+// Larger than any XSAVE area x86 CPUs have today (AMX makes it ~11 KiB); the kernel says how
+// much it filled.
+constexpr size_t kMaxXStateSize = 16384;
 
 int PermsToProt(uint8_t perms) {
   int prot = PROT_NONE;
@@ -93,6 +98,14 @@ class PtraceContext : public sentry::platform::Context {
       running_.store(0);
       return SwitchResult{.kind = SwitchKind::kInterrupted};
     }
+    if (state.xstate_to_load) {
+      iovec iov{state.xstate_to_load->data(), state.xstate_to_load->size()};
+      if (::ptrace(PTRACE_SETREGSET, tid, NT_X86_XSTATE, &iov) != 0) {
+        running_.store(0);
+        return Lost(stub, "SETREGSET");
+      }
+      state.xstate_to_load.reset();
+    }
     if (state.fp_to_load) {
       if (::ptrace(PTRACE_SETFPREGS, tid, 0, &*state.fp_to_load) != 0) {
         running_.store(0);
@@ -135,6 +148,17 @@ class PtraceContext : public sentry::platform::Context {
     user_fpregs_struct fp;
     if (::ptrace(PTRACE_GETFPREGS, tid, 0, &fp) != 0) return Err(errno);
     return fp;
+  }
+
+  Result<std::vector<uint8_t>> ReadXState(sentry::platform::AddressSpace& as) override {
+    auto& stub = static_cast<PtraceAddressSpace&>(as).stub();
+    pid_t tid = stub.id() == stub_id_ ? stub_tid_ : stub.CallerThread();
+    if (tid == 0) return Err(ESRCH);
+    std::vector<uint8_t> buf(kMaxXStateSize);
+    iovec iov{buf.data(), buf.size()};
+    if (::ptrace(PTRACE_GETREGSET, tid, NT_X86_XSTATE, &iov) != 0) return Err(errno);
+    buf.resize(iov.iov_len);
+    return buf;
   }
 
   void Leave(sentry::platform::AddressSpace& as) override {

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace sentry::arch {
 
@@ -15,6 +16,9 @@ struct CpuState {
   // FP/SSE state to install before the task next runs (fork copies the parent's); otherwise the
   // platform keeps a task's FP state where it lives and never copies it on a switch.
   std::optional<user_fpregs_struct> fp_to_load;
+  // The whole extended state (the XSAVE area: AVX and beyond) to install before the task next
+  // runs, before fp_to_load; rt_sigreturn restores what the handler may have changed.
+  std::optional<std::vector<uint8_t>> xstate_to_load;
 
   uint64_t SyscallNumber() const { return regs.orig_rax; }
   std::array<uint64_t, 6> SyscallArgs() const {

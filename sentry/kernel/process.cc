@@ -130,6 +130,12 @@ Result<void> Kernel::Execve(Task& task, const std::string& path, std::vector<std
   }
   // The point of no return: the old program is gone, with its other threads.
   TRY(KillOtherThreads(task));
+  // The old memory's CLONE_CHILD_CLEARTID word is released now (Linux's exec_mm_release); the
+  // address means nothing in the new program, where a write at exit would corrupt it.
+  if (UserAddr ctid = task.clear_child_tid(); ctid.value != 0) {
+    if (task.mm().CopyOutObject<uint32_t>(ctid, 0)) (void)futexes_.Wake(ctid, 1, ~0u);
+    task.set_clear_child_tid(UserAddr(0));
+  }
   task.context().Leave(task.mm().address_space());
   task.ReplaceMm(std::move(program->mm));
   task.ReleaseVforkParent();
@@ -357,7 +363,9 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
   }
   if (flags & CLONE_PARENT_SETTID) (void)parent.mm().CopyOutObject(req.parent_tid, tid);
   // vfork: the parent sleeps until the child lets go of the memory they share.
-  if (vfork_done) vfork_done->Wait(&parent.interrupter());
+  // Not cut short by the parent's pending signals (Linux waits killably): a parent that ran on
+  // while the child still used their shared stack would corrupt it.
+  if (vfork_done) vfork_done->Wait(nullptr);
   return tid;
 }
 
@@ -416,6 +424,9 @@ void Kernel::ProcessExited(ThreadGroup& tg, int wait_status) {
         break;
       }
     }
+    // Init itself ending leaves no one to adopt its orphans (the sandbox ends with it), and
+    // adopting into the vector being walked would invalidate it.
+    if (reaper.get() == &tg) reaper = nullptr;
     for (auto& child : tg.children_) {
       {
         std::lock_guard tree(child->tree_mu_);

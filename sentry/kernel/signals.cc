@@ -293,7 +293,13 @@ void Kernel::DeliverSignals(Task& task) {
         state.regs.rip -= 2;
       }
     }
-    auto fp = task.context().ReadFpState(task.mm().address_space());
+    // State not yet installed (a sigreturn or fork just now) is the task's real state.
+    Result<user_fpregs_struct> fp = state.fp_to_load
+                                        ? Result<user_fpregs_struct>(*state.fp_to_load)
+                                        : task.context().ReadFpState(task.mm().address_space());
+    Result<std::vector<uint8_t>> xstate =
+        state.xstate_to_load ? Result<std::vector<uint8_t>>(*state.xstate_to_load)
+                             : task.context().ReadXState(task.mm().address_space());
     SignalFrameSetup setup{.info = info,
                            .action = act,
                            .saved_mask = task.saved_mask_.value_or(task.signal_mask()),
@@ -304,6 +310,12 @@ void Kernel::DeliverSignals(Task& task) {
       spdlog::debug("task {}: cannot build the frame for signal {}", task.tid(), sig);
       KillThreadGroup(tg, SIGSEGV | 0x80);
       return;
+    }
+    if (xstate) {
+      uint64_t frame = state.regs.rsp;
+      // Frames below a new one are dead (abandoned with siglongjmp); keep the map small.
+      task.saved_xstate_.erase(task.saved_xstate_.begin(), task.saved_xstate_.lower_bound(frame));
+      task.saved_xstate_[frame] = std::move(*xstate);
     }
     if ((act.flags & SA_ONSTACK) && (task.alt_stack().flags & static_cast<int>(1U << 31))) {
       task.alt_stack() = KernelStack{};  // SS_AUTODISARM

@@ -68,6 +68,8 @@ class Context {
   virtual void Interrupt() = 0;
   // The task's FP/SSE registers as they are now (between Switch calls, on the task's thread).
   virtual Result<user_fpregs_struct> ReadFpState(AddressSpace& as) = 0;
+  // The task's whole extended register state (XSAVE layout), between Switch calls.
+  virtual Result<std::vector<uint8_t>> ReadXState(AddressSpace& as) = 0;
   // The task leaves `as` for good (it exits, or execve gives it a new address space): what the
   // platform keeps for it there is released. Call on the task's thread, before that thread ends.
   virtual void Leave(AddressSpace& as) = 0;

@@ -52,6 +52,9 @@ class FakeContext : public platform::Context {
   Result<user_fpregs_struct> ReadFpState(platform::AddressSpace&) override {
     return user_fpregs_struct{};
   }
+  Result<std::vector<uint8_t>> ReadXState(platform::AddressSpace&) override {
+    return std::vector<uint8_t>{};
+  }
   void Leave(platform::AddressSpace&) override {}
   uint64_t AppCpuTimeNs() const override { return 2'500'000'000; }  // 250 ticks
 
