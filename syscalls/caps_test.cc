@@ -23,13 +23,7 @@ namespace {
 void* const kBadPtr = reinterpret_cast<void*>(8);
 constexpr pid_t kNoSuchPid = 0x3ffffff0;
 
-int InChild(const std::function<int()>& body) {
-  pid_t pid = fork();
-  if (pid == 0) _exit(body());
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using conformance::InChild;
 
 long CapGet(__user_cap_header_struct* h, __user_cap_data_struct* d) {
   return syscall(SYS_capget, h, d);

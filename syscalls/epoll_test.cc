@@ -27,21 +27,7 @@ using conformance::ScratchDir;
 void* const kBadAddr = reinterpret_cast<void*>(0xffff800000000000ULL);
 
 // An fd closed at the end of the test.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() { Reset(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  void Reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
+using conformance::Fd;
 
 struct Pipe {
   Pipe() : Pipe(Make()) {}

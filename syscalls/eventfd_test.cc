@@ -19,19 +19,7 @@ namespace {
 
 constexpr uint64_t kMax = 0xfffffffffffffffeULL;
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using conformance::Fd;
 
 uint64_t ReadCount(int fd) {
   uint64_t v = 0;

@@ -21,14 +21,7 @@ namespace {
 
 void* const kBadPtr = reinterpret_cast<void*>(8);
 
-// Runs `body` in a forked child; its return value is the child's exit code (0: all held).
-int InChild(const std::function<int()>& body) {
-  pid_t pid = fork();
-  if (pid == 0) _exit(body());
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using conformance::InChild;
 
 std::string ReadFile(const char* path) {
   int fd = open(path, O_RDONLY);

@@ -25,13 +25,7 @@ namespace {
 void* const kBadPtr = reinterpret_cast<void*>(8);
 constexpr pid_t kNoSuchPid = 0x3ffffff0;
 
-int InChild(const std::function<int()>& body) {
-  pid_t pid = fork();
-  if (pid == 0) _exit(body());
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using conformance::InChild;
 
 // Burns about `ms` of CPU time in this thread.
 void Spin(int ms) {

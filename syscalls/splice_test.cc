@@ -42,19 +42,7 @@ long CopyFileRange(long in, loff_t* off_in, long out, loff_t* off_out, size_t le
 using conformance::Pipe;
 
 // An fd closed at the end of the scope.
-class Fd {
- public:
-  explicit Fd(long fd = -1) : fd_(static_cast<int>(fd)) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using conformance::Fd;
 
 bool Put(int fd, const std::string& data) {
   return write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());

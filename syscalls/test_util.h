@@ -7,10 +7,12 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <type_traits>
 
@@ -56,7 +58,6 @@ inline ::testing::AssertionResult Succeeded(const char* call, Outcome got) {
   return ::testing::AssertionFailure() << call << " failed with errno " << ErrnoName(got.err);
 }
 
-
 // Both ends of a pipe, closed at the end of the test (those still open).
 class Pipe {
  public:
@@ -83,6 +84,34 @@ class Pipe {
   }
   int fds_[2];
 };
+
+// An fd closed at the end of the test (-1, a failed call's result, holds nothing).
+class Fd {
+ public:
+  explicit Fd(long fd = -1) : fd_(static_cast<int>(fd)) {}
+  ~Fd() { Reset(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  bool ok() const { return fd_ >= 0; }
+  void Reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+// Runs `body` in a forked child and returns its exit code (body's return value), 128+N when
+// signal N killed it, or -1 when fork or waitpid failed.
+inline int InChild(const std::function<int()>& body) {
+  pid_t pid = fork();
+  if (pid == 0) _exit(body());
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
 }  // namespace conformance
 

@@ -20,19 +20,7 @@ namespace {
 
 void* const kBadAddr = reinterpret_cast<void*>(0xffff800000000000ULL);
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using conformance::Fd;
 
 itimerspec Ms(long value_ms, long interval_ms = 0) {
   itimerspec its{};

@@ -24,20 +24,7 @@ constexpr int kKernelOLargefile = 0100000;
 constexpr int kTmpfileBit = 020000000;  // __O_TMPFILE: O_TMPFILE without O_DIRECTORY
 
 // An fd closed at the end of the scope.
-class Fd {
- public:
-  explicit Fd(long fd = -1) : fd_(static_cast<int>(fd)) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
+using conformance::Fd;
 
 std::string ProcFd(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
