@@ -10,7 +10,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "sentry/fsimpl/host/host_file.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/vfs/resolve.h"
@@ -82,22 +81,11 @@ std::expected<pid_t, StartError> Kernel::StartProcess(InitProcessArgs args) {
       if (!error.empty()) absl::StrAppend(&msg, ": ", error);
       return fail({err, std::move(msg)});
     }
-    auto fds = std::make_shared<vfs::FdTable>();
-    for (size_t i = 0; i < args.stdio.size(); ++i) {
-      (void)fds->InstallAt(static_cast<int>(i),
-                           fsimpl::host::HostFile::Create(std::move(args.stdio[i])), false);
-    }
-    auto task = std::make_shared<Task>(*this, tg, pid, std::move(program->mm), std::move(fds),
-                                       std::move(fs), std::move(*context));
-    task->state() = program->state;
-    task->set_exe_path(program->execfn);
-    task->set_argv(std::move(program->argv));
+    auto task = NewFirstTask(tg, std::move(*program), std::move(args.stdio), std::move(fs),
+                             std::move(*context));
     {
       absl::MutexLock lock(&procs_mu_);
-      tg->tasks_.push_back(task);
       started_.push_back(tg);
-      task_index_[pid] = task;
-      tg_index_[pid] = tg;
     }
     {
       absl::MutexLock lock(&handoff.mu);

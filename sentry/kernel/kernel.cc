@@ -96,22 +96,8 @@ std::expected<int, StartError> Kernel::RunInit(InitProcessArgs args) {
     return std::unexpected(StartError{err, msg});
   }
 
-  auto fds = std::make_shared<vfs::FdTable>();
-  for (size_t i = 0; i < args.stdio.size(); ++i) {
-    (void)fds->InstallAt(static_cast<int>(i),
-                         fsimpl::host::HostFile::Create(std::move(args.stdio[i])), false);
-  }
-  auto task = std::make_shared<Task>(*this, tg, kInitPid, std::move(program->mm), std::move(fds),
-                                     std::move(fs), std::move(*context));
-  task->state() = program->state;
-  task->set_exe_path(program->execfn);
-  task->set_argv(std::move(program->argv));
-  {
-    absl::MutexLock lock(&procs_mu_);
-    tg->tasks_.push_back(task);
-    task_index_[kInitPid] = task;
-    tg_index_[kInitPid] = tg;
-  }
+  auto task = NewFirstTask(tg, std::move(*program), std::move(args.stdio), std::move(fs),
+                           std::move(*context));
   RunTask(std::move(task));
   // The sandbox ends with init's process, not with its first thread.
   int status;
@@ -122,6 +108,28 @@ std::expected<int, StartError> Kernel::RunInit(InitProcessArgs args) {
   }
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
+}
+
+std::shared_ptr<Task> Kernel::NewFirstTask(std::shared_ptr<ThreadGroup> tg, LoadedProgram program,
+                                           std::vector<FileDescriptor> stdio,
+                                           std::shared_ptr<FsContext> fs,
+                                           std::unique_ptr<platform::Context> context) {
+  auto fds = std::make_shared<vfs::FdTable>();
+  for (size_t i = 0; i < stdio.size(); ++i) {
+    (void)fds->InstallAt(static_cast<int>(i), fsimpl::host::HostFile::Create(std::move(stdio[i])),
+                         false);
+  }
+  pid_t pid = tg->tgid();
+  auto task = std::make_shared<Task>(*this, tg, pid, std::move(program.mm), std::move(fds),
+                                     std::move(fs), std::move(context));
+  task->state() = program.state;
+  task->set_exe_path(program.execfn);
+  task->set_argv(std::move(program.argv));
+  absl::MutexLock lock(&procs_mu_);
+  tg->tasks_.push_back(task);
+  task_index_[pid] = task;
+  tg_index_[pid] = tg;
+  return task;
 }
 
 }  // namespace sentry::kernel

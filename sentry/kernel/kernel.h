@@ -32,6 +32,7 @@ namespace sentry::kernel {
 
 class Task;
 class ThreadGroup;
+struct FsContext;
 // Serves one syscall for a task and returns the value for rax; provided by sentry/syscalls, so
 // the kernel does not depend on the layer above it.
 using SyscallDispatcher = uint64_t (*)(Task& task, uint64_t nr,
@@ -160,6 +161,12 @@ class Kernel {
   Result<void> KillOtherThreads(Task& task);
   // Runs `task` on the calling host thread until it exits, then retires it.
   void RunTask(std::shared_ptr<Task> task);
+  // The first task of a process started from outside (init, runsc exec): its stdio are host
+  // files; it is registered in `tg` and the pid indexes.
+  std::shared_ptr<Task> NewFirstTask(std::shared_ptr<ThreadGroup> tg, LoadedProgram program,
+                                     std::vector<FileDescriptor> stdio,
+                                     std::shared_ptr<FsContext> fs,
+                                     std::unique_ptr<platform::Context> context);
 
  public:
   // Signals (sentry/kernel/signals.cc).
