@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/signal_frame.h"
@@ -75,9 +76,17 @@ bool Ignored(const ThreadGroup& tg, const KernelSigaction& act, int sig) {
 // than ERESTARTSYS (restarted also after an SA_RESTART handler).
 bool RestartsOnlyWithoutHandler(uint64_t nr) {
   switch (nr) {
-    case SYS_pause: case SYS_rt_sigsuspend: case SYS_poll: case SYS_ppoll: case SYS_select:
-    case SYS_pselect6: case SYS_epoll_wait: case SYS_epoll_pwait: case SYS_epoll_pwait2:
-    case SYS_nanosleep: case SYS_clock_nanosleep:
+    case SYS_pause:
+    case SYS_rt_sigsuspend:
+    case SYS_poll:
+    case SYS_ppoll:
+    case SYS_select:
+    case SYS_pselect6:
+    case SYS_epoll_wait:
+    case SYS_epoll_pwait:
+    case SYS_epoll_pwait2:
+    case SYS_nanosleep:
+    case SYS_clock_nanosleep:
       return true;
     default:
       return false;
@@ -217,8 +226,8 @@ void Kernel::KillThreadGroup(ThreadGroup& tg, int wait_status) {
 
 bool Kernel::RecalcSignalPending(Task& task) {
   absl::MutexLock lock(&sig_mu_);
-  uint64_t ready = (task.pending_.set | task.thread_group().shared_pending_.set) &
-                   ~task.signal_mask();
+  uint64_t ready =
+      (task.pending_.set | task.thread_group().shared_pending_.set) & ~task.signal_mask();
   bool pending = ready != 0 || task.exiting();
   task.interrupter().Reset(pending);
   return ready != 0;
@@ -293,13 +302,20 @@ void Kernel::DeliverSignals(Task& task) {
         state.regs.rip -= 2;
       }
     }
-    // State not yet installed (a sigreturn or fork just now) is the task's real state.
-    Result<user_fpregs_struct> fp = state.fp_to_load
-                                        ? Result<user_fpregs_struct>(*state.fp_to_load)
-                                        : task.context().ReadFpState(task.mm().address_space());
+    // One read of the XSAVE area gives both what the frame holds (its legacy fxsave part) and
+    // what the sentry keeps. State not yet installed (a sigreturn or fork just now) is the
+    // task's real state.
     Result<std::vector<uint8_t>> xstate =
         state.xstate_to_load ? Result<std::vector<uint8_t>>(*state.xstate_to_load)
                              : task.context().ReadXState(task.mm().address_space());
+    Result<user_fpregs_struct> fp = Err(EFAULT);
+    if (state.fp_to_load) {
+      fp = *state.fp_to_load;
+    } else if (xstate && xstate->size() >= sizeof(user_fpregs_struct)) {
+      user_fpregs_struct legacy;
+      std::memcpy(&legacy, xstate->data(), sizeof(legacy));
+      fp = legacy;
+    }
     SignalFrameSetup setup{.info = info,
                            .action = act,
                            .saved_mask = task.saved_mask_.value_or(task.signal_mask()),
@@ -381,8 +397,7 @@ Result<void> Kernel::SignalThread(Task& sender, pid_t tgid, pid_t tid, int sig) 
   }
   if (!target || (tgid != -1 && target->thread_group().tgid() != tgid)) return Err(ESRCH);
   if (sig == 0) return {};
-  SendToTask(*target,
-             KernelInfo(sig, SI_TKILL, sender.thread_group().tgid(), sender.creds().ruid));
+  SendToTask(*target, KernelInfo(sig, SI_TKILL, sender.thread_group().tgid(), sender.creds().ruid));
   return {};
 }
 

@@ -9,8 +9,8 @@
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
-#include "sentry/base/interrupter.h"
 #include "absl/time/time.h"
+#include "sentry/base/interrupter.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/signal_frame.h"
 #include "sentry/kernel/task.h"
@@ -95,13 +95,18 @@ Result<uint64_t> Sys_sigaltstack(kernel::Task& t, const Args& a) {
   return 0;
 }
 
-// Sleeps until the task is interrupted: a signal it does not block, or the process ending.
-void WaitForInterrupt(kernel::Task& t) {
+// Sleeps until the task is interrupted (a signal it does not block, or the process ending)
+// or `deadline` passes.
+void WaitForInterrupt(kernel::Task& t, std::optional<absl::Time> deadline = std::nullopt) {
   auto gate = std::make_shared<absl::Mutex>();  // the wake-up may outlive this call
   absl::MutexLock lock(gate.get());
   ScopedArm arm(&t.interrupter(), [gate] { absl::MutexLock l(gate.get()); });
   auto interrupted = [&] { return arm.Interrupted(); };
-  gate->Await(absl::Condition(&interrupted));
+  if (deadline) {
+    gate->AwaitWithDeadline(absl::Condition(&interrupted), *deadline);
+  } else {
+    gate->Await(absl::Condition(&interrupted));
+  }
 }
 
 Result<uint64_t> Sys_pause(kernel::Task& t, const Args&) {
@@ -168,8 +173,7 @@ Result<uint64_t> Sys_tkill(kernel::Task& t, const Args& a) {
 }
 
 Result<uint64_t> Sys_tgkill(kernel::Task& t, const Args& a) {
-  TRY(t.kernel().SignalThread(t, static_cast<pid_t>(a[0]), static_cast<pid_t>(a[1]),
-                              ArgInt(a[2])));
+  TRY(t.kernel().SignalThread(t, static_cast<pid_t>(a[0]), static_cast<pid_t>(a[1]), ArgInt(a[2])));
   return 0;
 }
 
@@ -232,15 +236,7 @@ Result<uint64_t> Sys_rt_sigtimedwait(kernel::Task& t, const Args& a) {
       t.kernel().RecalcSignalPending(t);
       return Err(EAGAIN);
     }
-    auto gate = std::make_shared<absl::Mutex>();
-    absl::MutexLock lock(gate.get());
-    ScopedArm arm(&t.interrupter(), [gate] { absl::MutexLock l(gate.get()); });
-    auto interrupted = [&] { return arm.Interrupted(); };
-    if (deadline) {
-      gate->AwaitWithDeadline(absl::Condition(&interrupted), *deadline);
-    } else {
-      gate->Await(absl::Condition(&interrupted));
-    }
+    WaitForInterrupt(t, deadline);
     if (t.exiting()) return Err(EINTR);
   }
 }
