@@ -118,17 +118,8 @@ Result<void> Kernel::SignalProcess(pid_t pid, int sig) {
   std::shared_ptr<ThreadGroup> tg;
   {
     absl::MutexLock lock(&procs_mu_);
-    // Init's tree, then the processes started from outside.
-    std::vector<std::shared_ptr<ThreadGroup>> pending;
-    if (init_) pending.push_back(init_);
-    pending.insert(pending.end(), started_.begin(), started_.end());
-    while (!pending.empty() && !tg) {
-      auto cur = std::move(pending.back());
-      pending.pop_back();
-      if (cur->tgid() == pid && !cur->exited_) tg = cur;
-      pending.insert(pending.end(), cur->children_.begin(), cur->children_.end());
-    }
-    if (!tg) return Err(ESRCH);
+    if (auto it = tg_index_.find(pid); it != tg_index_.end()) tg = it->second.lock();
+    if (!tg || tg->exited_) return Err(ESRCH);
     if (tg->tasks_.empty()) return {};  // exiting already
   }
   // From outside the sandbox, as from a parent PID namespace: SIGKILL always ends the process
