@@ -5,6 +5,7 @@
 #include <linux/falloc.h>
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
+#include <malloc.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -170,8 +172,8 @@ std::vector<SyscallRule> SentryRules(int memory_fd) {
       {SCMP_SYS(timerfd_create)},
       {SCMP_SYS(timerfd_settime)},
       {SCMP_SYS(timerfd_gettime)},
-      {SCMP_SYS(sendmsg)},      // gofer requests (the gofer socket, donated by runsc)
-      {SCMP_SYS(recvmsg)},      // gofer replies, with the fds it donates; control requests
+      {SCMP_SYS(sendmsg)},  // gofer requests (the gofer socket, donated by runsc)
+      {SCMP_SYS(recvmsg)},  // gofer replies, with the fds it donates; control requests
       // The control channel (sentry/control): connections on the listening socket runsc bound
       // before the sentry started; sendmsg/recvmsg above carry the messages.
       {SCMP_SYS(accept4)},
@@ -210,6 +212,15 @@ absl::Status ScmpError(int rc, absl::string_view what) {
 void ReadLazilyLoadedFiles() {
   tzset();                         // /etc/localtime, for spdlog's timestamps (localtime_r)
   absl::base_internal::NumCPUs();  // /sys/devices/system/cpu/online, for absl::Mutex spinning
+  // glibc's malloc opens /proc/sys/vm/overcommit_memory the first time a thread's heap shrinks
+  // (heap_trim -> shrink_heap), which the filter punishes with SIGSYS: stress-ng's timer
+  // stressor hit it when a task thread freed a burst of signal records. A trim threshold no
+  // heap reaches means heaps never shrink (freed memory stays for reuse; whole heaps and
+  // mmapped chunks still go back to the host).
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+  // And it asks for the CPU count (sched_getaffinity, else /sys/devices/system/cpu/online) the
+  // first time a ninth thread wants an arena of its own; glibc's own limit, given up front.
+  mallopt(M_ARENA_MAX, 8 * absl::base_internal::NumCPUs());
 }
 
 absl::Status CheckSingleThreaded() {
