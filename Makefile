@@ -24,6 +24,8 @@ test: deps all
 
 bench: deps all
 	perf/compare --runtime "gvisor-ptrace=runsc --platform=ptrace --network=none do" $(BUILD)/perf/syscall_bench
+	$(BUILD)/perf/startup_bench --runtime "ours=$(BUILD)/runsc/runsc do --platform=ptrace" \
+	    --runtime "gvisor-ptrace=runsc --platform=ptrace --network=none do" --benchmark_min_time=2
 
 format:
 	find sentry platform runsc gofer tests syscalls perf -name '*.h' -o -name '*.cc' | xargs clang-format -i

@@ -18,8 +18,8 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -101,11 +101,33 @@ void BM_fork_wait(benchmark::State& state) {
 }
 BENCHMARK(BM_fork_wait)->UseRealTime();
 
+// What a shell does for every command: fork, execve of a static program (this one, which exits
+// at once when given kExitAtOnce), and waitpid.
+constexpr std::string_view kExitAtOnce = "--exit-at-once";
+
+void BM_fork_exec_wait(benchmark::State& state) {
+  for (auto _ : state) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      const char* argv[] = {"syscall_bench", kExitAtOnce.data(), nullptr};
+      execv("/proc/self/exe", const_cast<char* const*>(argv));
+      _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || status != 0) {
+      state.SkipWithError("fork/execv/waitpid failed");
+      break;
+    }
+  }
+}
+BENCHMARK(BM_fork_exec_wait)->UseRealTime();
+
 // A thread's life: pthread_create and pthread_join (clone, futex wake on exit).
 void BM_thread_create_join(benchmark::State& state) {
   for (auto _ : state) {
     pthread_t t;
-    if (pthread_create(&t, nullptr, [](void*) -> void* { return nullptr; }, nullptr) != 0) {
+    if (pthread_create(
+            &t, nullptr, [](void*) -> void* { return nullptr; }, nullptr) != 0) {
       state.SkipWithError("pthread_create failed");
       break;
     }
@@ -194,6 +216,7 @@ std::string_view RequestedFormat(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && argv[1] == kExitAtOnce) return 0;
   // Put the defaults first, so that the same flags given on the command line win.
   std::vector<char*> args;
   args.push_back(argv[0]);
