@@ -58,14 +58,17 @@ std::expected<pid_t, StartError> Kernel::StartProcess(InitProcessArgs args) {
     if (!context.ok()) return fail({EAGAIN, std::string(context.status().message())});
     auto fs = std::make_shared<FsContext>();
     fs->root = fs->cwd = mounts_->Root();
+    PrepareFirstTask(*tg, *fs, args.identity);
+    const Credentials creds = StartingCredentials(args.identity);
     vfs::FsCredentials fcreds{
-        .uid = options_.uid, .gid = options_.gid, .groups = {}, .dac_override = options_.uid == 0};
+        .uid = creds.euid,
+        .gid = creds.egid,
+        .groups = args.identity ? args.identity->groups : std::vector<uint32_t>{},
+        .dac_override = creds.HasCapability(CAP_DAC_OVERRIDE)};
     vfs::ResolveContext rctx{*mounts_, fs->root, fcreds};
     auto cwd = vfs::Resolve(rctx, fs->root, args.cwd, vfs::kFollowFinal | vfs::kMustBeDir);
     if (!cwd) return fail({cwd.error().value, absl::StrCat("cwd ", args.cwd)});
     fs->cwd = *cwd;
-    Credentials creds{options_.uid, options_.uid, options_.uid,
-                      options_.gid, options_.gid, options_.gid};
     Result<LoadedProgram> program = Err(ENOENT);
     std::string error;
     for (const std::string& candidate : Candidates(args.path, args.envp)) {
@@ -82,7 +85,7 @@ std::expected<pid_t, StartError> Kernel::StartProcess(InitProcessArgs args) {
       return fail({err, std::move(msg)});
     }
     auto task = NewFirstTask(tg, std::move(*program), std::move(args.stdio), std::move(fs),
-                             std::move(*context));
+                             std::move(*context), args.identity);
     {
       absl::MutexLock lock(&procs_mu_);
       started_.push_back(tg);

@@ -75,16 +75,19 @@ std::expected<int, StartError> Kernel::RunInit(InitProcessArgs args) {
   }
   auto fs = std::make_shared<FsContext>();
   fs->root = fs->cwd = mounts_->Root();
+  PrepareFirstTask(*tg, *fs, args.identity);
+  const Credentials creds = StartingCredentials(args.identity);
   vfs::FsCredentials fcreds{
-      .uid = options_.uid, .gid = options_.gid, .groups = {}, .dac_override = options_.uid == 0};
+      .uid = creds.euid,
+      .gid = creds.egid,
+      .groups = args.identity ? args.identity->groups : std::vector<uint32_t>{},
+      .dac_override = creds.HasCapability(CAP_DAC_OVERRIDE)};
   vfs::ResolveContext rctx{*mounts_, fs->root, fcreds};
   if (auto cwd = vfs::Resolve(rctx, fs->root, args.cwd, vfs::kFollowFinal | vfs::kMustBeDir)) {
     fs->cwd = *cwd;
   } else {
     spdlog::warn("working directory {} is not in the sandbox; using /", args.cwd);
   }
-  Credentials creds{options_.uid, options_.uid, options_.uid,
-                    options_.gid, options_.gid, options_.gid};
   if (args.argv.empty()) args.argv.push_back(args.path);
   std::string error;
   auto program = LoadProgram({fs->root, fs->cwd}, creds, tg->limits().Get(RLIMIT_STACK).cur,
@@ -97,7 +100,7 @@ std::expected<int, StartError> Kernel::RunInit(InitProcessArgs args) {
   }
 
   auto task = NewFirstTask(tg, std::move(*program), std::move(args.stdio), std::move(fs),
-                           std::move(*context));
+                           std::move(*context), args.identity);
   RunTask(std::move(task));
   // The sandbox ends with init's process, not with its first thread.
   int status;
@@ -113,7 +116,8 @@ std::expected<int, StartError> Kernel::RunInit(InitProcessArgs args) {
 std::shared_ptr<Task> Kernel::NewFirstTask(std::shared_ptr<ThreadGroup> tg, LoadedProgram program,
                                            std::vector<FileDescriptor> stdio,
                                            std::shared_ptr<FsContext> fs,
-                                           std::unique_ptr<platform::Context> context) {
+                                           std::unique_ptr<platform::Context> context,
+                                           const std::optional<ProcessIdentity>& identity) {
   auto fds = std::make_shared<vfs::FdTable>();
   for (size_t i = 0; i < stdio.size(); ++i) {
     (void)fds->InstallAt(static_cast<int>(i), fsimpl::host::HostFile::Create(std::move(stdio[i])),
@@ -122,6 +126,11 @@ std::shared_ptr<Task> Kernel::NewFirstTask(std::shared_ptr<ThreadGroup> tg, Load
   pid_t pid = tg->tgid();
   auto task = std::make_shared<Task>(*this, tg, pid, std::move(program.mm), std::move(fds),
                                      std::move(fs), std::move(context));
+  task->set_creds(StartingCredentials(identity));
+  if (identity) {
+    task->set_groups(identity->groups);
+    if (identity->no_new_privs) task->set_no_new_privs();
+  }
   task->state() = program.state;
   task->set_exe_path(program.execfn);
   task->set_argv(std::move(program.argv));
@@ -130,6 +139,32 @@ std::shared_ptr<Task> Kernel::NewFirstTask(std::shared_ptr<ThreadGroup> tg, Load
   task_index_[pid] = task;
   tg_index_[pid] = tg;
   return task;
+}
+
+Credentials Kernel::StartingCredentials(const std::optional<ProcessIdentity>& identity) const {
+  uint32_t uid = identity ? identity->uid : options_.uid;
+  uint32_t gid = identity ? identity->gid : options_.gid;
+  Credentials c{uid, uid, uid, gid, gid, gid};
+  if (identity && identity->caps) {
+    const auto& caps = *identity->caps;
+    c.cap_bounding = caps.bounding & kAllCaps;
+    c.cap_effective = caps.effective & kAllCaps;
+    c.cap_permitted = caps.permitted & kAllCaps;
+    c.cap_inheritable = caps.inheritable & kAllCaps;
+    c.cap_ambient = caps.ambient & kAllCaps;
+  } else if (uid != 0) {
+    c.cap_effective = c.cap_permitted = 0;  // as after setuid(2) away from root
+  }
+  return c;
+}
+
+void Kernel::PrepareFirstTask(ThreadGroup& tg, FsContext& fs,
+                              const std::optional<ProcessIdentity>& identity) {
+  if (!identity) return;
+  for (const auto& [resource, limit] : identity->rlimits) {
+    if (resource >= 0 && resource < RLIM_NLIMITS) tg.limits().Set(resource, limit);
+  }
+  if (identity->umask) fs.umask = *identity->umask & 0777;
 }
 
 }  // namespace sentry::kernel

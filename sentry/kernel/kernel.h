@@ -21,6 +21,7 @@
 #include "sentry/base/file_descriptor.h"
 #include "sentry/base/user_addr.h"
 #include "sentry/kernel/futex.h"
+#include "sentry/kernel/limits.h"
 #include "sentry/kernel/timers.h"
 #include "sentry/mm/memory_file.h"
 #include "sentry/mm/memory_manager.h"
@@ -48,12 +49,30 @@ struct KernelOptions {
   uint64_t mem_total_bytes = 0;  // the memory sysinfo(2) reports (the host's, read at boot)
 };
 
+// Who a container's process starts as: OCI's process.user, capabilities, rlimits and
+// noNewPrivileges. Unset parts are what a root shell in a fresh user namespace has.
+struct ProcessIdentity {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::vector<uint32_t> groups;  // supplementary (OCI additionalGids)
+  struct CapabilitySets {
+    uint64_t bounding = 0, effective = 0, permitted = 0, inheritable = 0, ambient = 0;
+  };
+  // Unset: every capability for uid 0, none for another uid (as after setuid(2)).
+  std::optional<CapabilitySets> caps;
+  std::vector<std::pair<int, Rlimit>> rlimits;  // RLIMIT_* -> its soft and hard limits
+  bool no_new_privs = false;
+  std::optional<mode_t> umask;
+};
+
 struct InitProcessArgs {
   std::string path;  // resolved in the sandbox; also AT_EXECFN and argv[0]'s default
   std::vector<std::string> argv;
   std::vector<std::string> envp;
   std::vector<FileDescriptor> stdio;  // become fds 0, 1, 2
   std::string cwd = "/";              // resolved in the mount tree
+  // Unset: KernelOptions' uid and gid with the defaults above.
+  std::optional<ProcessIdentity> identity;
 };
 
 // Why the init process could not start: the errno execve would give, and the details.
@@ -166,7 +185,13 @@ class Kernel {
   std::shared_ptr<Task> NewFirstTask(std::shared_ptr<ThreadGroup> tg, LoadedProgram program,
                                      std::vector<FileDescriptor> stdio,
                                      std::shared_ptr<FsContext> fs,
-                                     std::unique_ptr<platform::Context> context);
+                                     std::unique_ptr<platform::Context> context,
+                                     const std::optional<ProcessIdentity>& identity);
+  // The credentials such a process starts with, and its limits and umask, set before its
+  // program loads (RLIMIT_STACK shapes the new address space).
+  Credentials StartingCredentials(const std::optional<ProcessIdentity>& identity) const;
+  void PrepareFirstTask(ThreadGroup& tg, FsContext& fs,
+                        const std::optional<ProcessIdentity>& identity);
 
  public:
   // Signals (sentry/kernel/signals.cc).

@@ -21,8 +21,10 @@ namespace {
 constexpr int kMaxInterpreterDepth = 4;
 
 vfs::FsCredentials ExecCreds(const Credentials& c) {
-  return vfs::FsCredentials{
-      .uid = c.euid, .gid = c.egid, .groups = {}, .dac_override = c.euid == 0};
+  return vfs::FsCredentials{.uid = c.euid,
+                            .gid = c.egid,
+                            .groups = {},
+                            .dac_override = c.HasCapability(CAP_DAC_OVERRIDE)};
 }
 
 // Parses a "#!interpreter [arg]" line; nullopt when the file does not start with "#!".
@@ -160,11 +162,13 @@ Result<void> Kernel::Execve(Task& task, const std::string& path, std::vector<std
   task.ResetCommOnExec();
   task.thread_group().set_dumpable(1);
   // Linux's capability rules for a file without capabilities: root gets its bounding set,
-  // anyone else nothing, PR_SET_KEEPCAPS or not (the flag itself does not survive exec).
+  // anyone else only its ambient set, PR_SET_KEEPCAPS or not (the flag itself does not
+  // survive exec).
   Credentials creds = task.creds();
   bool root = creds.euid == 0 || creds.ruid == 0;
-  creds.cap_permitted = root ? (creds.cap_bounding | creds.cap_inheritable) : 0;
-  creds.cap_effective = creds.euid == 0 ? creds.cap_permitted : 0;
+  creds.cap_permitted =
+      (root ? (creds.cap_bounding | creds.cap_inheritable) : 0) | creds.cap_ambient;
+  creds.cap_effective = creds.euid == 0 ? creds.cap_permitted : creds.cap_ambient;
   creds.keep_caps = false;
   task.set_creds(creds);
   return {};
@@ -322,8 +326,8 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     }
     // Moved, not copied: this closure lives as long as the thread, and a table it kept would
     // outlive the task's exit (and the locks held through it).
-    auto task = std::make_shared<Task>(*this, tg, tid, std::move(mm), std::move(fds),
-                                       std::move(fs), std::move(*context));
+    auto task = std::make_shared<Task>(*this, tg, tid, std::move(mm), std::move(fds), std::move(fs),
+                                       std::move(*context));
     task->state() = state;
     task->set_creds(parent.creds());
     task->set_exe_path(parent.exe_path());

@@ -1,6 +1,7 @@
 // Task: one application thread, run by its own sentry host thread. ThreadGroup: a process.
 #pragma once
 
+#include <linux/capability.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -56,7 +57,10 @@ struct Credentials {
   // Root in the sandbox starts with every capability, as in a fresh user namespace.
   uint64_t cap_effective = kAllCaps, cap_permitted = kAllCaps, cap_inheritable = 0;
   uint64_t cap_bounding = kAllCaps;
+  uint64_t cap_ambient = 0;
   bool keep_caps = false;  // PR_SET_KEEPCAPS: setuid away from root keeps the permitted set
+
+  bool HasCapability(int cap) const { return (cap_effective >> cap) & 1; }
 };
 
 // A process. Its place in the process tree and its exit state are guarded by the Kernel's

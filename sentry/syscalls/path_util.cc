@@ -13,8 +13,10 @@ Result<std::string> CopyInPath(kernel::Task& t, uint64_t addr) {
 
 vfs::FsCredentials FsCreds(kernel::Task& t) {
   const auto& c = t.creds();
-  return vfs::FsCredentials{
-      .uid = c.euid, .gid = c.egid, .groups = t.groups(), .dac_override = c.euid == 0};
+  return vfs::FsCredentials{.uid = c.euid,
+                            .gid = c.egid,
+                            .groups = t.groups(),
+                            .dac_override = c.HasCapability(CAP_DAC_OVERRIDE)};
 }
 
 vfs::ResolveContext MakeResolveContext(kernel::Task& t) {

@@ -17,7 +17,7 @@ namespace sentry::syscalls {
 namespace {
 
 // Linux's statfs f_flags bits that glibc's <sys/statvfs.h> leaves out.
-constexpr long kStValid = 0x0020;         // ST_VALID: f_flags is filled in
+constexpr long kStValid = 0x0020;        // ST_VALID: f_flags is filled in
 constexpr long kStNoSymFollow = 0x2000;  // ST_NOSYMFOLLOW
 
 using TimePair = std::array<timespec, 2>;
@@ -28,7 +28,8 @@ Result<vfs::VirtualDentry> Target(kernel::Task& t, int dirfd, uint64_t path_addr
                                   bool allow_empty) {
   std::string path = TRY(CopyInPath(t, path_addr));
   unsigned rflags = (flags & AT_SYMLINK_NOFOLLOW) ? 0u : unsigned{vfs::kFollowFinal};
-  vfs::VirtualDentry vd = TRY(ResolveAt(t, dirfd, path, rflags, allow_empty && (flags & AT_EMPTY_PATH)));
+  vfs::VirtualDentry vd =
+      TRY(ResolveAt(t, dirfd, path, rflags, allow_empty && (flags & AT_EMPTY_PATH)));
   return vd;
 }
 
@@ -38,11 +39,11 @@ Result<vfs::VirtualDentry> FdTarget(kernel::Task& t, int fd) {
   return file->path();
 }
 
-// Only the owner (or root) may change mode and times explicitly; chown is root's.
+// Only the owner (or CAP_FOWNER) may change mode and times explicitly; chown needs CAP_CHOWN.
 Result<void> Apply(kernel::Task& t, const vfs::VirtualDentry& vd, const vfs::SetStatRequest& req,
                    bool owner_only) {
   if (vd.mount->read_only()) return Err(EROFS);
-  if (owner_only && t.creds().euid != 0) {
+  if (owner_only && !t.creds().HasCapability(CAP_FOWNER)) {
     struct stat st = TRY(vd.inode().Stat());
     if (st.st_uid != t.creds().euid) return Err(EPERM);
   }
@@ -72,7 +73,7 @@ Result<uint64_t> Chown(kernel::Task& t, const vfs::VirtualDentry& vd, uint64_t u
   vfs::SetStatRequest r;
   if (static_cast<uint32_t>(uid) != static_cast<uint32_t>(-1)) r.uid = static_cast<uint32_t>(uid);
   if (static_cast<uint32_t>(gid) != static_cast<uint32_t>(-1)) r.gid = static_cast<uint32_t>(gid);
-  if (t.creds().euid != 0 && (r.uid || r.gid)) return Err(EPERM);  // CAP_CHOWN
+  if (!t.creds().HasCapability(CAP_CHOWN) && (r.uid || r.gid)) return Err(EPERM);
   if (!r.uid && !r.gid) {
     if (vd.mount->read_only()) return Err(EROFS);
     return 0;
@@ -159,7 +160,7 @@ Result<uint64_t> UtimensAt(kernel::Task& t, int dirfd, uint64_t path_addr,
   vfs::SetStatRequest r;
   TRY(SetTimes(r, ts));
   if (!r.atime && !r.mtime) return 0;
-  if (!explicit_times && t.creds().euid != 0) {
+  if (!explicit_times && !t.creds().HasCapability(CAP_FOWNER)) {
     // Setting "now" needs ownership or write permission.
     struct stat st = TRY(vd.inode().Stat());
     if (st.st_uid != t.creds().euid && !vfs::MayAccess(st, FsCreds(t), W_OK)) return Err(EACCES);
@@ -222,8 +223,8 @@ Result<uint64_t> Sys_sync_file_range(kernel::Task& t, const Args& a) {
   unsigned flags = static_cast<unsigned>(a[3]);
   if (flags & ~7u) return Err(EINVAL);
   if (static_cast<int64_t>(a[1]) < 0 || static_cast<int64_t>(a[2]) < 0) return Err(EINVAL);
-  if (file->path().dentry && !file->path().inode().IsRegular() &&
-      !file->path().inode().IsDir() && !S_ISBLK(file->path().inode().type())) {
+  if (file->path().dentry && !file->path().inode().IsRegular() && !file->path().inode().IsDir() &&
+      !S_ISBLK(file->path().inode().type())) {
     return Err(ESPIPE);
   }
   return 0;

@@ -1,10 +1,9 @@
 // Credentials: setuid, setgid, setreuid, setregid, setresuid, setresgid, getresuid, getresgid.
 //
 // Linux's rules (kernel/sys.c): a task with CAP_SETUID (CAP_SETGID) may set any IDs; others may
-// only move among their real, effective and saved IDs. The sandbox has no capability sets yet:
-// effective UID 0 holds every capability, so giving it up drops them, as Linux does on the
-// move from root to a non-zero UID without PR_SET_KEEPCAPS. The filesystem IDs follow the
-// effective ones.
+// only move among their real, effective and saved IDs. Giving up UID 0 drops capabilities, as
+// Linux does on the move from root to a non-zero UID without PR_SET_KEEPCAPS. The filesystem
+// IDs follow the effective ones.
 #include <sys/syscall.h>
 
 #include <algorithm>
@@ -16,8 +15,6 @@ namespace sentry::syscalls {
 namespace {
 
 constexpr uint32_t kNoId = 0xffffffff;  // (uid_t)-1: "leave unchanged", never an ID
-
-bool Capable(const kernel::Credentials& c) { return c.euid == 0; }
 
 // Linux's cap_emulate_setxuid: leaving UID 0 behind drops capabilities (all of them once no
 // UID is 0, unless PR_SET_KEEPCAPS; the effective set with the effective UID), and becoming
@@ -31,6 +28,7 @@ void CommitCreds(kernel::Task& t, kernel::Credentials c) {
   }
   if (old.euid == 0 && c.euid != 0) c.cap_effective = 0;
   if (old.euid != 0 && c.euid == 0) c.cap_effective = c.cap_permitted;
+  c.cap_ambient &= c.cap_permitted & c.cap_inheritable;  // ambient needs both
   // Linux's commit_creds: a new effective identity is no longer dumpable (suid_dumpable 0) and
   // forgets its parent-death signal.
   if (old.euid != c.euid || old.egid != c.egid) {
@@ -45,18 +43,19 @@ struct Ids {
   uint32_t* r;
   uint32_t* e;
   uint32_t* s;
+  int capability;  // what lets a task set any of them: CAP_SETUID or CAP_SETGID
   bool Has(uint32_t id) const { return id == *r || id == *e || id == *s; }
 };
 
-Ids UserIds(kernel::Credentials& c) { return {&c.ruid, &c.euid, &c.suid}; }
-Ids GroupIds(kernel::Credentials& c) { return {&c.rgid, &c.egid, &c.sgid}; }
+Ids UserIds(kernel::Credentials& c) { return {&c.ruid, &c.euid, &c.suid, CAP_SETUID}; }
+Ids GroupIds(kernel::Credentials& c) { return {&c.rgid, &c.egid, &c.sgid, CAP_SETGID}; }
 
 Result<uint64_t> SetId(kernel::Task& t, uint64_t arg, Ids (*kind)(kernel::Credentials&)) {
   uint32_t id = static_cast<uint32_t>(arg);
   if (id == kNoId) return Err(EINVAL);
   kernel::Credentials c = t.creds();
   Ids ids = kind(c);
-  if (Capable(t.creds())) {
+  if (t.creds().HasCapability(ids.capability)) {
     *ids.r = *ids.e = *ids.s = id;
   } else if (id == *ids.r || id == *ids.s) {
     *ids.e = id;
@@ -75,7 +74,7 @@ Result<uint64_t> SetReId(kernel::Task& t, uint64_t r_arg, uint64_t e_arg,
   Ids ids = kind(c);
   kernel::Credentials old_copy = old;
   Ids before = kind(old_copy);
-  bool capable = Capable(old);
+  bool capable = old.HasCapability(before.capability);
   if (r != kNoId) {
     if (!capable && r != *before.r && r != *before.e) return Err(EPERM);
     *ids.r = r;
@@ -94,7 +93,7 @@ Result<uint64_t> SetResId(kernel::Task& t, const Args& a, Ids (*kind)(kernel::Cr
                       static_cast<uint32_t>(a[2])};
   kernel::Credentials old_copy = t.creds();
   Ids before = kind(old_copy);
-  if (!Capable(t.creds())) {
+  if (!t.creds().HasCapability(before.capability)) {
     for (uint32_t id : want) {
       if (id != kNoId && !before.Has(id)) return Err(EPERM);
     }
@@ -132,7 +131,7 @@ Result<uint64_t> Sys_getgroups(kernel::Task& t, const Args& a) {
 
 Result<uint64_t> Sys_setgroups(kernel::Task& t, const Args& a) {
   int size = ArgInt(a[0]);
-  if (!Capable(t.creds())) return Err(EPERM);  // CAP_SETGID
+  if (!t.creds().HasCapability(CAP_SETGID)) return Err(EPERM);
   if (size < 0 || size > kNgroupsMax) return Err(EINVAL);
   std::vector<uint32_t> groups(size);
   TRY(t.mm().CopyIn(UserAddr(a[1]), groups.data(), groups.size() * sizeof(uint32_t)));

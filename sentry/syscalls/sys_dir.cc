@@ -89,8 +89,8 @@ Result<uint64_t> MknodAt(kernel::Task& t, int dirfd, uint64_t path_addr, mode_t 
   if (pn.parent.mount->read_only()) return Err(EROFS);
   struct stat st = TRY(pn.parent.inode().Stat());
   if (!vfs::MayAccess(st, FsCreds(t), W_OK | X_OK)) return Err(EACCES);
-  auto inode = TRY(
-      pn.parent.inode().Mknod(pn.name, type | (mode & 07777 & ~Umask(t)), dev, FsCreds(t)));
+  auto inode =
+      TRY(pn.parent.inode().Mknod(pn.name, type | (mode & 07777 & ~Umask(t)), dev, FsCreds(t)));
   pn.parent.dentry->AddChild(pn.name, std::move(inode));
   return 0;
 }
@@ -220,8 +220,7 @@ Result<uint64_t> Sys_linkat(kernel::Task& t, const Args& a) {
   return LinkAt(t, ArgInt(a[0]), a[1], ArgInt(a[2]), a[3], ArgInt(a[4]));
 }
 
-Result<uint64_t> SymlinkAt(kernel::Task& t, uint64_t target_addr, int dirfd,
-                           uint64_t path_addr) {
+Result<uint64_t> SymlinkAt(kernel::Task& t, uint64_t target_addr, int dirfd, uint64_t path_addr) {
   std::string target = TRY(CopyInPath(t, target_addr));
   std::string path = TRY(CopyInPath(t, path_addr));
   if (target.empty()) return Err(ENOENT);
@@ -273,7 +272,7 @@ Result<uint64_t> Sys_chroot(kernel::Task& t, const Args& a) {
   std::string path = TRY(CopyInPath(t, a[0]));
   vfs::VirtualDentry vd = TRY(ResolveAt(t, AT_FDCWD, path, vfs::kFollowFinal));
   if (!vd.inode().IsDir()) return Err(ENOTDIR);
-  if (t.creds().euid != 0) return Err(EPERM);  // CAP_SYS_CHROOT
+  if (!t.creds().HasCapability(CAP_SYS_CHROOT)) return Err(EPERM);
   std::lock_guard lock(t.fs().mu);
   t.fs().root = vd;
   return 0;

@@ -164,7 +164,8 @@ Result<uint64_t> Sys_fcntl(kernel::Task& t, const Args& a) {
       if (pipe_file == nullptr) return Err(EBADF);
       if (cmd == F_GETPIPE_SZ) return pipe_file->pipe().Capacity();
       // Growing past pipe-max-size needs CAP_SYS_RESOURCE, which the sandbox's root has.
-      return TRY(pipe_file->pipe().SetCapacity(static_cast<uint32_t>(a[2]), t.creds().euid == 0));
+      return TRY(pipe_file->pipe().SetCapacity(static_cast<uint32_t>(a[2]),
+                                               t.creds().HasCapability(CAP_SYS_RESOURCE)));
     }
     case F_GET_SEALS:
       return TRY(file->GetSeals());

@@ -151,7 +151,7 @@ Result<uint64_t> Sys_mount(kernel::Task& t, const Args& a) {
   std::string target = TRY(CopyInPath(t, a[1]));
   vfs::VirtualDentry at = TRY(ResolveAt(t, AT_FDCWD, target, vfs::kFollowFinal));
   if (flags & MS_NOUSER) return Err(EINVAL);
-  if (t.creds().euid != 0) return Err(EPERM);  // CAP_SYS_ADMIN in the sandbox's namespace
+  if (!t.creds().HasCapability(CAP_SYS_ADMIN)) return Err(EPERM);
   vfs::MountNamespace& mounts = t.kernel().mounts();
 
   if ((flags & (MS_REMOUNT | MS_BIND)) == (MS_REMOUNT | MS_BIND)) {
@@ -197,7 +197,7 @@ Result<uint64_t> Sys_umount2(kernel::Task& t, const Args& a) {
   std::string target = TRY(CopyInPath(t, a[0]));
   unsigned rflags = (flags & UMOUNT_NOFOLLOW) ? 0u : unsigned{vfs::kFollowFinal};
   vfs::VirtualDentry vd = TRY(ResolveAt(t, AT_FDCWD, target, rflags));
-  if (t.creds().euid != 0) return Err(EPERM);
+  if (!t.creds().HasCapability(CAP_SYS_ADMIN)) return Err(EPERM);
   vfs::MountNamespace& mounts = t.kernel().mounts();
   if (!IsMountRoot(vd) || !mounts.Contains(*vd.mount)) return Err(EINVAL);
   // MNT_FORCE asks file systems to abort what is in flight; none here has anything to abort.

@@ -119,7 +119,8 @@ Result<void> DoPrlimit(kernel::Task& t, int resource, std::optional<kernel::Rlim
     std::lock_guard lock(t.thread_group().mu());
     old = t.thread_group().limits().Get(resource);
     // Raising the hard limit needs CAP_SYS_RESOURCE, which the sandbox's root has.
-    if (new_limit && new_limit->max > old.max && t.creds().euid != 0) return Err(EPERM);
+    if (new_limit && new_limit->max > old.max && !t.creds().HasCapability(CAP_SYS_RESOURCE))
+      return Err(EPERM);
     if (new_limit) t.thread_group().limits().Set(resource, *new_limit);
   }
   if (old_addr != 0) TRY(CopyOutRlimit(t, old_addr, old));
