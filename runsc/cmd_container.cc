@@ -12,14 +12,19 @@
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "runsc/cgroup.h"
 #include "runsc/cmd_oci.h"
+#include "runsc/container_setup.h"
 #include "runsc/container_state.h"
 #include "runsc/control_client.h"
 #include "runsc/oci_spec.h"
+#include "sentry/control/protocol.h"
 
 namespace runsc {
 namespace {
@@ -91,12 +96,31 @@ void ReportError(const GlobalFlags& g, const std::string& message) {
   }
 }
 
+OciHooks SavedHooks(const ContainerState& state) {
+  if (state.hooks.is_null()) return {};
+  auto hooks = ParseHooks(state.hooks);
+  return hooks.ok() ? std::move(*hooks) : OciHooks{};
+}
+
+void RunPoststopHooks(const GlobalFlags& g, const OciHooks& hooks, const ContainerState& state) {
+  nlohmann::json stopped = state.OciState();
+  stopped["status"] = "stopped";
+  if (auto s = RunHooks(hooks, "poststop", stopped); !s.ok()) {
+    ReportError(g, absl::StrCat("warning: ", s.message()));
+  }
+}
+
 int Start(const GlobalFlags& g, const std::string& id) {
   auto c = LoadLocked(g, id);
   if (!c) return 1;
   std::string status = c->state.Status();
   if (status != "created") {
     ReportError(g, absl::StrCat("cannot start a container that is ", status));
+    return 1;
+  }
+  OciHooks hooks = SavedHooks(c->state);
+  if (auto s = RunHooks(hooks, "startContainer", c->state.OciState()); !s.ok()) {
+    ReportError(g, absl::StrCat("start ", id, ": ", s.message()));
     return 1;
   }
   auto client = ControlClient::Connect(StateDir(g.root, id));
@@ -110,7 +134,64 @@ int Start(const GlobalFlags& g, const std::string& id) {
     ReportError(g, std::string(s.message()));
     return 1;
   }
+  // As the spec says: a failing poststart hook is a warning; the container runs on.
+  if (auto s = RunHooks(hooks, "poststart", c->state.OciState()); !s.ok()) {
+    ReportError(g, absl::StrCat("warning: ", s.message()));
+  }
   return 0;
+}
+
+// pause and resume: the freezer of the sandbox's cgroup stops the sentry, the gofer and
+// every stub at once, as runc's stops the container's processes.
+int SetPaused(const GlobalFlags& g, const std::string& id, bool pause) {
+  auto c = LoadLocked(g, id);
+  if (!c) return 1;
+  std::string status = c->state.Status();
+  if (status != (pause ? "running" : "paused")) {
+    ReportError(
+        g, absl::StrCat("cannot ", pause ? "pause" : "resume", " a container that is ", status));
+    return 1;
+  }
+  Cgroup cgroup = Cgroup::FromJson(c->state.cgroup);
+  absl::Status s = pause ? cgroup.Freeze() : cgroup.Thaw();
+  if (!s.ok()) {
+    ReportError(g, absl::StrCat(pause ? "pause " : "resume ", id, ": ", s.message()));
+    return 1;
+  }
+  c->state.paused = pause;
+  if (auto st = SaveState(g.root, c->state); !st.ok()) {
+    ReportError(g, std::string(st.message()));
+    return 1;
+  }
+  return 0;
+}
+
+int Pause(const GlobalFlags& g, const std::string& id) { return SetPaused(g, id, true); }
+int Resume(const GlobalFlags& g, const std::string& id) { return SetPaused(g, id, false); }
+
+// events: the cgroup's figures as runc prints them ({"type":"stats","id":...,"data":...}),
+// once with --stats, else every interval until the container stops.
+int Events(const GlobalFlags& g, const std::string& id, bool stats_once, int interval_seconds) {
+  for (;;) {
+    auto state = LoadState(g.root, id);
+    if (!state.ok()) {
+      ReportError(g, std::string(state.status().message()));
+      return 1;
+    }
+    if (state->Status() == "stopped") {
+      if (stats_once) {
+        ReportError(g, absl::StrCat("container ", id, " is stopped"));
+        return 1;
+      }
+      return 0;
+    }
+    nlohmann::json event = {
+        {"type", "stats"}, {"id", id}, {"data", Cgroup::FromJson(state->cgroup).Stats()}};
+    printf("%s\n", event.dump().c_str());
+    fflush(stdout);
+    if (stats_once) return 0;
+    std::this_thread::sleep_for(std::chrono::seconds(std::max(1, interval_seconds)));
+  }
 }
 
 int State(const GlobalFlags& g, const std::string& id) {
@@ -133,6 +214,13 @@ int Kill(const GlobalFlags& g, const std::string& id, const std::string& signal,
   if (!c) return 1;
   if (c->state.Status() == "stopped") {
     ReportError(g, "container not running");
+    return 1;
+  }
+  if (c->state.paused) {
+    // A frozen sentry answers nothing. SIGKILL waits at the host, as it would for a frozen
+    // container's processes, and ends the sandbox on resume or delete.
+    if (sig == SIGKILL && kill(c->state.sentry.pid, SIGKILL) == 0) return 0;
+    ReportError(g, absl::StrCat("kill ", id, ": the container is paused; resume it first"));
     return 1;
   }
   auto client = ControlClient::Connect(StateDir(g.root, id));
@@ -163,6 +251,9 @@ int Delete(const GlobalFlags& g, const std::string& id, bool force) {
                   absl::StrCat("cannot delete container ", id, " that is not stopped: ", status));
       return 1;
     }
+    // A frozen process takes its SIGKILL only once thawed.
+    Cgroup cgroup = Cgroup::FromJson(state->cgroup);
+    if (state->paused) (void)cgroup.Thaw();
     // Ending the sentry ends the stubs (its PID namespace) and the gofer (its socket closes);
     // the gofer is killed too in case it is stuck.
     for (const HostProcess& p : {state->sentry, state->gofer}) {
@@ -174,6 +265,7 @@ int Delete(const GlobalFlags& g, const std::string& id, bool force) {
         return 1;
       }
     }
+    cgroup.Destroy();
   } else if (!force) {
     // A directory without state.json: a create that is still running, or one that crashed.
     ReportError(g, std::string(state.status().message()));
@@ -185,8 +277,27 @@ int Delete(const GlobalFlags& g, const std::string& id, bool force) {
     ReportError(g, absl::StrCat("delete ", id, ": ", ec.message()));
     return 1;
   }
+  if (state.ok()) RunPoststopHooks(g, SavedHooks(*state), *state);
   return 0;
 }
+
+namespace {
+
+// exec --user: "UID" or "UID:GID", numbers only (runc takes no names: the container's
+// /etc/passwd is not the host's).
+absl::StatusOr<std::pair<uint32_t, uint32_t>> ParseUser(const std::string& user) {
+  std::vector<std::string> parts = absl::StrSplit(user, ':');
+  uint32_t ids[2] = {0, 0};
+  if (parts.size() > 2) return absl::InvalidArgumentError("--user: want UID[:GID]");
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (!absl::SimpleAtoi(parts[i], &ids[i])) {
+      return absl::InvalidArgumentError(absl::StrCat("--user ", user, ": want numeric UID[:GID]"));
+    }
+  }
+  return std::pair{ids[0], ids[1]};
+}
+
+}  // namespace
 
 int Exec(const GlobalFlags& g, const ExecFlags& flags, const std::string& id,
          const std::vector<std::string>& command) {
@@ -230,13 +341,29 @@ int Exec(const GlobalFlags& g, const ExecFlags& flags, const std::string& id,
   }
   for (const std::string& e : flags.env) p.env.push_back(e);
   if (!flags.cwd.empty()) p.cwd = flags.cwd;
+  // As runc: a command line runs as the container's own process does; --process as it says.
+  sentry::kernel::ProcessIdentity identity = IdentityOf(p);
+  if (flags.process_file.empty() && !state->identity.is_null()) {
+    auto saved = sentry::control::DecodeIdentity(state->identity);
+    if (saved.ok()) identity = std::move(*saved);
+  }
+  if (!flags.user.empty()) {
+    auto user = ParseUser(flags.user);
+    if (!user.ok()) {
+      ReportError(g, std::string(user.status().message()));
+      return 255;
+    }
+    std::tie(identity.uid, identity.gid) = *user;
+  }
 
   auto client = ControlClient::Connect(StateDir(g.root, id));
   const int stdio[] = {0, 1, 2};
-  auto reply =
-      client.ok()
-          ? client->Call({{"cmd", "exec"}, {"argv", p.args}, {"env", p.env}, {"cwd", p.cwd}}, stdio)
-          : client.status();
+  nlohmann::json request = {{"cmd", "exec"},
+                            {"argv", p.args},
+                            {"env", p.env},
+                            {"cwd", p.cwd},
+                            {"identity", sentry::control::EncodeIdentity(identity)}};
+  auto reply = client.ok() ? client->Call(request, stdio) : client.status();
   if (!reply.ok()) {
     ReportError(g, std::string(reply.status().message()));
     return reply.status().message().find("not found in $PATH") != std::string_view::npos ? 127
@@ -345,15 +472,20 @@ int Spec(const GlobalFlags& g, const std::string& bundle) {
 }
 
 int Features() {
-  nlohmann::json f = {{"ociVersionMin", "1.0.0"},
-                      {"ociVersionMax", "1.1.0"},
-                      {"hooks", nlohmann::json::array()},
-                      {"mountOptions", nlohmann::json::array({"ro", "rw"})},
-                      {"linux",
-                       {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"}},
-                        {"capabilities", nlohmann::json::array()},
-                        {"cgroup", {{"v1", false}, {"v2", false}, {"systemd", false}}}}},
-                      {"annotations", {{"org.opencontainers.runc.version", "runsc (sandbox)"}}}};
+  nlohmann::json hooks = nlohmann::json::array();
+  for (const char* point : kHookPoints) hooks.push_back(point);
+  nlohmann::json f = {
+      {"ociVersionMin", "1.0.0"},
+      {"ociVersionMax", "1.1.0"},
+      {"hooks", hooks},
+      {"mountOptions",
+       nlohmann::json::array({"ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
+                              "bind", "rbind", "noatime", "relatime", "strictatime"})},
+      {"linux",
+       {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"}},
+        {"capabilities", nlohmann::json::array()},
+        {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}}}}},
+      {"annotations", {{"org.opencontainers.runc.version", "runsc (sandbox)"}}}};
   printf("%s\n", f.dump(2).c_str());
   return 0;
 }

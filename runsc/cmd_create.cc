@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -22,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "runsc/cmd_oci.h"
+#include "runsc/container_setup.h"
 #include "runsc/container_state.h"
 #include "runsc/control_client.h"
 #include "runsc/gofer_start.h"
@@ -111,11 +113,33 @@ absl::StatusOr<FileDescriptor> HighCopy(int fd) {
   return copy;
 }
 
+// What the sentry needs of config.json besides the program: the mounts (bind mounts become the
+// gofer's attach points 1..N, listed in `bind_sources`), masked and read-only paths, and the
+// process's identity.
+ContainerSetup SetupFor(const OciSpec& spec, std::vector<gofer::GoferMount>& bind_sources) {
+  ContainerSetup setup;
+  for (const OciMount& m : spec.mounts) {
+    ContainerMount cm{
+        .destination = m.destination, .type = m.type, .source = m.source, .options = m.options};
+    if (m.type == "bind") {
+      bool ro = std::find(m.options.begin(), m.options.end(), "ro") != m.options.end();
+      bind_sources.push_back({.host_path = m.source, .read_only = ro});
+      cm.attach = static_cast<int>(bind_sources.size());
+    }
+    setup.mounts.push_back(std::move(cm));
+  }
+  setup.masked_paths = spec.masked_paths;
+  setup.readonly_paths = spec.readonly_paths;
+  setup.identity = IdentityOf(spec.process);
+  return setup;
+}
+
 // What create leaves behind when it fails half way: nothing.
 struct Undo {
   std::string dir;
   pid_t sentry = -1;
   pid_t gofer = -1;
+  std::optional<Cgroup> cgroup;
   bool armed = true;
   ~Undo() {
     if (!armed) return;
@@ -125,6 +149,7 @@ struct Undo {
         waitpid(p, nullptr, 0);
       }
     }
+    if (cgroup) cgroup->Destroy();
     std::error_code ec;
     if (!dir.empty()) std::filesystem::remove_all(dir, ec);
   }
@@ -161,16 +186,23 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
       return absl::AlreadyExistsError(absl::StrCat("container with id exists: ", id));
     return absl::ErrnoToStatus(errno, absl::StrCat("mkdir ", dir));
   }
-  Undo undo{.dir = dir};
+  Undo undo{.dir = dir, .sentry = -1, .gofer = -1, .cgroup = std::nullopt, .armed = true};
   FileDescriptor lock(open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock.valid() || flock(lock.get(), LOCK_EX) != 0)
     return absl::ErrnoToStatus(errno, "lock file");
 
   // As runc: a root that is not read-only takes the container's writes. A read-only one is
   // served read-only, under an in-memory overlay that holds the mount points it may lack.
-  auto gofer = StartGofer(spec->root_path, /*read_only=*/spec->root_read_only, {}, detached);
+  auto cgroup = Cgroup::Create(id, spec->resources);
+  if (!cgroup.ok()) return cgroup.status();
+  undo.cgroup = *cgroup;
+  std::vector<gofer::GoferMount> bind_sources;
+  ContainerSetup setup = SetupFor(*spec, bind_sources);
+  auto gofer =
+      StartGofer(spec->root_path, /*read_only=*/spec->root_read_only, bind_sources, detached);
   if (!gofer.ok()) return gofer.status();
   undo.gofer = gofer->pid;
+  if (auto s = cgroup->Join(gofer->pid); !s.ok()) return s;
   auto listener = ListenOn(absl::StrCat(dir, "/", sentry::control::kSocketName));
   if (!listener.ok()) return listener.status();
 
@@ -201,6 +233,7 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
                "--hostname=" + (spec->hostname.empty() ? id : spec->hostname),
                absl::StrCat("--uid=", p.uid), absl::StrCat("--gid=", p.gid)});
   args.push_back(spec->root_read_only ? "--root-readonly" : "--root-writable");
+  args.push_back("--container=" + EncodeContainerSetup(setup));
   for (const std::string& e : p.env) args.push_back("--env=" + e);
   args.push_back("--");
   args.insert(args.end(), p.args.begin(), p.args.end());
@@ -220,6 +253,8 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
   });
   if (!started.ok()) return started.status();
   undo.sentry = *started;
+  // Before it can fork a stub: those are made when init starts, after the ping below.
+  if (auto s = cgroup->Join(*started); !s.ok()) return s;
   // The sentry holds the only ends now: when it goes, the gofer and the socket's clients see it.
   fds.clear();
   gofer->socket.Reset();
@@ -247,6 +282,15 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
   s.gofer = HostProcess::Of(gofer->pid);
   s.env = p.env;
   s.cwd = p.cwd;
+  s.identity = sentry::control::EncodeIdentity(*setup.identity);
+  s.hooks = HooksToJson(spec->hooks);
+  s.cgroup = cgroup->ToJson();
+  // runc runs these while it creates the container; here the sandbox is up, init not started.
+  nlohmann::json creating = s.OciState();
+  creating["status"] = "creating";
+  for (const char* point : {"prestart", "createRuntime", "createContainer"}) {
+    if (auto st = RunHooks(spec->hooks, point, creating); !st.ok()) return st;
+  }
   if (auto st = SaveState(g.root, s); !st.ok()) return st;
   if (!flags.pid_file.empty()) {
     std::string tmp = flags.pid_file + ".tmp";
@@ -295,8 +339,11 @@ int Run(const GlobalFlags& g, const CreateFlags& flags, const std::string& id) {
   }
   while (waitpid(created->gofer, nullptr, 0) < 0 && errno == EINTR) {
   }
+  auto hooks = SavedHooks(created->state);
+  Cgroup::FromJson(created->state.cgroup).Destroy();
   std::error_code ec;
   std::filesystem::remove_all(StateDir(g.root, id), ec);
+  RunPoststopHooks(g, hooks, created->state);
   if (code != 0) return code;
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return 128 + WTERMSIG(status);

@@ -30,6 +30,7 @@ struct BootFlags {
   std::vector<std::string> env;  // with --control-fd: the container's environment
   uint32_t uid = 0;
   uint32_t gid = 0;
+  std::string container;  // runsc create's ContainerSetup, as JSON (runsc/container_setup.h)
 };
 
 // `runsc do`'s own flags.

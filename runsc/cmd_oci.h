@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "runsc/cmd_do.h"
+#include "runsc/container_state.h"
+#include "runsc/oci_hooks.h"
 
 namespace runsc {
 
@@ -45,9 +47,17 @@ int Ps(const GlobalFlags& g, const std::string& id, const std::string& format);
 int Wait(const GlobalFlags& g, const std::string& id);
 int Spec(const GlobalFlags& g, const std::string& bundle);
 int Features();
+int Pause(const GlobalFlags& g, const std::string& id);
+int Resume(const GlobalFlags& g, const std::string& id);
+int Events(const GlobalFlags& g, const std::string& id, bool stats_once, int interval_seconds);
 
 // Reports a command's failure as runc does: "runsc: MESSAGE" on stderr, and a line in --log
 // (as JSON with --log-format json: containerd's shim takes the last such line as the error).
 void ReportError(const GlobalFlags& g, const std::string& message);
+
+// The hooks create saved in the container's state.
+OciHooks SavedHooks(const ContainerState& state);
+// After the container is gone (delete, the end of run): a failing one is only a warning.
+void RunPoststopHooks(const GlobalFlags& g, const OciHooks& hooks, const ContainerState& state);
 
 }  // namespace runsc

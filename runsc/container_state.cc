@@ -52,6 +52,7 @@ bool HostProcess::Alive() const {
 
 std::string ContainerState::Status() const {
   if (!sentry.Alive()) return "stopped";
+  if (paused) return "paused";
   return started ? "running" : "created";
 }
 
@@ -99,6 +100,10 @@ absl::StatusOr<ContainerState> LoadState(const std::string& root, const std::str
     s.started = j.at("started").get<bool>();
     s.env = j.value("env", std::vector<std::string>{});
     s.cwd = j.value("cwd", std::string("/"));
+    s.identity = j.value("identity", nlohmann::json());
+    s.hooks = j.value("hooks", nlohmann::json());
+    s.paused = j.value("paused", false);
+    s.cgroup = j.value("cgroup", nlohmann::json());
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(absl::StrCat("container ", id, ": bad state.json: ", e.what()));
   }
@@ -118,7 +123,11 @@ absl::Status SaveState(const std::string& root, const ContainerState& s) {
                       {"gofer_start", s.gofer.start_time},
                       {"started", s.started},
                       {"env", s.env},
-                      {"cwd", s.cwd}};
+                      {"cwd", s.cwd},
+                      {"identity", s.identity},
+                      {"hooks", s.hooks},
+                      {"paused", s.paused},
+                      {"cgroup", s.cgroup}};
   std::string dir = StateDir(root, s.id);
   std::string tmp = dir + "/state.json.tmp";
   {

@@ -34,11 +34,17 @@ struct ContainerState {
   HostProcess sentry;  // the pid that stands for the container (its pid file, `state`'s pid)
   HostProcess gofer;
   bool started = false;
+  bool paused = false;    // runsc pause froze its cgroup; resume thaws it
+  nlohmann::json cgroup;  // runsc/cgroup.h's Cgroup::ToJson, null without one
   // What `runsc exec` without --process runs with: the container's own environment and cwd.
   std::vector<std::string> env;
   std::string cwd = "/";
+  // And as whom: the process identity (sentry::control::EncodeIdentity), null if none saved.
+  nlohmann::json identity;
+  // config.json's hooks (runsc/oci_hooks.h), for start and delete to run.
+  nlohmann::json hooks;
 
-  // created, running or stopped.
+  // created, running, paused or stopped.
   std::string Status() const;
   // The OCI state JSON (`runsc state`).
   nlohmann::json OciState() const;

@@ -7,9 +7,11 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
 #include "runsc/cmd_do.h"
 #include "runsc/cmd_oci.h"
 #include "runsc/sentry_boot.h"
@@ -135,7 +137,7 @@ int main(int argc, char** argv) {
   cmd_exec->add_option("-e,--env", exec.env, "KEY=VALUE (repeatable)")->expected(1)->take_all();
   cmd_exec->add_flag("-t,--tty", exec.tty, "a terminal (not yet)");
   cmd_exec->add_option("--console-socket", exec.console_socket, "for --tty (not yet)");
-  cmd_exec->add_option("-u,--user", exec.user, "accepted; processes run as the container's user");
+  cmd_exec->add_option("-u,--user", exec.user, "UID[:GID] to run as (numbers)");
   int preserve_fds = 0;  // accepted; no fds beyond stdio are passed
   cmd_exec->add_option("--preserve-fds", preserve_fds, "accepted");
 
@@ -155,6 +157,17 @@ int main(int argc, char** argv) {
   auto* cmd_spec = app.add_subcommand("spec", "write a default config.json");
   cmd_spec->add_option("-b,--bundle", spec_bundle, "where (default: .)");
   auto* cmd_features = app.add_subcommand("features", "what this runtime supports, as JSON");
+  auto* cmd_pause = app.add_subcommand("pause", "freeze every process of a container");
+  cmd_pause->add_option("id", id, "container id")->required();
+  auto* cmd_resume = app.add_subcommand("resume", "thaw a paused container");
+  cmd_resume->add_option("id", id, "container id")->required();
+  bool events_stats = false;
+  std::string events_interval = "5s";
+  auto* cmd_events = app.add_subcommand("events", "a container's resource figures, as JSON");
+  cmd_events->add_option("id", id, "container id")->required();
+  cmd_events->add_flag("--stats", events_stats, "print them once and exit");
+  cmd_events->add_option("--interval", events_interval,
+                         "time between reports: 5s, 1m (default 5s)");
   auto* cmd_help = app.add_subcommand("help", "print this help");
 
   runsc::BootFlags boot;
@@ -170,6 +183,7 @@ int main(int argc, char** argv) {
   cmd_boot->add_option("--env", boot.env)->expected(1)->take_all();
   cmd_boot->add_option("--uid", boot.uid);
   cmd_boot->add_option("--gid", boot.gid);
+  cmd_boot->add_option("--container", boot.container);
 
   CLI11_PARSE(app, program_start, argv);
 
@@ -192,6 +206,19 @@ int main(int argc, char** argv) {
   if (cmd_wait->parsed()) return runsc::Wait(global, id);
   if (cmd_spec->parsed()) return runsc::Spec(global, spec_bundle);
   if (cmd_features->parsed()) return runsc::Features();
+  if (cmd_pause->parsed()) return runsc::Pause(global, id);
+  if (cmd_resume->parsed()) return runsc::Resume(global, id);
+  if (cmd_events->parsed()) {
+    int seconds = 0;
+    std::string_view v = events_interval;
+    int unit = v.ends_with('m') ? 60 : 1;
+    if (v.ends_with('s') || v.ends_with('m')) v.remove_suffix(1);
+    if (!absl::SimpleAtoi(std::string(v), &seconds) || seconds <= 0) {
+      fprintf(stderr, "runsc events: bad --interval %s\n", events_interval.c_str());
+      return 2;
+    }
+    return runsc::Events(global, id, events_stats, seconds * unit);
+  }
   if (cmd_help->parsed()) {
     app.clear();  // else help() describes the subcommand that was parsed: "help" itself
     printf("%s", app.help().c_str());
@@ -212,13 +239,22 @@ int main(int argc, char** argv) {
                            .root_writable = boot.root_writable,
                            .control_fd = boot.control_fd,
                            .uid = boot.uid,
-                           .gid = boot.gid};
+                           .gid = boot.gid,
+                           .container = {}};
   for (const std::string& v : boot.volumes) {
     if (v.size() < 4 || (v.compare(0, 3, "ro:") != 0 && v.compare(0, 3, "rw:") != 0)) {
       fprintf(stderr, "runsc boot: bad --volume %s\n", v.c_str());
       return 2;
     }
     config.volumes.push_back({.path = v.substr(3), .read_only = v[1] == 'o'});
+  }
+  if (!boot.container.empty()) {
+    auto setup = runsc::DecodeContainerSetup(boot.container);
+    if (!setup.ok()) {
+      fprintf(stderr, "runsc boot: %s\n", std::string(setup.status().message()).c_str());
+      return 2;
+    }
+    config.container = std::move(*setup);
   }
   config.argv = std::move(program);
   // A container's environment is its config's (runsc create); `do` passes on runsc's own.

@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "platform/ptrace/ptrace_platform.h"
 #include "platform/ptrace/stub_seccomp.h"
+#include "runsc/container_mounts.h"
 #include "runsc/sandbox_namespaces.h"
 #include "runsc/sentry_confinement.h"
 #include "sentry/control/server.h"
@@ -19,9 +20,9 @@
 #include "sentry/fsimpl/proc/proc.h"
 #include "sentry/fsimpl/sys/sys.h"
 #include "sentry/fsimpl/tmpfs/tmpfs.h"
-#include "sentry/vfs/resolve.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/syscalls/table.h"
+#include "sentry/vfs/resolve.h"
 #include "spdlog/sinks/basic_file_sink.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -59,8 +60,8 @@ sentry::Result<void> CheckProcOptions(const std::vector<vfs::MountOption>& optio
   for (const auto& o : options) {
     if (!o.has_value || o.value.empty()) return sentry::Err(EINVAL);
     if (o.key == "hidepid") {
-      static const std::set<std::string> kValues = {"0", "1", "2", "4", "off", "noaccess",
-                                                    "invisible", "ptraceable"};
+      static const std::set<std::string> kValues = {"0",   "1",        "2",         "4",
+                                                    "off", "noaccess", "invisible", "ptraceable"};
       if (!kValues.contains(o.value)) return sentry::Err(EINVAL);
     } else if (o.key == "gid") {
       if (o.value.find_first_not_of("0123456789") != std::string::npos) {
@@ -96,47 +97,24 @@ void RegisterFilesystems(sentry::kernel::Kernel& kernel,
                        const std::vector<vfs::MountOption>& options) -> sentry::Result<void> {
         return tmpfs::Remount(root, TRY(tmpfs::ParseMountOptions(options, ram)));
       }});
-  kernel.filesystems().Register(vfs::FilesystemType{
-      .name = "proc",
-      .mount = [&kernel, host](const vfs::MountArgs& args) -> RootResult {
-        TRY(CheckProcOptions(args.options));
-        return sentry::fsimpl::proc::NewProcRoot(kernel, host);
-      },
-      .remount = [](vfs::Inode&, const std::vector<vfs::MountOption>& options) {
-        return CheckProcOptions(options);
-      }});
+  kernel.filesystems().Register(
+      vfs::FilesystemType{.name = "proc",
+                          .mount = [&kernel, host](const vfs::MountArgs& args) -> RootResult {
+                            TRY(CheckProcOptions(args.options));
+                            return sentry::fsimpl::proc::NewProcRoot(kernel, host);
+                          },
+                          .remount =
+                              [](vfs::Inode&, const std::vector<vfs::MountOption>& options) {
+                                return CheckProcOptions(options);
+                              }});
   auto sys = sentry::fsimpl::sys::NewSysRoot({.num_cpus = host.num_cpus});
-  kernel.filesystems().Register(vfs::FilesystemType{
-      .name = "sysfs",
-      .mount = [sys](const vfs::MountArgs& args) -> RootResult {
-        if (!args.options.empty()) return sentry::Err(EINVAL);
-        return sys;
-      },
-      .remount = nullptr});
-}
-
-// Resolves `path` in `mounts`, creating what is missing of it as directories (the last
-// component as an empty file when `dir` is false). The root is an overlay whose upper layer
-// takes these, so the host never sees them.
-sentry::Result<vfs::VirtualDentry> MakeMountPoint(vfs::MountNamespace& mounts,
-                                                  const std::string& path, bool dir) {
-  vfs::ResolveContext ctx{mounts, mounts.Root(), vfs::FsCredentials{}};
-  vfs::VirtualDentry cur = mounts.Root();
-  std::vector<std::string> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
-  for (size_t i = 0; i < parts.size(); ++i) {
-    const std::string& name = parts[i];
-    auto next = vfs::Resolve(ctx, cur, name, vfs::kFollowFinal);
-    if (!next && next.error().value == ENOENT && name != "." && name != "..") {
-      if (cur.mount->read_only()) return sentry::Err(EROFS);
-      bool last = i + 1 == parts.size();
-      auto inode = last && !dir ? TRY(cur.inode().Create(name, 0644, ctx.creds))
-                                : TRY(cur.inode().Mkdir(name, 0755, ctx.creds));
-      cur.dentry->AddChild(name, std::move(inode));
-      next = vfs::Resolve(ctx, cur, name, 0);
-    }
-    cur = TRY(std::move(next));
-  }
-  return cur;
+  kernel.filesystems().Register(
+      vfs::FilesystemType{.name = "sysfs",
+                          .mount = [sys](const vfs::MountArgs& args) -> RootResult {
+                            if (!args.options.empty()) return sentry::Err(EINVAL);
+                            return sys;
+                          },
+                          .remount = nullptr});
 }
 
 // The sandbox's mount tree: the gofer's root (the host's /, served read-only) under an overlay
@@ -145,7 +123,7 @@ sentry::Result<vfs::VirtualDentry> MakeMountPoint(vfs::MountNamespace& mounts,
 // attach points, each on its path (created in the overlay if missing), read-only if asked.
 absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
     int gofer_fd, sentry::kernel::Kernel& kernel, const std::vector<VolumeMount>& volumes,
-    bool root_read_only, bool root_writable) {
+    bool root_read_only, bool root_writable, const ContainerSetup& container) {
   sentry::mm::MemoryFile& memory = kernel.memory_file();
   auto channel = std::make_shared<gofer::Channel>(sentry::FileDescriptor(gofer_fd));
   auto fs = std::make_shared<sentry::fsimpl::gofer::Filesystem>(std::move(channel));
@@ -156,13 +134,12 @@ absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
   }
   // A writable container root (OCI root.readonly false) is the gofer's own tree, as runc
   // would give it: writes reach the bundle's rootfs.
-  auto mount = root_writable
-                   ? std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(std::move(*root)), "gofer",
-                                                  "rootfs", 0)
-                   : std::make_shared<vfs::Mount>(
-                         vfs::Dentry::NewRoot(
-                             sentry::fsimpl::overlay::NewOverlayRoot(memory, std::move(*root))),
-                         "overlay", "overlay", 0);
+  auto mount = root_writable ? std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(std::move(*root)),
+                                                            "gofer", "rootfs", 0)
+                             : std::make_shared<vfs::Mount>(
+                                   vfs::Dentry::NewRoot(sentry::fsimpl::overlay::NewOverlayRoot(
+                                       memory, std::move(*root))),
+                                   "overlay", "overlay", 0);
   auto mounts = std::make_shared<vfs::MountNamespace>(std::move(mount));
 
   struct Extra {
@@ -190,15 +167,15 @@ absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
     }
     auto m = std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(e.root), e.type, e.type, e.flags);
     if (auto r = mounts->AddMount(*at, std::move(m)); !r) {
-      return absl::InternalError(absl::StrCat("mounting ", e.path, ": ", strerror(r.error().value)));
+      return absl::InternalError(
+          absl::StrCat("mounting ", e.path, ": ", strerror(r.error().value)));
     }
   }
 
   for (size_t i = 0; i < volumes.size(); ++i) {
     const VolumeMount& v = volumes[i];
     auto failed = [&](const char* what, int err) {
-      return absl::InternalError(
-          absl::StrCat("volume ", v.path, ": ", what, ": ", strerror(err)));
+      return absl::InternalError(absl::StrCat("volume ", v.path, ": ", what, ": ", strerror(err)));
     };
     auto volume_root = fs->Attach(static_cast<uint32_t>(i + 1));
     if (!volume_root) return failed("attaching to the gofer", volume_root.error().value);
@@ -206,8 +183,10 @@ absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
     if (!at) return failed("making the mount point", at.error().value);
     auto m = std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(std::move(*volume_root)), "gofer",
                                           "none", v.read_only ? MS_RDONLY : 0);
-    if (auto r = mounts->AddMount(*at, std::move(m)); !r) return failed("mounting", r.error().value);
+    if (auto r = mounts->AddMount(*at, std::move(m)); !r)
+      return failed("mounting", r.error().value);
   }
+  if (auto s = ApplyContainerMounts(*mounts, kernel, *fs, container); !s.ok()) return s;
   if (root_read_only) {
     // Only now: the mount points above were made in the overlay first.
     vfs::Mount& root_mount = *mounts->Root().mount;
@@ -263,7 +242,7 @@ int Boot(BootConfig config) {
   sentry::kernel::Kernel k(std::move(options), std::move(*memory), std::move(*platform));
   RegisterFilesystems(k, host);
   auto mounts = BuildMounts(config.gofer_fd, k, config.volumes, config.root_read_only,
-                            config.root_writable);
+                            config.root_writable, config.container);
   if (!mounts.ok()) {
     spdlog::error("file system: {}", mounts.status().ToString());
     return 1;
@@ -274,7 +253,8 @@ int Boot(BootConfig config) {
                                        .argv = std::move(config.argv),
                                        .envp = std::move(config.envp),
                                        .stdio = {},
-                                       .cwd = config.cwd};
+                                       .cwd = config.cwd,
+                                       .identity = config.container.identity};
   for (int fd = 0; fd < 3; ++fd) init.stdio.emplace_back(fcntl(fd, F_DUPFD_CLOEXEC, 3));
   // [confinement] Empty root, no capabilities, seccomp: from here on the sentry opens no path.
   // The first stub (created by RunInit) inherits the filter and stacks its own on top.
@@ -304,7 +284,8 @@ int Boot(BootConfig config) {
   if (!exit_code) {
     // The message carries the errno's text ("Exec format error"), as a shell would print it.
     spdlog::error("{}", exit_code.error().message);
-    if (!config.debug_log_dir.empty()) fprintf(stderr, "runsc: %s\n", exit_code.error().message.c_str());
+    if (!config.debug_log_dir.empty())
+      fprintf(stderr, "runsc: %s\n", exit_code.error().message.c_str());
     return ExitCodeForStartError(exit_code.error().err);
   }
   // Init is gone: like a PID namespace, the sandbox ends with it. Other tasks' host threads may

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "runsc/container_setup.h"
+
 namespace runsc {
 
 // A host directory (or file) the gofer serves as attach point `index + 1`, mounted at `path`.
@@ -34,6 +36,7 @@ struct BootConfig {
   int control_fd = -1;
   uint32_t uid = 0;  // the container's user (OCI process.user)
   uint32_t gid = 0;
+  ContainerSetup container;  // runsc create's: config.json's mounts and process identity
 };
 
 // Runs the sandbox to completion. Returns the process exit code for the sentry: the init

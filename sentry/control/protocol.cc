@@ -78,4 +78,48 @@ absl::Status ReplyStatus(const nlohmann::json& reply) {
   return absl::OkStatus();
 }
 
+nlohmann::json EncodeIdentity(const kernel::ProcessIdentity& id) {
+  nlohmann::json rlimits = nlohmann::json::array();
+  for (const auto& [resource, limit] : id.rlimits) {
+    rlimits.push_back({resource, limit.cur, limit.max});
+  }
+  nlohmann::json j = {{"uid", id.uid},
+                      {"gid", id.gid},
+                      {"groups", id.groups},
+                      {"rlimits", rlimits},
+                      {"nnp", id.no_new_privs}};
+  if (id.umask) j["umask"] = *id.umask;
+  if (const auto& c = id.caps) {
+    j["caps"] = {c->bounding, c->effective, c->permitted, c->inheritable, c->ambient};
+  }
+  return j;
+}
+
+absl::StatusOr<kernel::ProcessIdentity> DecodeIdentity(const nlohmann::json& j) {
+  // Whoever sent it is runsc: a type error here is a bug, reported rather than thrown.
+  try {
+    kernel::ProcessIdentity id;
+    id.uid = j.at("uid").get<uint32_t>();
+    id.gid = j.at("gid").get<uint32_t>();
+    id.groups = j.value("groups", std::vector<uint32_t>{});
+    for (const auto& r : j.value("rlimits", nlohmann::json::array())) {
+      id.rlimits.emplace_back(r.at(0).get<int>(),
+                              kernel::Rlimit{r.at(1).get<uint64_t>(), r.at(2).get<uint64_t>()});
+    }
+    id.no_new_privs = j.value("nnp", false);
+    if (j.contains("umask")) id.umask = j["umask"].get<mode_t>();
+    if (j.contains("caps")) {
+      const auto& c = j["caps"];
+      id.caps = kernel::ProcessIdentity::CapabilitySets{.bounding = c.at(0).get<uint64_t>(),
+                                                        .effective = c.at(1).get<uint64_t>(),
+                                                        .permitted = c.at(2).get<uint64_t>(),
+                                                        .inheritable = c.at(3).get<uint64_t>(),
+                                                        .ambient = c.at(4).get<uint64_t>()};
+    }
+    return id;
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(std::string("identity: ") + e.what());
+  }
+}
+
 }  // namespace sentry::control

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 #include "sentry/base/file_descriptor.h"
+#include "sentry/kernel/kernel.h"
 
 namespace sentry::control {
 
@@ -31,5 +32,9 @@ absl::StatusOr<Message> Receive(int sock);
 
 // A reply's error, as the status it stands for: {"error": "..."} or OK.
 absl::Status ReplyStatus(const nlohmann::json& reply);
+
+// Who a process runs as (an exec's "identity", and runsc boot's --container).
+nlohmann::json EncodeIdentity(const kernel::ProcessIdentity& id);
+absl::StatusOr<kernel::ProcessIdentity> DecodeIdentity(const nlohmann::json& j);
 
 }  // namespace sentry::control

@@ -137,6 +137,11 @@ nlohmann::json Server::Exec(Message& request, int conn) {
   std::string cwd = request.body.value("cwd", std::string());
   args.cwd = cwd.empty() ? std::string(1, '/') : std::move(cwd);
   for (auto& fd : request.fds) args.stdio.push_back(std::move(fd));
+  if (request.body.contains("identity")) {
+    auto identity = DecodeIdentity(request.body["identity"]);
+    if (!identity.ok()) return Error(std::string(identity.status().message()));
+    args.identity = std::move(*identity);
+  }
   auto pid = kernel_.StartProcess(std::move(args));
   if (!pid) return Error(pid.error().message);
   if (auto s = Send(conn, {{"pid", *pid}}); !s.ok()) return nullptr;

@@ -1,5 +1,6 @@
 // config.json parsing (every malformed field is an error naming it) and the state directory.
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -85,6 +86,114 @@ TEST_F(OciSpecTest, MalformedFieldsAreNamed) {
   EXPECT_NE(ErrorAfter([](auto& j) { j["hostname"] = 3; }).find("hostname"), std::string::npos);
   EXPECT_NE(ErrorAfter([](auto& j) { j.erase("ociVersion"); }).find("ociVersion"),
             std::string::npos);
+}
+
+TEST_F(OciSpecTest, ReadsTheProcessIdentity) {
+  nlohmann::json j = DefaultSpec();
+  j["process"]["user"] = {{"uid", 5}, {"gid", 6}, {"additionalGids", {7, 8}}, {"umask", 18}};
+  j["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"soft", 10}, {"hard", 20}},
+                             {{"type", "RLIMIT_NPROC"}, {"soft", 1}, {"hard", 1}}};
+  j["process"]["capabilities"] = {{"bounding", {"CAP_CHOWN", "CAP_KILL"}},
+                                  {"effective", {"CAP_KILL"}}};
+  j["process"]["noNewPrivileges"] = true;
+  Write(j);
+  auto spec = LoadSpec(dir_);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const OciProcess& p = spec->process;
+  EXPECT_EQ(p.additional_gids, (std::vector<uint32_t>{7, 8}));
+  EXPECT_EQ(p.umask, 18u);
+  ASSERT_EQ(p.rlimits.size(), 2u);
+  EXPECT_EQ(p.rlimits[0].resource, RLIMIT_NOFILE);
+  EXPECT_EQ(p.rlimits[0].soft, 10u);
+  EXPECT_EQ(p.rlimits[0].hard, 20u);
+  ASSERT_TRUE(p.capabilities.has_value());
+  EXPECT_EQ(p.capabilities->bounding, (1u << 0) | (1u << 5));  // CAP_CHOWN, CAP_KILL
+  EXPECT_EQ(p.capabilities->effective, 1u << 5);
+  EXPECT_EQ(p.capabilities->permitted, 0u);
+  EXPECT_TRUE(p.no_new_privileges);
+}
+
+TEST_F(OciSpecTest, ReadsMountsPathsHooksAndResources) {
+  nlohmann::json j = DefaultSpec();
+  j["mounts"].push_back({{"destination", "/data"},
+                         {"type", "none"},
+                         {"source", "."},  // relative to the bundle
+                         {"options", {"rbind", "ro"}}});
+  j["hooks"] = {{"poststop", {{{"path", "/bin/true"}, {"timeout", 3}}}}};
+  j["linux"]["resources"] = {{"memory", {{"limit", 1048576}}}, {"pids", {{"limit", 9}}}};
+  Write(j);
+  auto spec = LoadSpec(dir_);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const OciMount& bind = spec->mounts.back();
+  EXPECT_EQ(bind.type, "bind");
+  EXPECT_EQ(bind.source, dir_ + "/.");
+  EXPECT_EQ(spec->mounts.front().type, "proc");
+  EXPECT_FALSE(spec->masked_paths.empty());
+  EXPECT_FALSE(spec->readonly_paths.empty());
+  ASSERT_EQ(spec->hooks["poststop"].size(), 1u);
+  EXPECT_EQ(spec->hooks["poststop"][0].timeout_seconds, 3);
+  EXPECT_EQ(spec->resources.memory_limit, 1048576);
+  EXPECT_EQ(spec->resources.pids_limit, 9);
+}
+
+TEST_F(OciSpecTest, MalformedLinuxFieldsAreNamed) {
+  auto has = [&](const std::function<void(nlohmann::json&)>& edit, const std::string& field) {
+    std::string error = ErrorAfter(edit);
+    EXPECT_NE(error.find(field), std::string::npos) << "error: '" << error << "'";
+  };
+  has(
+      [](auto& j) {
+        j["process"]["rlimits"] = {{{"type", "RLIMIT_X"}, {"soft", 1}, {"hard", 1}}};
+      },
+      "process.rlimits[0].type");
+  has(
+      [](auto& j) {
+        j["process"]["rlimits"] = {{{"type", "RLIMIT_AS"}, {"soft", 2}, {"hard", 1}}};
+      },
+      "process.rlimits[0]");
+  has(
+      [](auto& j) {
+        j["process"]["capabilities"] = {{"bounding", {"CAP_NOPE"}}};
+      },
+      "process.capabilities.bounding");
+  has(
+      [](auto& j) {
+        j["process"]["user"] = {{"uid", 0}, {"gid", 0}, {"umask", 01000}};
+      },
+      "process.user.umask");
+  has(
+      [](auto& j) {
+        j["mounts"].push_back({{"destination", "rel"}, {"type", "tmpfs"}});
+      },
+      "destination");
+  has([](auto& j) { j["mounts"].push_back({{"destination", "/x"}}); }, ".type");
+  has(
+      [](auto& j) {
+        j["mounts"].push_back(
+            {{"destination", "/x"}, {"type", "bind"}, {"source", "/nonexistent/source"}});
+      },
+      ".source");
+  has([](auto& j) { j["linux"]["maskedPaths"] = {"relative"}; }, "linux.maskedPaths");
+  has(
+      [](auto& j) {
+        j["hooks"] = {{"poststart", {{{"path", "relative"}}}}};
+      },
+      "hooks.poststart[0].path");
+  has(
+      [](auto& j) {
+        j["hooks"] = {{"poststart", {{{"path", "/bin/true"}, {"timeout", 0}}}}};
+      },
+      "hooks.poststart[0].timeout");
+  has(
+      [](auto& j) {
+        j["linux"]["resources"] = {{"cpu", {{"shares", 1}}}};
+      },
+      "linux.resources.cpu.shares");
+  has(
+      [](auto& j) {
+        j["linux"]["resources"] = {{"pids", {{"limit", "many"}}}};
+      },
+      "linux.resources.pids.limit");
 }
 
 TEST_F(OciSpecTest, NotJson) {
