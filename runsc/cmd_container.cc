@@ -1,5 +1,7 @@
 // The commands on an existing container: start, state, kill, delete, exec, list, ps, wait; and
 // spec and features, which need none.
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -297,6 +299,30 @@ absl::StatusOr<std::pair<uint32_t, uint32_t>> ParseUser(const std::string& user)
   return std::pair{ids[0], ids[1]};
 }
 
+// The host process of a detached exec: it forwards the signals a runtime's caller sends to
+// the sandbox process `pid`, and exits with that process's status.
+int StandInForExec(const std::string& state_dir, ControlClient& client, pid_t pid) {
+  int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; fd < 3; ++fd) dup2(null_fd, fd);  // the sandbox holds the process's stdio
+  close(null_fd);
+  sigset_t forwarded;
+  sigemptyset(&forwarded);
+  for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT}) {
+    sigaddset(&forwarded, sig);
+  }
+  pthread_sigmask(SIG_BLOCK, &forwarded, nullptr);
+  std::thread([state_dir, pid, forwarded] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&forwarded, &sig) != 0) continue;
+      auto c = ControlClient::Connect(state_dir);
+      if (c.ok()) (void)c->Call({{"cmd", "signal"}, {"signal", sig}, {"pid", pid}});
+    }
+  }).detach();
+  auto done = client.Next();
+  _exit(done.ok() ? done->value("status", 255) : 255);
+}
+
 }  // namespace
 
 int Exec(const GlobalFlags& g, const ExecFlags& flags, const std::string& id,
@@ -369,6 +395,25 @@ int Exec(const GlobalFlags& g, const ExecFlags& flags, const std::string& id,
     return reply.status().message().find("not found in $PATH") != std::string_view::npos ? 127
                                                                                          : 126;
   }
+  if (flags.detach) {
+    // As with runc, something on the host must stand for the process and end with it: conmon
+    // waits for the pid in --pid-file (it is a subreaper, and inherits it when we exit) and
+    // signals it. A forked runsc does both, through the control channel.
+    pid_t sandbox_pid = reply->value("pid", 0);
+    pid_t proxy = fork();
+    if (proxy < 0) {
+      ReportError(g, absl::StrCat("exec: fork: ", strerror(errno)));
+      return 255;
+    }
+    if (proxy == 0) return StandInForExec(StateDir(g.root, id), *client, sandbox_pid);
+    if (!flags.pid_file.empty()) {
+      if (auto s = WritePidFile(flags.pid_file, proxy); !s.ok()) {
+        ReportError(g, std::string(s.message()));
+        return 255;
+      }
+    }
+    return 0;
+  }
   // The process has no host pid of its own: the sandbox's stands for it.
   if (!flags.pid_file.empty()) {
     if (auto s = WritePidFile(flags.pid_file, state->sentry.pid); !s.ok()) {
@@ -376,7 +421,6 @@ int Exec(const GlobalFlags& g, const ExecFlags& flags, const std::string& id,
       return 255;
     }
   }
-  if (flags.detach) return 0;
   auto done = client->Next();
   if (!done.ok()) {
     ReportError(g, absl::StrCat("exec: ", done.status().message()));

@@ -206,7 +206,9 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
   auto listener = ListenOn(absl::StrCat(dir, "/", sentry::control::kSocketName));
   if (!listener.ok()) return listener.status();
 
-  // The sandbox's fds 0..4: stdio, the gofer's socket, the control socket.
+  // The sandbox's fds 0..7: its own stdio (the log), the gofer's socket, the control socket,
+  // and init's stdio: the caller's, as runc passes them on (conmon reads the container's
+  // output from the pipes it gave create).
   std::vector<FileDescriptor> fds;
   FileDescriptor null_fd, log_fd;
   if (detached) {
@@ -216,21 +218,22 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
     if (!null_fd.valid() || !log_fd.valid()) return absl::ErrnoToStatus(errno, "sandbox stdio");
   }
   for (int src : {detached ? null_fd.get() : 0, detached ? null_fd.get() : 1,
-                  detached ? log_fd.get() : 2, gofer->socket.get(), listener->get()}) {
+                  detached ? log_fd.get() : 2, gofer->socket.get(), listener->get(), 0, 1, 2}) {
     auto copy = HighCopy(src);
     if (!copy.ok()) return copy.status();
     fds.push_back(std::move(*copy));
   }
-  int child_fds[5];
-  for (int i = 0; i < 5; ++i) child_fds[i] = fds[i].get();
+  constexpr int kSandboxFds = 8;
+  int child_fds[kSandboxFds];
+  for (int i = 0; i < kSandboxFds; ++i) child_fds[i] = fds[i].get();
 
   const OciProcess& p = spec->process;
   std::vector<std::string> args = {"runsc", "--platform=" + g.platform};
   if (g.strace) args.push_back("--strace");
   if (!g.debug_log_dir.empty()) args.push_back("--debug-log=" + g.debug_log_dir);
   args.insert(args.end(),
-              {"boot", "--gofer-fd=3", "--control-fd=4", "--exe-path=" + *exe, "--cwd=" + p.cwd,
-               "--hostname=" + (spec->hostname.empty() ? id : spec->hostname),
+              {"boot", "--gofer-fd=3", "--control-fd=4", "--stdio-fd=5", "--exe-path=" + *exe,
+               "--cwd=" + p.cwd, "--hostname=" + (spec->hostname.empty() ? id : spec->hostname),
                absl::StrCat("--uid=", p.uid), absl::StrCat("--gid=", p.gid)});
   args.push_back(spec->root_read_only ? "--root-readonly" : "--root-writable");
   args.push_back("--container=" + EncodeContainerSetup(setup));
@@ -246,7 +249,7 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
       prctl(PR_SET_PDEATHSIG, 0);  // create returns; the sandbox stays
       setsid();
     }
-    for (int i = 0; i < 5; ++i) {
+    for (int i = 0; i < kSandboxFds; ++i) {
       if (dup2(child_fds[i], i) < 0) _exit(125);
     }
     execve("/proc/self/exe", cargs.data(), environ);

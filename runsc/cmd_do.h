@@ -25,6 +25,7 @@ struct BootFlags {
   std::string cwd = "/";
   std::string hostname = "localhost";
   int control_fd = -1;
+  int stdio_fd = -1;
   bool root_read_only = false;
   bool root_writable = false;
   std::vector<std::string> env;  // with --control-fd: the container's environment

@@ -178,6 +178,7 @@ int main(int argc, char** argv) {
   cmd_boot->add_option("--hostname", boot.hostname);
   cmd_boot->add_option("--volume", boot.volumes)->expected(1)->take_all();
   cmd_boot->add_option("--control-fd", boot.control_fd);
+  cmd_boot->add_option("--stdio-fd", boot.stdio_fd);
   cmd_boot->add_flag("--root-readonly", boot.root_read_only);
   cmd_boot->add_flag("--root-writable", boot.root_writable);
   cmd_boot->add_option("--env", boot.env)->expected(1)->take_all();
@@ -238,6 +239,7 @@ int main(int argc, char** argv) {
                            .root_read_only = boot.root_read_only,
                            .root_writable = boot.root_writable,
                            .control_fd = boot.control_fd,
+                           .stdio_fd = boot.stdio_fd,
                            .uid = boot.uid,
                            .gid = boot.gid,
                            .container = {}};

@@ -18,11 +18,8 @@
 namespace runsc {
 namespace {
 
-// What runsc forwards to the sentry (runsc/cmd_do.cc) and what a terminal sends it; and SIGPIPE,
-// which the host sends the sentry when it writes to the application's broken stdout pipe: until
-// the sentry delivers SIGPIPE to the task itself, ending the sentry keeps `runsc do yes | head`
-// ending as it does natively (status 141), as it did before the sentry was an init.
-constexpr int kInitSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
+// What runsc forwards to the sentry (runsc/cmd_do.cc) and what a terminal sends it.
+constexpr int kInitSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
 sigset_t InitSignalSet() {
   sigset_t set;
@@ -128,6 +125,10 @@ void InstallInitSignalHandlers() {
   sa.sa_handler = ExitForSignal;
   sigfillset(&sa.sa_mask);
   for (int sig : kInitSignals) sigaction(sig, &sa, nullptr);
+  // A write to a broken host pipe (an exec'd process's stdout that its reader closed, or
+  // `runsc do yes | head`) is EPIPE for the task, which gets SIGPIPE inside the sandbox; the
+  // sentry itself, serving every process of the container, must not die of it.
+  signal(SIGPIPE, SIG_IGN);
   sigset_t set = InitSignalSet();
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 }

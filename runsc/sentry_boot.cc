@@ -255,7 +255,11 @@ int Boot(BootConfig config) {
                                        .stdio = {},
                                        .cwd = config.cwd,
                                        .identity = config.container.identity};
-  for (int fd = 0; fd < 3; ++fd) init.stdio.emplace_back(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  if (config.stdio_fd >= 0) {
+    for (int fd = config.stdio_fd; fd < config.stdio_fd + 3; ++fd) init.stdio.emplace_back(fd);
+  } else {
+    for (int fd = 0; fd < 3; ++fd) init.stdio.emplace_back(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  }
   // [confinement] Empty root, no capabilities, seccomp: from here on the sentry opens no path.
   // The first stub (created by RunInit) inherits the filter and stacks its own on top.
   // Abseil reads the CPU's frequency from /sys and /proc the first time a Mutex is contended;

@@ -34,6 +34,9 @@ struct BootConfig {
   // A listening unix socket (runsc create): the sentry serves the control channel on it and
   // runs init only once runsc sends "start". -1: run init at once (runsc do).
   int control_fd = -1;
+  // Init's stdin, stdout and stderr are this fd and the next two (runsc create passes the
+  // caller's); -1: the sentry's own 0..2 (runsc do).
+  int stdio_fd = -1;
   uint32_t uid = 0;  // the container's user (OCI process.user)
   uint32_t gid = 0;
   ContainerSetup container;  // runsc create's: config.json's mounts and process identity

@@ -2,8 +2,8 @@
 # e2e/confinement: while `runsc do` runs a sleeping program, every process below runsc (sentry,
 # stubs, gofer) runs under a seccomp filter, the sentry's root is empty, it holds no
 # capabilities, and its namespaces are not the host's. A signal to runsc ends the whole sandbox
-# with the signal's status, and so does killing runsc outright; a broken stdout pipe ends it
-# with 141, as natively.
+# with the signal's status, and so does killing runsc outright; a broken stdout pipe does not
+# end the sentry: the program gets EPIPE and SIGPIPE as Linux gives them.
 #
 # usage: confinement_test.sh RUNSC SLEEPER
 set -u
@@ -123,13 +123,21 @@ if start 30; then
   gone $pids || fail "sandbox processes outlived runsc after SIGKILL"
 fi
 
-# --- The sentry, an init, still ends on the SIGPIPE of a write to the application's broken
-# stdout pipe, so a pipeline ends as it does natively: status 141.
+# --- A write to the application's broken stdout pipe is the application's EPIPE, never the
+# sentry's death. The program is PID 1 of its PID namespace, which Linux does not kill with
+# SIGPIPE (no handler, init): yes fails the write and exits 1, as under `unshare -fp`. Below
+# init, SIGPIPE kills: 141.
 if [ -x /usr/bin/yes ]; then
+  # shellcheck disable=SC1010
+  timeout 30 unshare -fp --mount-proc /usr/bin/yes 2>/dev/null | head -1 >/dev/null
+  want=${PIPESTATUS[0]}
   # shellcheck disable=SC1010
   timeout 30 "$runsc" do /usr/bin/yes 2>"$tmp/err" | head -1 >/dev/null
   rc=${PIPESTATUS[0]}
-  [ "$rc" = 141 ] || fail "runsc do yes | head -1 exited with $rc, not 141: $(cat "$tmp/err")"
+  [ "$rc" = "$want" ] || fail "runsc do yes | head -1 exited with $rc, not $want: $(cat "$tmp/err")"
+  grep -q 'Broken pipe' "$tmp/err" || fail "yes as init did not see EPIPE: $(cat "$tmp/err")"
+  got=$(timeout 30 "$runsc" do /bin/bash -c 'yes | head -1 >/dev/null; echo ${PIPESTATUS[0]}' 2>&1)
+  [ "$got" = 141 ] || fail "yes below init: status $got, not 141 (SIGPIPE)"
 fi
 
 if [ $failures != 0 ]; then

@@ -1,0 +1,79 @@
+#!/bin/bash
+# e2e/podman: podman (Debian's, installed here if missing) runs containers with our runsc as
+# its OCI runtime, through conmon, exactly as it runs them with runc: run with output, piped
+# stdin and exit statuses; run -d, exec (status and stdin), pause/unpause, stop and rm. The
+# image is a busybox rootfs imported here; podman's storage is private to the test.
+#
+# usage: podman_test.sh RUNSC
+set -u
+runsc=$(readlink -f "$1")
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+if ! command -v podman >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman >/dev/null 2>&1 ||
+    { echo "SKIP: podman cannot be installed from the package mirror"; exit 0; }
+fi
+busybox=/bin/busybox
+[ -x "$busybox" ] || { echo "SKIP: no busybox-static"; exit 0; }
+
+tmp=$(mktemp -d /tmp/runsc_podman.XXXXXX)
+cat >"$tmp/containers.conf" <<CONF
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "runsc"
+[engine.runtimes]
+runsc = ["$runsc"]
+CONF
+export CONTAINERS_CONF=$tmp/containers.conf
+pm() { timeout 120 podman --root "$tmp/storage" --runroot "$tmp/run" --storage-driver vfs "$@"; }
+cleanup() {
+  pm rm -a -f -t 0 >/dev/null 2>&1
+  pm rmi -a -f >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+mkdir -p "$tmp/rootfs/bin"
+cp "$busybox" "$tmp/rootfs/bin/busybox"
+for a in sh echo cat sleep true id hostname; do ln -s busybox "$tmp/rootfs/bin/$a"; done
+tar -C "$tmp/rootfs" -cf "$tmp/rootfs.tar" .
+pm import "$tmp/rootfs.tar" localhost/runsc-e2e >/dev/null || { fail "podman import"; exit 1; }
+image=localhost/runsc-e2e
+
+got=$(pm run --rm "$image" echo hi 2>&1)
+[ "$got" = hi ] || fail "run --rm echo hi printed '$got'"
+pm run --rm "$image" sh -c 'exit 42' >/dev/null 2>&1
+rc=$?
+[ $rc = 42 ] || fail "run's exit status came back as $rc, not 42"
+got=$(echo piped | pm run --rm -i "$image" cat 2>&1)
+[ "$got" = piped ] || fail "run -i with piped stdin printed '$got'"
+got=$(pm run --rm --hostname boxed "$image" hostname 2>&1)
+[ "$got" = boxed ] || fail "run --hostname: '$got'"
+
+id=$(pm run -d "$image" sleep 1000) || fail "run -d"
+[ "$(pm inspect "$id" --format '{{.State.Status}}')" = running ] || fail "run -d: not running"
+got=$(pm exec "$id" echo from-exec 2>&1)
+[ "$got" = from-exec ] || fail "exec printed '$got'"
+pm exec "$id" sh -c 'exit 5' >/dev/null 2>&1
+rc=$?
+[ $rc = 5 ] || fail "exec's exit status came back as $rc, not 5"
+got=$(echo exec-in | pm exec -i "$id" cat 2>&1)
+[ "$got" = exec-in ] || fail "exec -i printed '$got'"
+pm pause "$id" >/dev/null || fail "pause"
+[ "$(pm inspect "$id" --format '{{.State.Status}}')" = paused ] || fail "pause: not paused"
+pm unpause "$id" >/dev/null || fail "unpause"
+[ "$(pm inspect "$id" --format '{{.State.Status}}')" = running ] || fail "unpause: not running"
+[ "$(pm exec "$id" echo after-unpause 2>&1)" = after-unpause ] || fail "exec after unpause"
+pm stop -t 1 "$id" >/dev/null 2>&1 || fail "stop"
+[ "$(pm inspect "$id" --format '{{.State.Status}}')" = exited ] || fail "stop: not exited"
+pm rm "$id" >/dev/null || fail "rm"
+[ -z "$(pm ps -a -q)" ] || fail "containers left: $(pm ps -a)"
+
+if [ $failures = 0 ]; then
+  echo "e2e/podman: all checks passed"
+  exit 0
+fi
+echo "$failures check(s) failed"
+exit 1
