@@ -26,6 +26,8 @@ bench: deps all
 	perf/compare --runtime "gvisor-ptrace=runsc --platform=ptrace --network=none do" $(BUILD)/perf/syscall_bench
 	$(BUILD)/perf/startup_bench --runtime "ours=$(BUILD)/runsc/runsc do --platform=ptrace" \
 	    --runtime "gvisor-ptrace=runsc --platform=ptrace --network=none do" --benchmark_min_time=2
+	perf/oci_compare --runs 5 ours=$(BUILD)/runsc/runsc runc=runc \
+	    "gvisor=runsc --platform=ptrace --network=none"
 
 format:
 	find sentry platform runsc gofer tests syscalls perf -name '*.h' -o -name '*.cc' | xargs clang-format -i

@@ -77,7 +77,7 @@ absl::Status ApplyMount(vfs::MountNamespace& mounts, sentry::kernel::Kernel& ker
     return absl::OkStatus();
   }
   if (m.type == "cgroup" || m.type == "cgroup2") {
-    spdlog::warn("{} on {}: the sandbox has no cgroup file system; left out", m.type,
+    spdlog::info("{} on {}: the sandbox has no cgroup file system; left out", m.type,
                  m.destination);
     return absl::OkStatus();
   }
@@ -93,8 +93,9 @@ absl::Status ApplyMount(vfs::MountNamespace& mounts, sentry::kernel::Kernel& ker
   }
   const vfs::FilesystemType* type = kernel.filesystems().Find(m.type);
   if (type == nullptr && (m.type == "devpts" || m.type == "mqueue")) {
-    // Every runc config has them; the sandbox does not yet.
-    spdlog::warn("{} on {}: the sandbox has no {} file system yet; left out", m.type, m.destination,
+    // Every runc config has them; the sandbox does not yet. Logged, not printed: a runtime
+    // says nothing on an ordinary config.
+    spdlog::info("{} on {}: the sandbox has no {} file system yet; left out", m.type, m.destination,
                  m.type);
     return absl::OkStatus();
   }
