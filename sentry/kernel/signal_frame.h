@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "sentry/arch/cpu_state.h"
 #include "sentry/base/errno.h"
@@ -19,9 +20,11 @@ namespace sentry::kernel {
 struct SignalFrameSetup {
   siginfo_t info;
   KernelSigaction action;
-  uint64_t saved_mask;             // the mask to restore at rt_sigreturn
-  KernelStack alt_stack;           // the task's sigaltstack setting
-  user_fpregs_struct fp;           // the FP/SSE state to save (fxsave layout)
+  uint64_t saved_mask;    // the mask to restore at rt_sigreturn
+  KernelStack alt_stack;  // the task's sigaltstack setting
+  // The FP state to save: the XSAVE area as PTRACE_GETREGSET(NT_X86_XSTATE) gives it (legacy
+  // fxsave part, header, extended state), or only the 512-byte fxsave part.
+  std::vector<uint8_t> fpstate;
 };
 
 // Builds the frame on the application's stack (or the alternate stack for SA_ONSTACK) and
@@ -33,6 +36,9 @@ Result<void> PushSignalFrame(mm::MemoryManager& mm, arch::CpuState& state,
 struct RestoredFrame {
   uint64_t mask;
   KernelStack stack;  // uc_stack, for restoring the sigaltstack setting
+  // What the frame's fpstate held: the whole XSAVE area when the frame says it has one
+  // (UC_FP_XSTATE and both magic words), else the legacy fxsave part.
+  std::optional<std::vector<uint8_t>> xstate;
   std::optional<user_fpregs_struct> fp;
 };
 

@@ -302,36 +302,25 @@ void Kernel::DeliverSignals(Task& task) {
         state.regs.rip -= 2;
       }
     }
-    // One read of the XSAVE area gives both what the frame holds (its legacy fxsave part) and
-    // what the sentry keeps. State not yet installed (a sigreturn or fork just now) is the
-    // task's real state.
+    // The frame holds the whole XSAVE area, as Linux's does. State not yet installed (a
+    // sigreturn or fork just now) is the task's real state: the pending XSAVE image with the
+    // pending fxsave part over it.
     Result<std::vector<uint8_t>> xstate =
         state.xstate_to_load ? Result<std::vector<uint8_t>>(*state.xstate_to_load)
                              : task.context().ReadXState(task.mm().address_space());
-    Result<user_fpregs_struct> fp = Err(EFAULT);
-    if (state.fp_to_load) {
-      fp = *state.fp_to_load;
-    } else if (xstate && xstate->size() >= sizeof(user_fpregs_struct)) {
-      user_fpregs_struct legacy;
-      std::memcpy(&legacy, xstate->data(), sizeof(legacy));
-      fp = legacy;
+    if (xstate && state.fp_to_load && xstate->size() >= sizeof(user_fpregs_struct)) {
+      std::memcpy(xstate->data(), &*state.fp_to_load, sizeof(user_fpregs_struct));
     }
     SignalFrameSetup setup{.info = info,
                            .action = act,
                            .saved_mask = task.saved_mask_.value_or(task.signal_mask()),
                            .alt_stack = task.alt_stack(),
-                           .fp = fp ? *fp : user_fpregs_struct{}};
+                           .fpstate = xstate ? std::move(*xstate) : std::vector<uint8_t>{}};
     task.saved_mask_.reset();
-    if (!fp || !PushSignalFrame(task.mm(), state, setup)) {
+    if (!xstate || !PushSignalFrame(task.mm(), state, setup)) {
       spdlog::debug("task {}: cannot build the frame for signal {}", task.tid(), sig);
       KillThreadGroup(tg, SIGSEGV | 0x80);
       return;
-    }
-    if (xstate) {
-      uint64_t frame = state.regs.rsp;
-      // Frames below a new one are dead (abandoned with siglongjmp); keep the map small.
-      task.saved_xstate_.erase(task.saved_xstate_.begin(), task.saved_xstate_.lower_bound(frame));
-      task.saved_xstate_[frame] = std::move(*xstate);
     }
     if ((act.flags & SA_ONSTACK) && (task.alt_stack().flags & static_cast<int>(1U << 31))) {
       task.alt_stack() = KernelStack{};  // SS_AUTODISARM

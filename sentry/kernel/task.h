@@ -279,16 +279,6 @@ class Task {
   // rt_sigsuspend and the p* waits: the mask to go back to once a handler has run.
   void set_saved_mask(uint64_t m) { saved_mask_ = m; }
   void clear_saved_mask() { saved_mask_.reset(); }
-  // rt_sigreturn from the frame at `frame_addr`: the extended state saved with it, if any.
-  // Frames below it were abandoned (siglongjmp) and are dropped.
-  std::optional<std::vector<uint8_t>> TakeSavedXState(uint64_t frame_addr) {
-    std::optional<std::vector<uint8_t>> out;
-    if (auto it = saved_xstate_.find(frame_addr); it != saved_xstate_.end()) {
-      out = std::move(it->second);
-    }
-    saved_xstate_.erase(saved_xstate_.begin(), saved_xstate_.upper_bound(frame_addr));
-    return out;
-  }
   KernelStack& alt_stack() { return alt_stack_; }
   void set_clear_child_tid(UserAddr a) { clear_child_tid_ = a; }
   void set_robust_list(UserAddr head) { robust_list_ = head; }
@@ -365,10 +355,6 @@ class Task {
   Credentials creds_;
   std::atomic<uint64_t> signal_mask_{0};  // read by senders choosing a thread
   std::optional<uint64_t> saved_mask_;
-  // The extended register state at each live signal frame, by frame address: the frame itself
-  // holds only the fxsave part, and a handler using AVX would otherwise clobber the upper
-  // halves of the interrupted code's registers.
-  std::map<uint64_t, std::vector<uint8_t>> saved_xstate_;
   std::atomic<uint64_t> cpu_affinity_{~0ULL};
   PendingSignals pending_;  // thread-directed; Kernel::sig_mu_
   KernelStack alt_stack_;

@@ -132,7 +132,6 @@ Result<uint64_t> Sys_rt_sigpending(kernel::Task& t, const Args& a) {
 }
 
 Result<uint64_t> Sys_rt_sigreturn(kernel::Task& t, const Args&) {
-  uint64_t frame_addr = t.state().regs.rsp - 8;
   auto frame = kernel::PopSignalFrame(t.mm(), t.state());
   if (!frame) {
     // A corrupt frame: Linux kills with SIGSEGV.
@@ -143,8 +142,12 @@ Result<uint64_t> Sys_rt_sigreturn(kernel::Task& t, const Args&) {
     return t.state().regs.rax;
   }
   t.set_signal_mask(frame->mask);
-  t.state().xstate_to_load = t.TakeSavedXState(frame_addr);
-  if (frame->fp) t.state().fp_to_load = frame->fp;
+  if (frame->xstate) {
+    t.state().xstate_to_load = std::move(frame->xstate);
+    t.state().fp_to_load.reset();
+  } else if (frame->fp) {
+    t.state().fp_to_load = frame->fp;
+  }
   // uc_stack restores the sigaltstack setting, errors ignored (as restore_altstack does).
   kernel::KernelStack ss = frame->stack;
   int mode = ss.flags & ~kSsAutoDisarm;
