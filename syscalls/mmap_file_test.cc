@@ -296,8 +296,8 @@ TEST_P(SharedFileMapping, MremapKeepsMappingTheFile) {
   ASSERT_NE(m, nullptr);
   m[0] = 'r';
   // Something in the way, so growing must move the mapping.
-  void* block = mmap(m + page, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-                     -1, 0);
+  void* block =
+      mmap(m + page, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   char* moved = static_cast<char*>(mremap(m, page, 4 * page, MREMAP_MAYMOVE));
   ASSERT_NE(moved, MAP_FAILED);
   EXPECT_EQ(moved[0], 'r');
@@ -376,8 +376,7 @@ TEST(MmapFileErrors, WritableSharedMappingOfReadOnlyFdIsEACCES) {
   TmpFile f(4096);
   Fd r(open(f.path().c_str(), O_RDONLY));
   ASSERT_TRUE(r.ok());
-  EXPECT_SYSCALL_ERRNO(EACCES,
-                       mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, r.get(), 0));
+  EXPECT_SYSCALL_ERRNO(EACCES, mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, r.get(), 0));
   // A private mapping may be written: the writes stay private.
   void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, r.get(), 0);
   ASSERT_NE(p, MAP_FAILED);
@@ -432,8 +431,7 @@ TEST(MmapFileErrors, WriteSealRefusesWritableSharedMappings) {
   ASSERT_TRUE(fd.ok());
   ASSERT_SYSCALL_OK(ftruncate(fd.get(), 4096));
   ASSERT_SYSCALL_OK(fcntl(fd.get(), F_ADD_SEALS, F_SEAL_FUTURE_WRITE));
-  EXPECT_SYSCALL_ERRNO(EPERM,
-                       mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0));
+  EXPECT_SYSCALL_ERRNO(EPERM, mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0));
   void* p = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd.get(), 0);
   ASSERT_NE(p, MAP_FAILED);
   EXPECT_SYSCALL_ERRNO(EACCES, mprotect(p, 4096, PROT_READ | PROT_WRITE));

@@ -1,12 +1,12 @@
 #include "platform/ptrace/ptrace_platform.h"
 
+#include <elf.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <elf.h>
 #include <sys/ptrace.h>
-#include <sys/uio.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

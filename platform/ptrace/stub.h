@@ -83,7 +83,7 @@ class StubProcess {
   std::mutex mu_;
   std::unordered_map<pid_t, pid_t> traced_;  // host tid -> stub tid
   std::vector<pid_t> parked_;
-  size_t reserved_ = 0;  // parked threads promised to AddThread callers
+  size_t reserved_ = 0;    // parked threads promised to AddThread callers
   std::mutex foreign_mu_;  // one ForeignSyscall at a time; guards spare_
   pid_t spare_ = 0;
 };

@@ -644,7 +644,8 @@ Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t leng
     auto [p, avail] = *resolved;
     uint64_t n = std::min(end - cur, avail);
     // File pages that sit side by side in the MemoryFile make one view.
-    if (!views.empty() && static_cast<uint8_t*>(views.back().iov_base) + views.back().iov_len == p) {
+    if (!views.empty() &&
+        static_cast<uint8_t*>(views.back().iov_base) + views.back().iov_len == p) {
       views.back().iov_len += n;
     } else {
       if (views.size() == max_views) break;
