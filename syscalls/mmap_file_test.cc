@@ -202,6 +202,25 @@ TEST_P(SharedFileMapping, HoleReadsAsZerosAndAWriteFillsIt) {
   munmap(m, 8 * page);
 }
 
+TEST_P(SharedFileMapping, FillingAFreshFileThroughTheMapping) {
+  const size_t page = PageSize();
+  const size_t len = 256 * page;
+  ASSERT_SYSCALL_OK(ftruncate(fd(), len));
+  char* m = MapShared(fd(), len);
+  ASSERT_NE(m, nullptr);
+  for (size_t i = 0; i < len; i += 64) m[i] = static_cast<char>(i / 64);
+  std::string back(len, '\0');
+  ASSERT_EQ(pread(fd(), back.data(), len, 0), static_cast<ssize_t>(len));
+  for (size_t i = 0; i < len; i += 64) ASSERT_EQ(back[i], static_cast<char>(i / 64)) << i;
+  EXPECT_EQ(back[1], 0);
+  // Cut it in the middle of the filled part: the pages past the new end go, the rest stays.
+  ASSERT_SYSCALL_OK(ftruncate(fd(), len / 2));
+  EXPECT_EQ(AccessSignal(m + len / 2), SIGBUS);
+  EXPECT_EQ(AccessSignal(m + len - 1), SIGBUS);
+  EXPECT_EQ(m[len / 2 - 64], static_cast<char>((len / 2 - 64) / 64));
+  munmap(m, len);
+}
+
 TEST_P(SharedFileMapping, PagesPastTheEndOfTheFileGiveSigbus) {
   const size_t page = PageSize();
   ASSERT_SYSCALL_OK(ftruncate(fd(), page / 2));

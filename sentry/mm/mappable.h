@@ -34,6 +34,9 @@ class Mappable {
   // lies before the end of the file), in increasing order. For fault-around.
   virtual void ForEachPresentPage(uint64_t first, uint64_t count,
                                   const std::function<void(uint64_t, uint64_t)>& fn) = 0;
+  // Gives the holes among pages [first, first+count) (before the end of the file) their pages,
+  // as far as memory allows: a fault that looks sequential fills the window at once.
+  virtual void FillHoles(uint64_t /*first*/, uint64_t /*count*/) {}
   // The application may write the file through a mapping from now on: mtime and ctime move, as
   // Linux moves them when a clean page is first written.
   virtual void NoteMappedWrite() {}

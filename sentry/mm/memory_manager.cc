@@ -183,6 +183,14 @@ FaultResult MemoryManager::FaultFilePageLocked(const Vma& v, uint64_t addr) {
   uint64_t vfirst = v.file_offset / kPageSize, vend = vfirst + v.length() / kPageSize;
   uint64_t wfirst = std::max(vfirst, index / kFaultAroundPages * kFaultAroundPages);
   uint64_t wend = std::min(vend, wfirst + kFaultAroundPages);
+  // The page before was there already: the application is most likely filling the file
+  // sequentially (say a fresh ftruncate'd file), so the window's holes get their pages now
+  // rather than one trap each. (tmpfs, as Linux's shmem, allocates on any fault anyway.)
+  if (index > vfirst && index + 1 < wend) {
+    bool sequential = false;
+    v.mappable->ForEachPresentPage(index - 1, 1, [&](uint64_t, uint64_t) { sequential = true; });
+    if (sequential) v.mappable->FillHoles(index + 1, wend - index - 1);
+  }
   // Runs of pages that are contiguous both in the file and in the MemoryFile: one mmap each.
   struct Run {
     uint64_t index, offset, pages;

@@ -62,6 +62,25 @@ void RegularInode::ForEachPresentPage(uint64_t first, uint64_t count,
   }
 }
 
+void RegularInode::FillHoles(uint64_t first, uint64_t count) {
+  absl::MutexLock lock(&mu_);
+  uint64_t end = std::min(first + count, PagesFor(size_));
+  uint64_t page = first;
+  while (page < end) {
+    auto it = pages_.lower_bound(page);
+    if (it != pages_.end() && it->first == page) {
+      ++page;
+      continue;
+    }
+    // The run of holes from here: one allocation, contiguous in the MemoryFile when it can be.
+    uint64_t run_end = it == pages_.end() ? end : std::min(end, it->first);
+    Result<uint64_t> mem = sb().AllocatePages(run_end - page);
+    if (!mem) return;  // no room for the run: the faults will allocate page by page
+    for (uint64_t i = page; i < run_end; ++i) pages_.emplace(i, *mem + (i - page) * kPageSize);
+    page = run_end;
+  }
+}
+
 void RegularInode::NoteMappedWrite() {
   absl::MutexLock lock(&mu_);
   mtime_ = ctime_ = Now();

@@ -37,6 +37,7 @@ class RegularInode : public TmpfsInode, public mm::Mappable {
   void ForEachPresentPage(uint64_t first, uint64_t count,
                           const std::function<void(uint64_t, uint64_t)>& fn) override;
   void NoteMappedWrite() override;
+  void FillHoles(uint64_t first, uint64_t count) override;
   Result<void> PunchHole(uint64_t first, uint64_t end) override;
 
   // truncate(2) goes through here: pages it cuts off leave every mapping before they are freed.
