@@ -122,6 +122,29 @@ void BM_fork_exec_wait(benchmark::State& state) {
 }
 BENCHMARK(BM_fork_exec_wait)->UseRealTime();
 
+// The same with 64 MiB of private memory touched in the parent: what fork costs for the memory
+// it has to share (or, without copy-on-write, copy).
+void BM_fork_wait_64MiB(benchmark::State& state) {
+  constexpr size_t kLen = 64 << 20;
+  void* mem = mmap(nullptr, kLen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) {
+    state.SkipWithError("mmap failed");
+    return;
+  }
+  for (size_t off = 0; off < kLen; off += 4096) static_cast<volatile char*>(mem)[off] = 1;
+  for (auto _ : state) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+      state.SkipWithError("fork/waitpid failed");
+      break;
+    }
+  }
+  munmap(mem, kLen);
+}
+BENCHMARK(BM_fork_wait_64MiB)->UseRealTime();
+
 // A thread's life: pthread_create and pthread_join (clone, futex wake on exit).
 void BM_thread_create_join(benchmark::State& state) {
   for (auto _ : state) {

@@ -1,12 +1,12 @@
 #include "platform/ptrace/ptrace_platform.h"
 
+#include <elf.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <elf.h>
 #include <sys/ptrace.h>
-#include <sys/uio.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,22 +48,34 @@ class PtraceAddressSpace : public sentry::platform::AddressSpace {
   explicit PtraceAddressSpace(std::unique_ptr<StubProcess> stub) : stub_(std::move(stub)) {}
 
   Result<void> MapFile(uint64_t addr, uint64_t offset, uint64_t len, uint8_t perms) override {
-    uint64_t r = TRY(stub_->Syscall(SYS_mmap, addr, len, PermsToProt(perms), MAP_SHARED | MAP_FIXED,
-                                    stub_->memory_fd(), offset));
+    uint64_t r = TRY(Run(SYS_mmap, addr, len, PermsToProt(perms), MAP_SHARED | MAP_FIXED,
+                         stub_->memory_fd(), offset));
     if (r > static_cast<uint64_t>(-4096)) return Err(static_cast<int>(-r));
     return {};
   }
 
   void Unmap(uint64_t addr, uint64_t len) override {
-    auto r = stub_->Syscall(SYS_munmap, addr, len);
+    auto r = Run(SYS_munmap, addr, len);
     if (!r || *r != 0) spdlog::warn("stub munmap({:#x}, {:#x}) failed", addr, len);
   }
 
   Result<void> AddThread() override { return stub_->AddThread(); }
+  Result<void> EnableForeignAccess() override { return stub_->AddSpareThread(); }
 
   StubProcess& stub() { return *stub_; }
 
  private:
+  // A host syscall in the stub: on the caller's own stub thread, or, for a host thread that
+  // runs no task here, on the spare thread.
+  Result<uint64_t> Run(uint64_t nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0,
+                       uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0) {
+    if (stub_->CallerThread() == 0) {
+      auto r = stub_->ForeignSyscall(nr, a0, a1, a2, a3, a4, a5);
+      if (r || r.error().value != EAGAIN) return r;
+    }
+    return stub_->Syscall(nr, a0, a1, a2, a3, a4, a5);
+  }
+
   std::unique_ptr<StubProcess> stub_;
 };
 

@@ -284,6 +284,16 @@ sentry::Result<void> StubProcess::AddThread() {
       return {};
     }
   }
+  pid_t tid = TRY(CloneParked());
+  std::lock_guard lock(mu_);
+  parked_.push_back(tid);
+  ++reserved_;
+  return {};
+}
+
+sentry::Result<pid_t> StubProcess::CloneParked() {
+  pid_t self = CallerThread();
+  if (self == 0) return sentry::Err(EINVAL);
   user_regs_struct regs = syscall_regs_;
   regs.rax = SYS_clone;
   regs.rdi = kStubThreadCloneFlags;
@@ -291,10 +301,53 @@ sentry::Result<void> StubProcess::AddThread() {
   regs.rdx = regs.r10 = regs.r8 = 0;
   uint64_t tid = TRY(RunStubCode(self, g_clone_addr, regs));
   if (tid > static_cast<uint64_t>(-4096)) return sentry::Err(static_cast<int>(-tid));
-  std::lock_guard lock(mu_);
-  parked_.push_back(static_cast<pid_t>(tid));
-  ++reserved_;
+  return static_cast<pid_t>(tid);
+}
+
+sentry::Result<void> StubProcess::AddSpareThread() {
+  std::lock_guard foreign(foreign_mu_);
+  if (spare_ != 0) return {};
+  spare_ = TRY(CloneParked());
   return {};
+}
+
+sentry::Result<uint64_t> StubProcess::ForeignSyscall(uint64_t nr, uint64_t a0, uint64_t a1,
+                                                     uint64_t a2, uint64_t a3, uint64_t a4,
+                                                     uint64_t a5) {
+  std::lock_guard foreign(foreign_mu_);
+  if (dead()) return sentry::Err(ESRCH);
+  if (spare_ == 0) return sentry::Err(EAGAIN);
+  pid_t tid = spare_;
+  // As AttachCaller: SEIZE and INTERRUPT stop just this thread, inside its pause.
+  if (::ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) != 0 ||
+      ::ptrace(PTRACE_INTERRUPT, tid, 0, 0) != 0) {
+    MarkDead();
+    return sentry::Err(ESRCH);
+  }
+  int status = WaitStop(tid);
+  if (status < 0 || !WIFSTOPPED(status)) {
+    MarkDead();
+    return sentry::Err(ESRCH);
+  }
+  user_regs_struct regs = syscall_regs_;
+  regs.rax = nr;
+  regs.rdi = a0;
+  regs.rsi = a1;
+  regs.rdx = a2;
+  regs.r10 = a3;
+  regs.r8 = a4;
+  regs.r9 = a5;
+  auto result = RunStubCode(tid, g_loop_addr, regs);
+  if (dead()) return result;
+  user_regs_struct park = syscall_regs_;
+  park.rip = g_park_addr;
+  park.orig_rax = static_cast<uint64_t>(-1);
+  if (::ptrace(PTRACE_SETREGS, tid, 0, &park) != 0 || ::ptrace(PTRACE_DETACH, tid, 0, 0) != 0) {
+    spdlog::warn("ptrace: cannot park the spare stub thread {}: {}", tid, strerror(errno));
+    MarkDead();
+    kill(pid_, SIGKILL);
+  }
+  return result;
 }
 
 void StubProcess::DetachCaller() {

@@ -56,6 +56,15 @@ class StubProcess {
   // Executes one host syscall on the caller's stub thread.
   sentry::Result<uint64_t> Syscall(uint64_t nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0,
                                    uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0);
+  // Makes the spare thread (once): a parked thread no task uses, which host threads that trace
+  // nothing here borrow for ForeignSyscall. The caller must trace a thread here.
+  sentry::Result<void> AddSpareThread();
+  // Executes one host syscall here from a host thread that traces no thread of this stub (a
+  // process changing the mappings of another's, as when a file they share is truncated): seizes
+  // the spare thread, runs the call, parks the thread again. EAGAIN without a spare thread.
+  sentry::Result<uint64_t> ForeignSyscall(uint64_t nr, uint64_t a0 = 0, uint64_t a1 = 0,
+                                          uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
+                                          uint64_t a5 = 0);
 
   StubProcess(pid_t pid, int memory_fd, const user_regs_struct& regs);  // use Create
 
@@ -63,6 +72,8 @@ class StubProcess {
   // Runs the stub code at `rip` with `regs`' syscall arguments on traced thread `tid` until
   // its int3; returns rax.
   sentry::Result<uint64_t> RunStubCode(pid_t tid, uint64_t rip, user_regs_struct regs);
+  // Clones a parked thread from the caller's traced thread; returns its tid.
+  sentry::Result<pid_t> CloneParked();
 
   const pid_t pid_;
   const uint64_t id_;
@@ -72,7 +83,9 @@ class StubProcess {
   std::mutex mu_;
   std::unordered_map<pid_t, pid_t> traced_;  // host tid -> stub tid
   std::vector<pid_t> parked_;
-  size_t reserved_ = 0;  // parked threads promised to AddThread callers
+  size_t reserved_ = 0;    // parked threads promised to AddThread callers
+  std::mutex foreign_mu_;  // one ForeignSyscall at a time; guards spare_
+  pid_t spare_ = 0;
 };
 
 // Waits for the next stop of traced thread `tid`, retrying on EINTR. Returns the wait status.

@@ -67,8 +67,23 @@ int Task::Run() {
         HandleSyscall();
         break;
       case platform::SwitchKind::kFault:
-        if (mm_->HandleFault(reinterpret_cast<uint64_t>(result->info.si_addr))) break;
-        kernel_.ForceSignal(*this, result->info);
+        switch (mm_->HandleFault(reinterpret_cast<uint64_t>(result->info.si_addr),
+                                 result->info.si_code)) {
+          case mm::FaultResult::kHandled:
+            break;
+          case mm::FaultResult::kSegv:
+            kernel_.ForceSignal(*this, result->info);
+            break;
+          case mm::FaultResult::kBus: {
+            // A mapped file page past the end of the file, as Linux reports it.
+            siginfo_t bus{};
+            bus.si_signo = SIGBUS;
+            bus.si_code = BUS_ADRERR;
+            bus.si_addr = result->info.si_addr;
+            kernel_.ForceSignal(*this, bus);
+            break;
+          }
+        }
         break;
       case platform::SwitchKind::kSignal:
         kernel_.ForceSignal(*this, result->info);

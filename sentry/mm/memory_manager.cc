@@ -1,12 +1,14 @@
 #include "sentry/mm/memory_manager.h"
 
 #include <linux/mman.h>
+#include <signal.h>
 #include <sys/mman.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "sentry/mm/mappable.h"
 #include "spdlog/spdlog.h"
 
 namespace sentry::mm {
@@ -22,6 +24,10 @@ constexpr int kValidProt = PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM;
 constexpr uint64_t kStackGuardGap = 256 * kPageSize;
 // MAP_32BIT places mappings in the second GiB of the address space, as Linux does.
 constexpr uint64_t kMap32Floor = 0x40000000, kMap32Ceiling = 0x80000000;
+// A fault on a file page maps the present pages of the aligned window of this many pages around
+// it (each trap costs tens of microseconds on ptrace), in at most kMaxFaultAroundRuns host mmaps.
+constexpr uint64_t kFaultAroundPages = 32;
+constexpr int kMaxFaultAroundRuns = 8;
 
 }  // namespace
 
@@ -51,9 +57,12 @@ MemoryManager::MemoryManager(MemoryFile& file, std::unique_ptr<platform::Address
 MemoryManager::~MemoryManager() {
   absl::MutexLock lock(&mu_);
   for (const auto& [start, vma] : vmas_) {
-    if (!vma.special && !vma.owner) file_.Free(vma.offset, vma.length());
+    if (vma.OwnsMemory()) file_.Free(vma.offset, vma.length());
   }
   vmas_.Clear();
+  for (const auto& weak : mapped_files_) {
+    if (auto m = weak.lock()) m->RemoveMapper(this);
+  }
 }
 
 Result<void> MemoryManager::MapNewLocked(uint64_t start, uint64_t length, uint8_t perms,
@@ -84,8 +93,135 @@ void MemoryManager::UnmapLocked(uint64_t start, uint64_t end) {
     as_->Unmap(v.start, v.length());
     if (v.special) continue;
     mapped_bytes_ -= v.length();
-    if (!v.owner) file_.Free(v.offset, v.length());
+    if (v.OwnsMemory()) file_.Free(v.offset, v.length());
   }
+}
+
+void MemoryManager::NoteMapperLocked(const std::shared_ptr<Mappable>& m) {
+  for (const auto& weak : mapped_files_) {
+    if (weak.lock() == m) return;
+  }
+  if (mapped_files_.empty()) {
+    // Other processes' threads may have to drop this file's pages from our address space.
+    if (auto r = as_->EnableForeignAccess(); !r) {
+      spdlog::warn("mm: the platform cannot drop file pages from other threads here");
+    }
+  }
+  std::erase_if(mapped_files_, [](const auto& w) { return w.expired(); });
+  mapped_files_.push_back(m);
+  m->AddMapper(shared_from_this());
+}
+
+void MemoryManager::InsertFileVmaLocked(const Vma& like, uint64_t start, uint64_t length,
+                                        uint64_t file_offset) {
+  Vma vma = like;
+  vma.start = start;
+  vma.end = start + length;
+  vma.file_offset = file_offset;
+  vma.offset = 0;
+  vma.owner.reset();
+  mapped_bytes_ += length;
+  vmas_.Insert(std::move(vma));
+}
+
+Result<UserAddr> MemoryManager::MMapFile(const MMapRequest& req, std::shared_ptr<Mappable> mappable,
+                                         uint64_t file_offset, uint8_t max_perms) {
+  if (req.length == 0) return Err(EINVAL);
+  auto rounded = PageRoundUp(req.length);
+  if (!rounded || *rounded > layout_.max_addr) return Err(ENOMEM);
+  uint64_t length = *rounded;
+  if (!IsPageAligned(file_offset)) return Err(EINVAL);
+  if (file_offset + length < file_offset) return Err(EOVERFLOW);
+  uint8_t perms = ProtToPerms(req.prot);
+  if (perms & ~max_perms) return Err(EACCES);
+  bool fixed = req.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
+  absl::MutexLock lock(&mu_);
+  if (length > req.address_space_limit || mapped_bytes_ > req.address_space_limit - length) {
+    return Err(ENOMEM);
+  }
+  uint64_t start;
+  if (fixed) {
+    if (!IsPageAligned(req.addr)) return Err(EINVAL);
+    if (req.addr > layout_.max_addr - length) return Err(ENOMEM);
+    start = req.addr;
+    if (!vmas_.IsFree(start, start + length)) {
+      if (!(req.flags & MAP_FIXED) || (req.flags & MAP_FIXED_NOREPLACE)) return Err(EEXIST);
+      UnmapLocked(start, start + length);
+    }
+  } else {
+    start = TRY(FindSpaceLocked(req.addr, length, req.flags));
+  }
+  NoteMapperLocked(mappable);
+  Vma like;
+  like.perms = perms;
+  like.max_perms = max_perms;
+  like.shared = true;
+  like.mappable = std::move(mappable);
+  like.name = req.name;
+  InsertFileVmaLocked(like, start, length, file_offset);
+  return UserAddr(start);
+}
+
+void MemoryManager::InvalidateFilePages(const Mappable& mappable, uint64_t first, uint64_t end) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [start, v] : vmas_) {
+    if (v.mappable.get() != &mappable) continue;
+    uint64_t vfirst = v.file_offset / kPageSize, vend = vfirst + v.length() / kPageSize;
+    uint64_t lo = std::max(first, vfirst), hi = std::min(end, vend);
+    if (lo >= hi) continue;
+    as_->Unmap(v.start + (lo - vfirst) * kPageSize, (hi - lo) * kPageSize);
+  }
+}
+
+FaultResult MemoryManager::FaultFilePageLocked(const Vma& v, uint64_t addr) {
+  uint64_t page_addr = PageRoundDown(addr);
+  uint64_t index = v.FileOffsetOf(page_addr) / kPageSize;
+  auto page = v.mappable->PageFor(index);
+  if (!page) return page.error().value == ENXIO ? FaultResult::kBus : FaultResult::kSegv;
+  if (v.perms & kAccessWrite) v.mappable->NoteMappedWrite();
+  // The aligned window of pages around the fault, inside the VMA.
+  uint64_t vfirst = v.file_offset / kPageSize, vend = vfirst + v.length() / kPageSize;
+  uint64_t wfirst = std::max(vfirst, index / kFaultAroundPages * kFaultAroundPages);
+  uint64_t wend = std::min(vend, wfirst + kFaultAroundPages);
+  // The page before was there already: the application is most likely filling the file
+  // sequentially (say a fresh ftruncate'd file), so the window's holes get their pages now
+  // rather than one trap each. (tmpfs, as Linux's shmem, allocates on any fault anyway.)
+  if (index > vfirst && index + 1 < wend) {
+    bool sequential = false;
+    v.mappable->ForEachPresentPage(index - 1, 1, [&](uint64_t, uint64_t) { sequential = true; });
+    if (sequential) v.mappable->FillHoles(index + 1, wend - index - 1);
+  }
+  // Runs of pages that are contiguous both in the file and in the MemoryFile: one mmap each.
+  struct Run {
+    uint64_t index, offset, pages;
+  };
+  std::vector<Run> runs;
+  v.mappable->ForEachPresentPage(wfirst, wend - wfirst, [&](uint64_t i, uint64_t off) {
+    if (!runs.empty() && runs.back().index + runs.back().pages == i &&
+        runs.back().offset + runs.back().pages * kPageSize == off) {
+      ++runs.back().pages;
+    } else {
+      runs.push_back({i, off, 1});
+    }
+  });
+  bool faulting_mapped = false;
+  int budget = kMaxFaultAroundRuns;
+  // The run holding the faulting page first, then its neighbours while the budget lasts.
+  std::stable_partition(runs.begin(), runs.end(), [&](const Run& r) {
+    return r.index <= index && index < r.index + r.pages;
+  });
+  for (const Run& r : runs) {
+    if (budget-- == 0) break;
+    uint64_t at = v.start + (r.index - vfirst) * kPageSize;
+    if (!as_->MapFile(at, r.offset, r.pages * kPageSize, v.perms)) continue;
+    if (r.index <= index && index < r.index + r.pages) faulting_mapped = true;
+  }
+  if (!faulting_mapped) {
+    // PageFor allocated it, but the file lost it again (truncated meanwhile) or the window
+    // walk missed it: map the one page we were given if the file still has it.
+    if (!as_->MapFile(page_addr, *page, kPageSize, v.perms)) return FaultResult::kSegv;
+  }
+  return FaultResult::kHandled;
 }
 
 Result<uint64_t> MemoryManager::FindSpaceLocked(uint64_t hint, uint64_t length, int flags) {
@@ -176,6 +312,11 @@ Result<void> MemoryManager::MProtect(UserAddr addr, uint64_t length, int prot) {
   vmas_.Update(start, end, [&](Vma& v) {
     if (v.perms == perms) return;
     v.perms = perms;
+    if (v.mappable) {
+      // File pages are mapped again, with the new protection, when next touched.
+      as_->Unmap(v.start, v.length());
+      return;
+    }
     if (auto r = as_->MapFile(v.start, v.offset, v.length(), perms); !r) status = r;
   });
   return status;
@@ -209,9 +350,25 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
   const Vma* vma = vmas_.Find(old_start);
   if (vma == nullptr) return Err(EFAULT);
   if (vma->special) return Err(EINVAL);
-  // Duplicating a mapping (old_length 0) needs memory shared between VMAs, which only
-  // MAP_SHARED file mappings will have; Linux refuses it for private mappings too.
-  if (old_len == 0) return Err(vma->shared ? ENOMEM : EINVAL);
+  // Duplicating a mapping (old_length 0) needs memory shared between VMAs: file pages can be
+  // mapped twice; Linux refuses it for private mappings too.
+  if (old_len == 0) {
+    if (!vma->mappable) return Err(vma->shared ? ENOMEM : EINVAL);
+    if (!may_move) return Err(ENOMEM);
+    if (new_len > address_space_limit || mapped_bytes_ > address_space_limit - new_len) {
+      return Err(ENOMEM);
+    }
+    const Vma base = *vma;
+    uint64_t dest;
+    if (fixed) {
+      dest = new_addr.value;
+      UnmapLocked(dest, dest + new_len);
+    } else {
+      dest = TRY(FindSpaceLocked(0, new_len, 0));
+    }
+    InsertFileVmaLocked(base, dest, new_len, base.FileOffsetOf(old_start));
+    return UserAddr(dest);
+  }
   if (old_start + old_len > vma->end) return Err(EFAULT);
   if (dont_unmap && vma->shared) return Err(EINVAL);
   uint64_t growth = new_len > old_len ? new_len - old_len : (dont_unmap ? old_len : 0);
@@ -228,7 +385,9 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
     uint64_t tail = old_start + old_len, extra = new_len - old_len;
     if (tail == base.end && tail <= layout_.max_addr - extra && vmas_.IsFree(tail, tail + extra)) {
       uint64_t tail_offset = base.OffsetOf(tail);
-      if (!base.owner && file_.ExtendInPlace(base.offset, base.length(), extra)) {
+      if (base.mappable) {
+        InsertFileVmaLocked(base, tail, extra, base.FileOffsetOf(tail));
+      } else if (!base.owner && file_.ExtendInPlace(base.offset, base.length(), extra)) {
         if (auto r = as_->MapFile(tail, tail_offset, extra, base.perms); !r) {
           file_.Free(tail_offset, extra);
           return std::unexpected(r.error());
@@ -265,14 +424,21 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
     p.end = p.start + len;
   }
   for (Vma& p : pieces) {
-    if (auto r = as_->MapFile(p.start, p.offset, p.length(), p.perms); !r) {
+    if (p.mappable) {
+      // File pages are faulted in again at the new address.
+    } else if (auto r = as_->MapFile(p.start, p.offset, p.length(), p.perms); !r) {
       spdlog::error("mremap: remapping moved memory failed");
     }
     vmas_.Insert(std::move(p));
   }
   if (new_len > old_len) {
-    TRY(MapNewLocked(dest + old_len, new_len - old_len, base.perms, base.shared, base.growsdown,
-                     base.name));
+    if (base.mappable) {
+      InsertFileVmaLocked(base, dest + old_len, new_len - old_len,
+                          base.FileOffsetOf(old_start) + old_len);
+    } else {
+      TRY(MapNewLocked(dest + old_len, new_len - old_len, base.perms, base.shared, base.growsdown,
+                       base.name));
+    }
   }
   if (dont_unmap) {
     TRY(MapNewLocked(old_start, old_len, base.perms, base.shared, base.growsdown, base.name));
@@ -305,21 +471,79 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
   }
   if (*rounded == 0) return {};
   uint64_t start = addr.value, end = start + *rounded;
+  // File ranges to punch out (MADV_REMOVE), once the lock is released: the file drops its pages
+  // from every address space, this one included.
+  struct Punch {
+    std::shared_ptr<Mappable> file;
+    uint64_t first, end;
+  };
+  std::vector<Punch> punches;
+  bool hole;
+  {
+    absl::MutexLock lock(&mu_);
+    hole = !vmas_.IsFullyMapped(start, end);
+    for (const Vma* v = vmas_.FindAtOrAfter(start); v != nullptr && v->start < end;
+         v = vmas_.FindAtOrAfter(v->end)) {
+      uint64_t s = std::max(start, v->start), e = std::min(end, v->end);
+      if (v->special) continue;
+      if (remove) {
+        if (!v->shared || !(v->perms & kAccessWrite)) return Err(v->shared ? EACCES : EINVAL);
+        if (v->mappable) {
+          punches.push_back({v->mappable, v->FileOffsetOf(s) / kPageSize,
+                             v->FileOffsetOf(e) / kPageSize});
+        } else {
+          file_.Decommit(v->OffsetOf(s), e - s);
+        }
+      } else if (discard && v->mappable) {
+        // The data stays in the file: only this mapping of it goes, to be faulted in again.
+        as_->Unmap(s, e - s);
+      } else if (discard && !v->shared) {
+        // Private anonymous pages read as zero after DONTNEED; shared memory keeps its data.
+        file_.Decommit(v->OffsetOf(s), e - s);
+      }
+    }
+  }
+  for (const Punch& p : punches) TRY(p.file->PunchHole(p.first, p.end));
+  return hole ? Err(ENOMEM) : Result<void>{};
+}
+
+Result<void> MemoryManager::MSync(UserAddr addr, uint64_t length, int flags) {
+  if (!IsPageAligned(addr.value)) return Err(EINVAL);
+  if (flags & ~(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) return Err(EINVAL);
+  if ((flags & MS_ASYNC) && (flags & MS_SYNC)) return Err(EINVAL);
+  auto rounded = PageRoundUp(length);
+  if (!rounded || addr.value > UINT64_MAX - *rounded) return Err(ENOMEM);
+  if (*rounded == 0) return {};
   absl::MutexLock lock(&mu_);
-  bool hole = !vmas_.IsFullyMapped(start, end);
+  // Every mapping here is either anonymous memory or a file's own pages: nothing to write back.
+  if (!vmas_.IsFullyMapped(addr.value, addr.value + *rounded)) return Err(ENOMEM);
+  return {};
+}
+
+Result<std::vector<uint8_t>> MemoryManager::MinCore(UserAddr addr, uint64_t length) {
+  if (!IsPageAligned(addr.value)) return Err(EINVAL);
+  auto rounded = PageRoundUp(length);
+  if (!rounded || addr.value > UINT64_MAX - *rounded) return Err(ENOMEM);
+  uint64_t start = addr.value, end = start + *rounded;
+  if (end > layout_.max_addr) return Err(ENOMEM);
+  std::vector<uint8_t> out(*rounded / kPageSize, 0);
+  absl::MutexLock lock(&mu_);
+  if (!vmas_.IsFullyMapped(start, end)) return Err(ENOMEM);
   for (const Vma* v = vmas_.FindAtOrAfter(start); v != nullptr && v->start < end;
        v = vmas_.FindAtOrAfter(v->end)) {
     uint64_t s = std::max(start, v->start), e = std::min(end, v->end);
-    if (v->special) continue;
-    if (remove) {
-      if (!v->shared || !(v->perms & kAccessWrite)) return Err(v->shared ? EACCES : EINVAL);
-      file_.Decommit(v->OffsetOf(s), e - s);
-    } else if (discard && !v->shared) {
-      // Private anonymous pages read as zero after DONTNEED; shared memory keeps its data.
-      file_.Decommit(v->OffsetOf(s), e - s);
+    uint8_t* dst = out.data() + (s - start) / kPageSize;
+    if (v->mappable) {
+      uint64_t first = v->FileOffsetOf(s) / kPageSize;
+      v->mappable->ForEachPresentPage(first, (e - s) / kPageSize,
+                                      [&](uint64_t i, uint64_t) { dst[i - first] = 1; });
+    } else {
+      // Anonymous memory counts as resident: the sentry keeps it so (and its seccomp filter has
+      // no mincore to ask the host which pages of the MemoryFile are).
+      std::fill(dst, dst + (e - s) / kPageSize, 1);
     }
   }
-  return hole ? Err(ENOMEM) : Result<void>{};
+  return out;
 }
 
 void MemoryManager::SetBrkStart(uint64_t start) {
@@ -358,11 +582,21 @@ Result<void> MemoryManager::CopyChunks(UserAddr addr, uint64_t length, uint8_t a
     const Vma* v = vmas_.Find(cur);
     if (v == nullptr && GrowStackLocked(cur)) v = vmas_.Find(cur);
     if (v == nullptr || v->special || (v->perms & access) != access) return Err(EFAULT);
-    uint64_t n = std::min(end, v->end) - cur;
-    fn(file_.Access(v->OffsetOf(cur)), n);
+    auto [p, avail] = TRY(ResolveLocked(*v, cur));
+    uint64_t n = std::min(end - cur, avail);
+    fn(p, n);
     cur += n;
   }
   return {};
+}
+
+Result<std::pair<uint8_t*, uint64_t>> MemoryManager::ResolveLocked(const Vma& v, uint64_t addr) {
+  if (!v.mappable) return std::pair{file_.Access(v.OffsetOf(addr)), v.end - addr};
+  uint64_t file_pos = v.FileOffsetOf(addr);
+  auto page = v.mappable->PageFor(file_pos / kPageSize);
+  if (!page) return Err(EFAULT);  // past the end of the file: the application would get SIGBUS
+  uint64_t in_page = file_pos % kPageSize;
+  return std::pair{file_.Access(*page + in_page), kPageSize - in_page};
 }
 
 Result<void> MemoryManager::CopyIn(UserAddr src, void* dst, uint64_t length) {
@@ -388,8 +622,9 @@ Result<std::string> MemoryManager::CopyInString(UserAddr src, uint64_t max_lengt
   while (out.size() < max_length) {
     const Vma* v = vmas_.Find(cur);
     if (v == nullptr || v->special || !(v->perms & kAccessRead)) return Err(EFAULT);
-    uint64_t n = std::min<uint64_t>(v->end - cur, max_length - out.size());
-    const char* p = reinterpret_cast<const char*>(file_.Access(v->OffsetOf(cur)));
+    auto [view, avail] = TRY(ResolveLocked(*v, cur));
+    uint64_t n = std::min<uint64_t>(avail, max_length - out.size());
+    const char* p = reinterpret_cast<const char*>(view);
     const void* nul = std::memchr(p, 0, n);
     if (nul != nullptr) {
       out.append(p, static_cast<const char*>(nul) - p);
@@ -408,12 +643,22 @@ Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t leng
   if (addr.value > UINT64_MAX - length) length = UINT64_MAX - addr.value;
   uint64_t cur = addr.value, end = addr.value + length;
   absl::MutexLock lock(&mu_);
-  while (cur < end && views.size() < max_views) {
+  while (cur < end) {
     const Vma* v = vmas_.Find(cur);
     if (v == nullptr && GrowStackLocked(cur)) v = vmas_.Find(cur);
     if (v == nullptr || v->special || (v->perms & access) != access) break;
-    uint64_t n = std::min(end, v->end) - cur;
-    views.push_back(iovec{file_.Access(v->OffsetOf(cur)), n});
+    auto resolved = ResolveLocked(*v, cur);
+    if (!resolved) break;
+    auto [p, avail] = *resolved;
+    uint64_t n = std::min(end - cur, avail);
+    // File pages that sit side by side in the MemoryFile make one view.
+    if (!views.empty() &&
+        static_cast<uint8_t*>(views.back().iov_base) + views.back().iov_len == p) {
+      views.back().iov_len += n;
+    } else {
+      if (views.size() == max_views) break;
+      views.push_back(iovec{p, n});
+    }
     cur += n;
   }
   if (views.empty()) return Err(EFAULT);
@@ -433,10 +678,14 @@ bool MemoryManager::GrowStackLocked(uint64_t addr) {
   return MapNewLocked(new_start, len, grown.perms, grown.shared, true, grown.name).has_value();
 }
 
-bool MemoryManager::HandleFault(uint64_t addr) {
+FaultResult MemoryManager::HandleFault(uint64_t addr, int si_code) {
   absl::MutexLock lock(&mu_);
-  if (vmas_.Find(addr) != nullptr) return false;  // a protection fault, the application's
-  return GrowStackLocked(addr);
+  const Vma* v = vmas_.Find(addr);
+  if (v == nullptr) return GrowStackLocked(addr) ? FaultResult::kHandled : FaultResult::kSegv;
+  // A file page not mapped yet. Once mapped it has the VMA's protection, so a protection fault
+  // (SEGV_ACCERR) there is the application's.
+  if (v->mappable && si_code != SEGV_ACCERR && v->perms != 0) return FaultFilePageLocked(*v, addr);
+  return FaultResult::kSegv;
 }
 
 std::string MemoryManager::MapsText() {
@@ -450,7 +699,8 @@ std::string MemoryManager::MapsText() {
     for (++it; it != vmas_.end(); ++it) {
       const Vma& v = it->second;
       if (v.start != end || v.perms != first.perms || v.shared != first.shared ||
-          v.name != first.name) {
+          v.name != first.name || v.mappable != first.mappable ||
+          (v.mappable && v.file_offset != first.FileOffsetOf(v.start))) {
         break;
       }
       end = v.end;
@@ -458,7 +708,8 @@ std::string MemoryManager::MapsText() {
     std::string line = absl::StrFormat(
         "%08x-%08x %c%c%c%c %08x 00:00 0", first.start, end,
         (first.perms & kAccessRead) ? 'r' : '-', (first.perms & kAccessWrite) ? 'w' : '-',
-        (first.perms & kAccessExec) ? 'x' : '-', first.shared ? 's' : 'p', 0);
+        (first.perms & kAccessExec) ? 'x' : '-', first.shared ? 's' : 'p',
+        first.mappable ? first.file_offset : 0);
     if (!first.name.empty()) {
       line.resize(std::max<size_t>(line.size() + 1, 73), ' ');
       line += first.name;
@@ -479,6 +730,13 @@ Result<std::shared_ptr<MemoryManager>> MemoryManager::Fork(
   for (const auto& [start, vma] : vmas_) {
     if (vma.special) continue;  // the platform put those in the child already
     Vma copy = vma;
+    if (vma.mappable) {
+      // The file's pages: the child faults them in as it touches them.
+      child->NoteMapperLocked(vma.mappable);
+      child->mapped_bytes_ += copy.length();
+      child->vmas_.Insert(std::move(copy));
+      continue;
+    }
     if (!vma.owner) {
       // Private memory: the child gets its own copy, made now (no copy-on-write yet).
       auto offset = file_.Allocate(vma.length());

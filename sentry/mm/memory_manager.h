@@ -2,7 +2,12 @@
 // new mappings, keeps the platform's AddressSpace in step, and is the only way the sentry reads
 // or writes application memory (CopyIn/CopyOut through its own mapping of the MemoryFile).
 //
-// Lock order: MemoryManager::mu_ before MemoryFile's lock. Platform calls happen under mu_.
+// Memory is anonymous (private or shared, mapped eagerly and whole into the platform's address
+// space) or the pages of a file (MAP_SHARED of a tmpfs file: mapped on demand, a window of the
+// file's present pages at each fault, and dropped again when the file loses those pages).
+//
+// Lock order: MemoryManager::mu_ before a Mappable file's lock before MemoryFile's lock.
+// Platform calls happen under mu_.
 #pragma once
 
 #include <sys/uio.h>
@@ -20,6 +25,15 @@
 #include "sentry/platform/platform.h"
 
 namespace sentry::mm {
+
+class Mappable;
+
+// What a fault the platform reported turned out to be.
+enum class FaultResult {
+  kHandled,  // the MM mapped what was missing (or grew the stack): the application continues
+  kSegv,     // the application's own fault: deliver the signal the platform reported
+  kBus,      // an access to a file page past the end of the file: SIGBUS (BUS_ADRERR)
+};
 
 struct MMapRequest {
   uint64_t addr = 0;    // hint, or the exact address with fixed
@@ -39,7 +53,7 @@ struct Layout {
   uint64_t vdso_base = 0;    // AT_SYSINFO_EHDR, 0 without a vDSO
 };
 
-class MemoryManager {
+class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
  public:
   // `shared` are the platform's regions present in every address space (see SharedRegions()).
   MemoryManager(MemoryFile& file, std::unique_ptr<platform::AddressSpace> as, Layout layout,
@@ -58,6 +72,18 @@ class MemoryManager {
   Result<UserAddr> MRemap(UserAddr old_addr, uint64_t old_length, uint64_t new_length, int flags,
                           UserAddr new_addr, uint64_t address_space_limit = UINT64_MAX);
   Result<void> MAdvise(UserAddr addr, uint64_t length, int advice);
+  // A MAP_SHARED mapping of `mappable`'s own pages from `file_offset` (page aligned) on; the
+  // MM must be owned by a shared_ptr. `max_perms` is what mprotect may grant later (no write
+  // for a file opened read-only). req.flags' MAP_TYPE is ignored.
+  Result<UserAddr> MMapFile(const MMapRequest& req, std::shared_ptr<Mappable> mappable,
+                            uint64_t file_offset, uint8_t max_perms);
+  // msync(2): checks flags and range (file pages need no write-back: they are the file).
+  Result<void> MSync(UserAddr addr, uint64_t length, int flags);
+  // mincore(2): one byte per page of [addr, addr+length), 1 when resident. ENOMEM on a hole.
+  Result<std::vector<uint8_t>> MinCore(UserAddr addr, uint64_t length);
+  // Called by a Mappable (without its locks): drop every platform mapping of its pages
+  // [first, end). Safe from any thread; pages are re-faulted from the file later.
+  void InvalidateFilePages(const Mappable& mappable, uint64_t first, uint64_t end);
 
   // brk(2): returns the (possibly unchanged) break.
   UserAddr Brk(UserAddr addr);
@@ -81,13 +107,15 @@ class MemoryManager {
   }
   // The sentry's views of [addr, addr+length) for host I/O straight into application memory.
   // Stops at the first inaccessible byte; EFAULT when that is the first byte. Views stay valid
-  // only while no other thread unmaps the range (a task's own syscall cannot race with itself).
+  // only while no other thread unmaps the range or truncates a file mapped there (a task's own
+  // syscall cannot race with itself). File pages side by side in the MemoryFile make one view.
   Result<std::vector<iovec>> Translate(UserAddr addr, uint64_t length, uint8_t access,
                                        size_t max_views = 1024);
 
-  // A fault at addr that the platform reported: true when it was a stack growth the MM served
-  // (the application may simply continue), false when the fault is the application's.
-  bool HandleFault(uint64_t addr);
+  // A fault at addr that the platform reported (si_code as in its siginfo): a stack growth or
+  // a file page not mapped yet is served here and the application continues; anything else is
+  // the application's (SIGSEGV as reported, or SIGBUS past the end of a mapped file).
+  FaultResult HandleFault(uint64_t addr, int si_code);
 
   // fork(2): a copy of this address space (private memory copied, shared memory shared),
   // mapped into `as`, which the calling thread must be able to drive.
@@ -100,6 +128,18 @@ class MemoryManager {
  private:
   Result<void> CopyChunks(UserAddr addr, uint64_t length, uint8_t access,
                           const std::function<void(uint8_t*, uint64_t)>& fn);
+  // The sentry's view of `addr` inside `v` and how many bytes from there are contiguous there
+  // (to the end of the VMA, or of the page for file pages); EFAULT past the end of a file.
+  Result<std::pair<uint8_t*, uint64_t>> ResolveLocked(const Vma& v, uint64_t addr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds a VMA over [start, start+length) of the file pages `like` maps, continuing at
+  // `file_offset`. Nothing is mapped in the platform until it faults.
+  void InsertFileVmaLocked(const Vma& like, uint64_t start, uint64_t length, uint64_t file_offset)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Maps the present file pages around the faulting page of `v` at `addr`.
+  FaultResult FaultFilePageLocked(const Vma& v, uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The address space is about to hold file pages that other threads may have to drop.
+  void NoteMapperLocked(const std::shared_ptr<Mappable>& m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Creates fresh zeroed memory for [start, start+length) and maps it. Caller checked the range.
   Result<void> MapNewLocked(uint64_t start, uint64_t length, uint8_t perms, bool shared,
                             bool growsdown, std::string name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -117,6 +157,8 @@ class MemoryManager {
   uint64_t brk_start_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t brk_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t mapped_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // sum of VMA lengths, for RLIMIT_AS
+  // Files this address space registered with (AddMapper), to deregister when it dies.
+  std::vector<std::weak_ptr<Mappable>> mapped_files_ ABSL_GUARDED_BY(mu_);
 };
 
 // Converts PROT_* bits to platform access bits.

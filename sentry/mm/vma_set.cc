@@ -13,7 +13,8 @@ SharedMemory::~SharedMemory() { file.Free(offset, length); }
 bool Vma::CanMergeWith(const Vma& next) const {
   return !special && !next.special && end == next.start && perms == next.perms && max_perms == next.max_perms &&
          shared == next.shared && growsdown == next.growsdown && name == next.name &&
-         offset + length() == next.offset && owner == next.owner;
+         owner == next.owner && mappable == next.mappable &&
+         (mappable ? file_offset + length() == next.file_offset : offset + length() == next.offset);
 }
 
 const Vma* VmaSet::Find(uint64_t addr) const {
@@ -60,6 +61,7 @@ void VmaSet::SplitAt(uint64_t addr) {
   Vma upper = v;
   upper.start = addr;
   upper.offset = v.OffsetOf(addr);
+  upper.file_offset = v.FileOffsetOf(addr);
   v.end = addr;
   vmas_.emplace(addr, std::move(upper));
 }

@@ -1,6 +1,9 @@
-// VmaSet: the virtual memory areas of one address space, keyed by start address. Each VMA maps
-// [start, end) to MemoryFile offsets [offset, offset + (end - start)) and owns that range.
-// Not thread safe; the MemoryManager locks.
+// VmaSet: the virtual memory areas of one address space, keyed by start address. A VMA is
+// backed in one of three ways: private anonymous memory (it maps [start, end) to MemoryFile
+// offsets [offset, offset + (end - start)) and owns that range), shared anonymous memory (the
+// same, but the range belongs to a SharedMemory that several VMAs keep alive), or the pages of a
+// file (`mappable`: a MAP_SHARED mapping of a tmpfs file, whose pages the file owns and hands
+// out one by one, on demand). Not thread safe; the MemoryManager locks.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +16,7 @@
 namespace sentry::mm {
 
 class MemoryFile;
+class Mappable;
 
 // Memory that several VMAs (a MAP_SHARED region split, or inherited by fork) keep alive together:
 // the range goes back to the MemoryFile when the last of them lets go.
@@ -34,12 +38,19 @@ struct Vma {
   // Provided by the platform in every address space (the vDSO): no MemoryFile memory behind it,
   // and the sentry neither copies through it nor changes it.
   bool special = false;
-  uint64_t offset = 0;    // MemoryFile offset of start
+  uint64_t offset = 0;    // MemoryFile offset of start (anonymous memory only)
   std::shared_ptr<SharedMemory> owner;  // set for MAP_SHARED memory; else the VMA owns its range
+  // Set for a shared mapping of a file's own pages: nothing is mapped in the platform until the
+  // application touches it, and `offset`/`owner` are unused.
+  std::shared_ptr<Mappable> mappable;
+  uint64_t file_offset = 0;  // file offset of start, for mappable VMAs
   std::string name;       // "[heap]", "[stack]", a file path, or empty
 
   uint64_t length() const { return end - start; }
   uint64_t OffsetOf(uint64_t addr) const { return offset + (addr - start); }
+  uint64_t FileOffsetOf(uint64_t addr) const { return file_offset + (addr - start); }
+  // Whether the VMA owns its MemoryFile range (private anonymous memory): unmapping frees it.
+  bool OwnsMemory() const { return !special && !owner && !mappable; }
   // Whether `next` continues this VMA seamlessly (same attributes, contiguous memory).
   bool CanMergeWith(const Vma& next) const;
 };

@@ -39,6 +39,10 @@ class AddressSpace {
   // whatever was mapped there. Also used to change protections of a mapped range.
   virtual Result<void> MapFile(uint64_t addr, uint64_t offset, uint64_t len, uint8_t perms) = 0;
   virtual void Unmap(uint64_t addr, uint64_t len) = 0;
+  // From now on MapFile and Unmap may also be called on host threads that run no task here (a
+  // process truncating a file that this address space maps drops the file's pages here). Called
+  // on a thread that can drive this address space; once is enough.
+  virtual Result<void> EnableForeignAccess() { return {}; }
   // Makes room for one more task to run here (a new thread, or a vfork child sharing the
   // memory). Called on the host thread of a task that runs here already, before the new task's
   // first Switch.

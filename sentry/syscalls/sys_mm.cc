@@ -1,10 +1,11 @@
-// The memory syscalls: brk and the mmap family (anonymous memory for now).
+// The memory syscalls: brk and the mmap family.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "sentry/kernel/kernel.h"
+#include "sentry/mm/mappable.h"
 #include "sentry/syscalls/table.h"
 
 namespace sentry::syscalls {
@@ -33,9 +34,11 @@ std::string MappingName(const vfs::FileDescription& file) {
   return name;
 }
 
-// A file mapping, as a private copy of the file's pages: right for MAP_PRIVATE, and for read-only
-// MAP_SHARED as long as nobody writes the file meanwhile. Writable shared mappings need the file's
-// pages themselves (tmpfs can give them), which comes later: ENODEV until then.
+// A file mapping. MAP_SHARED of a file whose pages live in the MemoryFile (tmpfs, memfd, the
+// overlay's upper files, /dev/shm) maps those pages themselves, on demand, so the mapping and
+// read(2)/write(2) see one another at once. Anything else is a private copy of the file's pages
+// made now: right for MAP_PRIVATE, and for read-only MAP_SHARED of host files as long as nobody
+// writes the file meanwhile. Writable shared mappings of host (gofer) files: ENODEV.
 Result<uint64_t> MapFile(kernel::Task& t, uint64_t addr, uint64_t length, int prot, int flags,
                          int fd, uint64_t offset) {
   auto file = TRY(t.fds().Get(fd));
@@ -43,16 +46,32 @@ Result<uint64_t> MapFile(kernel::Task& t, uint64_t addr, uint64_t length, int pr
   if (!file->path().dentry || file->path().inode().IsDir()) return Err(ENODEV);
   if (!file->Readable()) return Err(EACCES);
   bool shared = (flags & MAP_TYPE) != MAP_PRIVATE;
-  if (shared && (prot & PROT_WRITE)) {
-    if (!file->Writable()) return Err(EACCES);
-    // A sealed memfd refuses writable shared mappings before the lack of them shows.
-    if (auto seals = file->GetSeals(); seals && (*seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))) {
-      return Err(EPERM);
-    }
-    t.kernel().ReportUnsupported(SYS_mmap);
-    return Err(ENODEV);
-  }
   if (static_cast<int64_t>(offset) < 0) return Err(EOVERFLOW);
+  if (shared) {
+    auto seals = file->GetSeals();
+    bool write_sealed = seals && (*seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE));
+    if (prot & PROT_WRITE) {
+      if (!file->Writable()) return Err(EACCES);
+      if (write_sealed) return Err(EPERM);
+    }
+    if (auto mappable = file->GetMappable()) {
+      // Linux's VM_MAYWRITE: a read-only open or a write seal keeps mprotect from adding write.
+      uint8_t max_perms = platform::kAccessRead | platform::kAccessWrite | platform::kAccessExec;
+      if (!file->Writable() || write_sealed) max_perms &= ~platform::kAccessWrite;
+      UserAddr at = TRY(t.mm().MMapFile({.addr = addr,
+                                         .length = length,
+                                         .prot = prot,
+                                         .flags = flags,
+                                         .name = MappingName(*file),
+                                         .address_space_limit = AddressSpaceLimit(t)},
+                                        std::move(mappable), offset, max_perms));
+      return at.value;
+    }
+    if (prot & PROT_WRITE) {
+      t.kernel().ReportUnsupported(SYS_mmap);
+      return Err(ENODEV);
+    }
+  }
   struct stat st = TRY(file->Stat());
   int anon_flags = (flags & ~MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS;
   UserAddr at = TRY(t.mm().MMap({.addr = addr,
@@ -81,6 +100,7 @@ Result<uint64_t> Sys_mmap(kernel::Task& t, const Args& a) {
   int fd = ArgInt(a[4]);
   uint64_t offset = a[5];
   if (!IsPageAligned(offset)) return Err(EINVAL);
+  if (a[1] == 0) return Err(EINVAL);  // before any check of the file, as Linux
   if ((flags & MAP_TYPE) == MAP_SHARED_VALIDATE && (flags & ~kKnownMapFlags)) {
     return Err(EOPNOTSUPP);
   }
@@ -115,6 +135,17 @@ Result<uint64_t> Sys_madvise(kernel::Task& t, const Args& a) {
   return 0;
 }
 
+Result<uint64_t> Sys_msync(kernel::Task& t, const Args& a) {
+  TRY(t.mm().MSync(UserAddr(a[0]), a[1], ArgInt(a[2])));
+  return 0;
+}
+
+Result<uint64_t> Sys_mincore(kernel::Task& t, const Args& a) {
+  std::vector<uint8_t> vec = TRY(t.mm().MinCore(UserAddr(a[0]), a[1]));
+  TRY(t.mm().CopyOut(UserAddr(a[2]), vec.data(), vec.size()));
+  return 0;
+}
+
 }  // namespace
 
 void RegisterMemorySyscalls(SyscallTable& t) {
@@ -124,6 +155,8 @@ void RegisterMemorySyscalls(SyscallTable& t) {
   t.handlers[SYS_mprotect] = Sys_mprotect;
   t.handlers[SYS_mremap] = Sys_mremap;
   t.handlers[SYS_madvise] = Sys_madvise;
+  t.handlers[SYS_msync] = Sys_msync;
+  t.handlers[SYS_mincore] = Sys_mincore;
 }
 
 }  // namespace sentry::syscalls

@@ -22,6 +22,7 @@
 
 namespace sentry::mm {
 class MemoryManager;
+class Mappable;
 }
 
 namespace sentry::vfs {
@@ -76,6 +77,9 @@ class FileDescription {
   // description is writable and the bits known.
   virtual Result<uint32_t> GetSeals() { return Err(EINVAL); }
   virtual Result<void> AddSeals(uint32_t /*seals*/) { return Err(EINVAL); }
+  // The file's own pages for MAP_SHARED mappings (files whose data lives in the MemoryFile:
+  // tmpfs, memfds, an overlay's upper files); null for the rest, whose mappings are copies.
+  virtual std::shared_ptr<mm::Mappable> GetMappable() { return nullptr; }
 
   // Whether pread/pwrite make sense (Linux's FMODE_PREAD): not for pipes, FIFOs and sockets.
   virtual bool Positional() const {

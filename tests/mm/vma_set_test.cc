@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sentry/mm/mappable.h"
+
 namespace sentry::mm {
 namespace {
 
@@ -74,6 +76,53 @@ TEST(VmaSetTest, UpdateSplitsThenMergesBack) {
   s.Update(3 * kPage, 6 * kPage, [](Vma& v) { v.perms = 3; });
   EXPECT_EQ(s.size(), 1u);
   EXPECT_EQ(s.Find(4 * kPage)->end, 10 * kPage);
+}
+
+// A file with no pages: only its identity matters to the VmaSet.
+class NoPages : public Mappable {
+ public:
+  Result<uint64_t> PageFor(uint64_t) override { return Err(ENXIO); }
+  void ForEachPresentPage(uint64_t, uint64_t,
+                          const std::function<void(uint64_t, uint64_t)>&) override {}
+};
+
+Vma FileVma(uint64_t start, uint64_t end, std::shared_ptr<Mappable> file, uint64_t file_offset) {
+  Vma v = Make(start, end, 0);
+  v.shared = true;
+  v.mappable = std::move(file);
+  v.file_offset = file_offset;
+  return v;
+}
+
+TEST(VmaSetTest, FileVmasMergeOnlyAtContiguousOffsetsOfTheSameFile) {
+  auto a = std::make_shared<NoPages>(), b = std::make_shared<NoPages>();
+  VmaSet s;
+  s.Insert(FileVma(0, 2 * kPage, a, 0));
+  s.Insert(FileVma(2 * kPage, 4 * kPage, a, 2 * kPage));  // continues the file: merges
+  s.Insert(FileVma(4 * kPage, 5 * kPage, a, 0));          // same file, offset jumps back
+  s.Insert(FileVma(5 * kPage, 6 * kPage, b, kPage));      // another file
+  EXPECT_EQ(s.size(), 3u);
+  EXPECT_EQ(s.Find(3 * kPage)->start, 0u);
+  EXPECT_EQ(s.Find(3 * kPage)->end, 4 * kPage);
+  // Anonymous memory next to file pages never merges with them, whatever the offsets say.
+  s.Insert(Make(6 * kPage, 7 * kPage, 2 * kPage));
+  EXPECT_EQ(s.size(), 4u);
+}
+
+TEST(VmaSetTest, SplittingAFileVmaKeepsEachPiecesFileOffset) {
+  auto a = std::make_shared<NoPages>();
+  VmaSet s;
+  s.Insert(FileVma(10 * kPage, 20 * kPage, a, 100 * kPage));
+  auto removed = s.Remove(12 * kPage, 13 * kPage);
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0].file_offset, 102 * kPage);
+  EXPECT_EQ(s.Find(15 * kPage)->file_offset, 103 * kPage);
+  EXPECT_EQ(s.Find(15 * kPage)->FileOffsetOf(15 * kPage), 105 * kPage);
+  EXPECT_FALSE(s.Find(15 * kPage)->OwnsMemory());
+  s.Update(16 * kPage, 17 * kPage, [](Vma& v) { v.perms = 1; });
+  s.Update(16 * kPage, 17 * kPage, [](Vma& v) { v.perms = 3; });
+  EXPECT_EQ(s.size(), 2u);  // the pieces rejoined
+  EXPECT_EQ(s.Find(19 * kPage)->start, 13 * kPage);
 }
 
 }  // namespace

@@ -86,6 +86,27 @@ TEST_F(PtracePlatformTest, NothingButMapFileIsMapped) {
   EXPECT_EQ(reinterpret_cast<uint64_t>(r->info.si_addr), kCodeAddr);
 }
 
+TEST_F(PtracePlatformTest, AThreadThatRunsNoTaskThereChangesMappingsThroughTheSpareThread) {
+  // As when another process truncates a file this address space maps.
+  ASSERT_TRUE(as_->EnableForeignAccess());
+  std::thread([this] { as_->Unmap(kCodeAddr, 4096); }).join();
+  auto state = sentry::arch::CpuState::ForEntry(kCodeAddr, 0);
+  auto r = ctx_->Switch(*as_, state);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->kind, SwitchKind::kFault);
+  EXPECT_EQ(reinterpret_cast<uint64_t>(r->info.si_addr), kCodeAddr);
+  // Mapping works the same way, and more than once (the spare thread is parked again).
+  sentry::Result<void> mapped;
+  std::thread([&] {
+    mapped = as_->MapFile(kCodeAddr, code_offset_, 4096, kAccessRead | kAccessExec);
+  }).join();
+  ASSERT_TRUE(mapped);
+  state = sentry::arch::CpuState::ForEntry(kCodeAddr, 0);
+  r = ctx_->Switch(*as_, state);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->kind, SwitchKind::kSyscall);
+}
+
 TEST_F(PtracePlatformTest, InterruptFromAnotherThreadStopsASpinningTask) {
   auto state = sentry::arch::CpuState::ForEntry(kSpin, 0);
   std::thread interrupter([this] {

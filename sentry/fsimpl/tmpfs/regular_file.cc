@@ -22,8 +22,14 @@ RegularInode::RegularInode(std::shared_ptr<Superblock> sb, mode_t mode, uint32_t
     : TmpfsInode(std::move(sb), S_IFREG | (mode & 07777), uid, gid) {}
 
 RegularInode::~RegularInode() {
-  absl::MutexLock lock(&mu_);
-  FreePagesFromLocked(0);
+  // No mapping holds the file any more (a mapping keeps its inode alive).
+  std::vector<std::pair<uint64_t, uint64_t>> pages;
+  {
+    absl::MutexLock lock(&mu_);
+    DetachPagesLocked(0, UINT64_MAX);
+    pages.swap(detached_);
+  }
+  FreePages(pages);
 }
 
 Result<std::shared_ptr<vfs::FileDescription>> RegularInode::Open(const vfs::VirtualDentry& path,
@@ -45,6 +51,59 @@ Result<uint64_t> RegularInode::FileOffsetOfPage(uint64_t page_index, bool alloca
   uint64_t offset = TRY(sb().AllocatePages(1));
   pages_.emplace(page_index, offset);
   return offset;
+}
+
+void RegularInode::ForEachPresentPage(uint64_t first, uint64_t count,
+                                      const std::function<void(uint64_t, uint64_t)>& fn) {
+  absl::ReaderMutexLock lock(&mu_);
+  uint64_t end = std::min(first + count, PagesFor(size_));
+  for (auto it = pages_.lower_bound(first); it != pages_.end() && it->first < end; ++it) {
+    fn(it->first, it->second);
+  }
+}
+
+void RegularInode::FillHoles(uint64_t first, uint64_t count) {
+  absl::MutexLock lock(&mu_);
+  uint64_t end = std::min(first + count, PagesFor(size_));
+  uint64_t page = first;
+  while (page < end) {
+    auto it = pages_.lower_bound(page);
+    if (it != pages_.end() && it->first == page) {
+      ++page;
+      continue;
+    }
+    // The run of holes from here: one allocation, contiguous in the MemoryFile when it can be.
+    uint64_t run_end = it == pages_.end() ? end : std::min(end, it->first);
+    Result<uint64_t> mem = sb().AllocatePages(run_end - page);
+    if (!mem) return;  // no room for the run: the faults will allocate page by page
+    for (uint64_t i = page; i < run_end; ++i) pages_.emplace(i, *mem + (i - page) * kPageSize);
+    page = run_end;
+  }
+}
+
+void RegularInode::NoteMappedWrite() {
+  absl::MutexLock lock(&mu_);
+  mtime_ = ctime_ = Now();
+}
+
+Result<void> RegularInode::PunchHole(uint64_t first, uint64_t end) {
+  absl::MutexLock t(&truncate_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (seals_ & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return Err(EPERM);
+    DetachPagesLocked(first, end);
+    mtime_ = ctime_ = Now();
+  }
+  ReleaseDetached();
+  return {};
+}
+
+Result<void> RegularInode::SetStat(const vfs::SetStatRequest& req) {
+  if (!req.size) return TmpfsInode::SetStat(req);
+  absl::MutexLock t(&truncate_mu_);
+  auto r = TmpfsInode::SetStat(req);
+  ReleaseDetached();
+  return r;
 }
 
 Result<uint64_t> RegularInode::Read(std::span<const iovec> dst, uint64_t offset) {
@@ -137,9 +196,13 @@ Result<RegularInode::WriteResult> RegularInode::Write(std::span<const iovec> src
 
 Result<void> RegularInode::Truncate(uint64_t size) {
   if (size > static_cast<uint64_t>(INT64_MAX)) return Err(EINVAL);
-  absl::MutexLock lock(&mu_);
-  TRY(SetSizeLocked(size));
-  mtime_ = ctime_ = Now();
+  absl::MutexLock t(&truncate_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    TRY(SetSizeLocked(size));
+    mtime_ = ctime_ = Now();
+  }
+  ReleaseDetached();
   return {};
 }
 
@@ -156,31 +219,51 @@ Result<bool> RegularInode::SetSizeLocked(uint64_t size) {
         std::memset(sb().memory().Access(it->second) + in_page, 0, kPageSize - in_page);
       }
     }
-    FreePagesFromLocked(PagesFor(size));
+    DetachPagesLocked(PagesFor(size), UINT64_MAX);
   }
   bool changed = size != size_;
   size_ = size;
   return changed;
 }
 
-void RegularInode::FreePagesFromLocked(uint64_t first_page) {
+void RegularInode::DetachPagesLocked(uint64_t first_page, uint64_t end_page) {
   auto begin = pages_.lower_bound(first_page);
+  auto end = end_page == UINT64_MAX ? pages_.end() : pages_.lower_bound(end_page);
+  detached_.insert(detached_.end(), begin, end);
+  pages_.erase(begin, end);
+}
+
+void RegularInode::ReleaseDetached() {
+  std::vector<std::pair<uint64_t, uint64_t>> pages;
+  {
+    absl::MutexLock lock(&mu_);
+    pages.swap(detached_);
+  }
+  if (pages.empty()) return;
+  uint64_t first = UINT64_MAX, last = 0;
+  for (const auto& [index, offset] : pages) {
+    first = std::min(first, index);
+    last = std::max(last, index);
+  }
+  InvalidateMappings(first, last + 1);
+  FreePages(pages);
+}
+
+void RegularInode::FreePages(const std::vector<std::pair<uint64_t, uint64_t>>& pages) {
   // Pages that were allocated together usually sit side by side in the MemoryFile too: free
   // such runs with one call (one hole punch) each.
   uint64_t run_offset = 0, run_pages = 0, next_index = 0;
-  for (auto it = begin; it != pages_.end(); ++it) {
-    if (run_pages > 0 && it->first == next_index &&
-        it->second == run_offset + run_pages * kPageSize) {
+  for (const auto& [index, offset] : pages) {
+    if (run_pages > 0 && index == next_index && offset == run_offset + run_pages * kPageSize) {
       ++run_pages;
     } else {
       if (run_pages > 0) sb().FreePages(run_offset, run_pages);
-      run_offset = it->second;
+      run_offset = offset;
       run_pages = 1;
     }
-    next_index = it->first + 1;
+    next_index = index + 1;
   }
   if (run_pages > 0) sb().FreePages(run_offset, run_pages);
-  pages_.erase(begin, pages_.end());
 }
 
 Result<int64_t> RegularInode::SeekDataOrHole(int64_t offset, bool data) {

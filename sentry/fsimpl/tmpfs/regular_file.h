@@ -1,6 +1,8 @@
 // Regular files: data in the MemoryFile, one page at a time. A page is allocated the first time
 // something is written to it, holes read as zeros, and pages go back to the MemoryFile when the
-// file shrinks or the inode dies (its last name and last open file gone: shared_ptr lifetime).
+// file shrinks or the inode dies (its last name, last open file and last mapping gone:
+// shared_ptr lifetime). MAP_SHARED mappings map the file's pages themselves (mm::Mappable); a
+// page leaving the file is dropped from every address space before it is freed.
 #pragma once
 
 #include <fcntl.h>
@@ -9,12 +11,14 @@
 #include <map>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "sentry/fsimpl/tmpfs/inode.h"
+#include "sentry/mm/mappable.h"
 
 namespace sentry::fsimpl::tmpfs {
 
-class RegularInode : public TmpfsInode {
+class RegularInode : public TmpfsInode, public mm::Mappable {
  public:
   RegularInode(std::shared_ptr<Superblock> sb, mode_t mode, uint32_t uid, uint32_t gid);
   ~RegularInode() override;
@@ -27,6 +31,17 @@ class RegularInode : public TmpfsInode {
   // zeroed page when `allocate`, ENODATA otherwise; ENOSPC when the file system is full.
   // The offset stays valid until the file is truncated below the page or destroyed.
   Result<uint64_t> FileOffsetOfPage(uint64_t page_index, bool allocate);
+
+  // mm::Mappable: the pages of MAP_SHARED mappings.
+  Result<uint64_t> PageFor(uint64_t index) override { return FileOffsetOfPage(index, true); }
+  void ForEachPresentPage(uint64_t first, uint64_t count,
+                          const std::function<void(uint64_t, uint64_t)>& fn) override;
+  void NoteMappedWrite() override;
+  void FillHoles(uint64_t first, uint64_t count) override;
+  Result<void> PunchHole(uint64_t first, uint64_t end) override;
+
+  // truncate(2) goes through here: pages it cuts off leave every mapping before they are freed.
+  Result<void> SetStat(const vfs::SetStatRequest& req) override;
 
   // pread: reads at `offset` (>= 0) up to the end of the file.
   Result<uint64_t> Read(std::span<const iovec> dst, uint64_t offset);
@@ -51,8 +66,8 @@ class RegularInode : public TmpfsInode {
   // F_SEAL_SHRINK size changes that way, F_SEAL_EXEC changes to the execute bits.
   uint32_t seals() const;
   // F_ADD_SEALS: EPERM once F_SEAL_SEAL is there. F_SEAL_EXEC on an executable file brings the
-  // write seals with it (Linux's W^X rule). F_SEAL_WRITE needs no writable shared mapping to
-  // be gone first: the sentry makes none of files.
+  // write seals with it (Linux's W^X rule). F_SEAL_WRITE does not yet check that no writable
+  // shared mapping is left (Linux's EBUSY).
   Result<void> AddSeals(uint32_t seals);
   // The seals a file starts with, before anyone can see it (memfd_create).
   void InitSeals(uint32_t seals);
@@ -67,8 +82,19 @@ class RegularInode : public TmpfsInode {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
  private:
-  // Gives back every page at or after `first_page`.
-  void FreePagesFromLocked(uint64_t first_page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes pages [first_page, end_page) out of the file; they wait in detached_ until no
+  // mapping can reach them (ReleaseDetached).
+  void DetachPagesLocked(uint64_t first_page, uint64_t end_page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the detached pages from every address space that maps the file, then frees them.
+  // Called with truncate_mu_ held and mu_ not held.
+  void ReleaseDetached() ABSL_EXCLUSIVE_LOCKS_REQUIRED(truncate_mu_);
+  // Gives pages (index, MemoryFile offset) back to the MemoryFile, a contiguous run per call.
+  void FreePages(const std::vector<std::pair<uint64_t, uint64_t>>& pages);
+
+  // Serialises the changes that take pages away (truncation, hole punching) from start to the
+  // end of their invalidation, so each frees only pages no mapping can reach. Before mu_.
+  absl::Mutex truncate_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::vector<std::pair<uint64_t, uint64_t>> detached_ ABSL_GUARDED_BY(mu_);
 
   uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
   // Page index in the file -> MemoryFile offset of that page; absent pages are holes. Pages at
@@ -89,6 +115,7 @@ class RegularFile : public vfs::FileDescription {
   Result<void> Truncate(uint64_t size) override { return inode_->Truncate(size); }
   Result<uint32_t> GetSeals() override;
   Result<void> AddSeals(uint32_t seals) override;
+  std::shared_ptr<mm::Mappable> GetMappable() override { return inode_; }
 
   RegularInode& inode() const { return *inode_; }
 
