@@ -9,9 +9,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "sentry/base/errno.h"
 #include "sentry/base/user_addr.h"
@@ -58,6 +60,20 @@ class MemoryManager {
   Result<UserAddr> MRemap(UserAddr old_addr, uint64_t old_length, uint64_t new_length, int flags,
                           UserAddr new_addr, uint64_t address_space_limit = UINT64_MAX);
   Result<void> MAdvise(UserAddr addr, uint64_t length, int advice);
+
+  // SysV shared memory (kernel/ipc owns the segments; the code is in shm_mapping.cc).
+  // MapShared maps the whole of `owner`'s range as MAP_SHARED memory (req.flags: MAP_FIXED to
+  // replace what is at req.addr, MAP_FIXED_NOREPLACE for exactly req.addr or EINVAL; else a hint)
+  // with `max_prot` bounding later mprotects. VMAs keep a copy of `owner`, so its use count
+  // counts them (fork adds, unmapping removes): shm_nattch.
+  Result<UserAddr> MapShared(std::shared_ptr<SharedMemory> owner, const MMapRequest& req,
+                             int max_prot);
+  // Unmaps segment attachments; `segment_size` tells a segment's memory (its size in bytes)
+  // from other shared memory (nullopt). With `at`, the attachment at `at` as shmdt(2) finds it
+  // (EINVAL when there is none); without, every attachment (a process's exit).
+  Result<void> UnmapShared(std::optional<UserAddr> at,
+                           absl::FunctionRef<std::optional<uint64_t>(const SharedMemory&)>
+                               segment_size);
 
   // brk(2): returns the (possibly unchanged) break.
   UserAddr Brk(UserAddr addr);
