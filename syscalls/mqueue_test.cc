@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -142,6 +143,33 @@ TEST(MqueueTest, AttributeLimits) {
                 return 2;
               }
               return 0;
+            }),
+            0);
+}
+
+TEST(MqueueTest, QueuesCountAgainstRlimitMsgqueue) {
+  QueueName big(18), small(19);
+  // Another user, whose queues are all this test's.
+  EXPECT_EQ(InChild([&] {
+              if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) {
+                return 1;
+              }
+              rlimit lim = {1000, 1000};
+              if (setrlimit(RLIMIT_MSGQUEUE, &lim) != 0) return 2;
+              mq_attr a = Attr(4, 1024);
+              if (mq_open(big.c_str(), O_CREAT | O_RDWR, 0600, &a) != -1 || errno != EMFILE) {
+                return 3;
+              }
+              a = Attr(2, 8);
+              mqd_t q = mq_open(small.c_str(), O_CREAT | O_RDWR, 0600, &a);
+              if (q == -1) return 4;
+              // The charge goes with the queue.
+              mq_close(q);
+              if (mq_unlink(small.c_str()) != 0) return 5;
+              q = mq_open(small.c_str(), O_CREAT | O_RDWR, 0600, &a);
+              if (q == -1) return 6;
+              mq_close(q);
+              return mq_unlink(small.c_str()) == 0 ? 0 : 7;
             }),
             0);
 }
@@ -421,6 +449,47 @@ TEST(MqueueTest, NotifySignal) {
             }),
             0);
   sigprocmask(SIG_SETMASK, &old, nullptr);
+}
+
+TEST(MqueueTest, NotifyAnotherProcess) {
+  QueueName name(20);
+  Fd q(Create(name, 2, 8));
+  ASSERT_TRUE(q.ok());
+  int qfd = q.get();
+  pid_t parent = getpid();
+  Pipe registered;
+  ASSERT_TRUE(registered.ok());
+  pid_t pid = fork();
+  if (pid == 0) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    sigevent sev{};
+    sev.sigev_notify = SIGEV_SIGNAL;
+    sev.sigev_signo = SIGUSR2;
+    sev.sigev_value.sival_int = 7;
+    if (mq_notify(qfd, &sev) != 0) _exit(1);
+    char c = 1;
+    if (write(registered.w(), &c, 1) != 1) _exit(2);
+    siginfo_t info{};
+    timespec wait = {30, 0};
+    if (sigtimedwait(&set, &info, &wait) != SIGUSR2) _exit(3);
+    _exit(info.si_code == SI_MESGQ && info.si_pid == parent && info.si_value.sival_int == 7 ? 0
+                                                                                            : 4);
+  }
+  ASSERT_GT(pid, 0);
+  char c;
+  ASSERT_EQ(read(registered.r(), &c, 1), 1);
+  sigevent mine{};
+  mine.sigev_notify = SIGEV_NONE;
+  EXPECT_SYSCALL_ERRNO(EBUSY, mq_notify(q.get(), &mine));
+  // Unregistering is the owner's business: this does nothing.
+  EXPECT_SYSCALL_OK(mq_notify(q.get(), nullptr));
+  ASSERT_SYSCALL_OK(mq_send(q.get(), "m", 1, 0));
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 TEST(MqueueTest, NotifyArguments) {

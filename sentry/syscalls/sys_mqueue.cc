@@ -1,6 +1,7 @@
 // POSIX message queues: mq_open, mq_unlink, mq_timedsend, mq_timedreceive, mq_notify,
 // mq_getsetattr. The queues and their file system are in fsimpl/mqueue.
 #include <linux/capability.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -115,8 +116,13 @@ Result<uint64_t> Sys_mq_open(kernel::Task& t, const Args& a) {
       std::lock_guard lock(t.fs().mu);
       umask = t.fs().umask;
     }
+    uint64_t bytes_limit;
+    {
+      std::lock_guard lock(t.thread_group().mu());
+      bytes_limit = t.thread_group().limits().Get(RLIMIT_MSGQUEUE).cur;
+    }
     inode = TRY(root.CreateQueue(name, mode & ~umask & 0777, creds, attr ? &*attr : nullptr,
-                                 Capable(t, CAP_SYS_RESOURCE)));
+                                 Capable(t, CAP_SYS_RESOURCE), bytes_limit));
   }
   // A dentry of its own, outside the root's cache: mq_unlink drops names from the caches of
   // the mounted instances only.

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <climits>
 #include <ctime>
 
@@ -22,6 +23,11 @@ timespec Now() {
   clock_gettime(CLOCK_REALTIME, &ts);
   return ts;
 }
+
+// Linux's bookkeeping per message (struct msg_msg) and per priority (posix_msg_tree_node),
+// counted against RLIMIT_MSGQUEUE with the messages themselves.
+constexpr uint64_t kMessageOverhead = 48;
+constexpr uint64_t kPriorityOverhead = 48;
 
 // The checks lookup_one_len makes of a single name, and simple_lookup's length limit.
 Result<void> CheckName(std::string_view name) {
@@ -131,6 +137,20 @@ std::string Queue::StatusText() {
                          signo, pid);
 }
 
+bool QueueBytesByUser::Charge(uint32_t uid, uint64_t bytes, uint64_t limit) {
+  absl::MutexLock lock(&mu_);
+  uint64_t& used = bytes_[uid];
+  if (used + bytes < used || used + bytes > limit) return false;
+  used += bytes;
+  return true;
+}
+
+void QueueBytesByUser::Uncharge(uint32_t uid, uint64_t bytes) {
+  absl::MutexLock lock(&mu_);
+  uint64_t& used = bytes_[uid];
+  used -= std::min(used, bytes);
+}
+
 RootInode::RootInode() : vfs::Inode(S_IFDIR), mtime_(Now()) {}
 
 Result<struct stat> RootInode::Stat() {
@@ -163,7 +183,8 @@ Result<std::vector<vfs::DirEntry>> RootInode::ReadDir() {
 
 Result<std::shared_ptr<QueueInode>> RootInode::CreateQueue(std::string_view name, mode_t mode,
                                                            const vfs::FsCredentials& creds,
-                                                           const mq_attr* attr, bool privileged) {
+                                                           const mq_attr* attr, bool privileged,
+                                                           uint64_t bytes_limit) {
   TRY(CheckName(name));
   long max_msgs = kDefaultMaxMsg, msg_size = kDefaultMsgSize;
   if (attr != nullptr) {
@@ -174,11 +195,16 @@ Result<std::shared_ptr<QueueInode>> RootInode::CreateQueue(std::string_view name
     max_msgs = attr->mq_maxmsg;
     msg_size = attr->mq_msgsize;
   }
+  // Both at most 2^16 and 2^24: no overflow.
+  uint64_t bytes = static_cast<uint64_t>(max_msgs) * (msg_size + kMessageOverhead) +
+                   std::min<uint64_t>(max_msgs, kPrioMax) * kPriorityOverhead;
   absl::MutexLock lock(&mu_);
   if (queues_.contains(name)) return Err(EEXIST);
   if (queues_.size() >= static_cast<size_t>(kQueuesMax) && !privileged) return Err(ENOSPC);
-  auto inode = std::make_shared<QueueInode>(this, next_ino_++, mode & 07777, creds.uid, creds.gid,
-                                            std::make_shared<Queue>(max_msgs, msg_size));
+  if (!charges_->Charge(creds.uid, bytes, bytes_limit)) return Err(EMFILE);
+  auto inode =
+      std::make_shared<QueueInode>(this, next_ino_++, mode & 07777, creds.uid, creds.gid,
+                                   std::make_shared<Queue>(max_msgs, msg_size), charges_, bytes);
   queues_.emplace(std::string(name), inode);
   mtime_ = Now();
   return inode;
@@ -186,7 +212,7 @@ Result<std::shared_ptr<QueueInode>> RootInode::CreateQueue(std::string_view name
 
 Result<std::shared_ptr<vfs::Inode>> RootInode::Create(std::string_view name, mode_t mode,
                                                       const vfs::FsCredentials& creds) {
-  return TRY(CreateQueue(name, mode, creds, nullptr, creds.dac_override));
+  return TRY(CreateQueue(name, mode, creds, nullptr, creds.dac_override, kDefaultBytesLimit));
 }
 
 Result<void> RootInode::Unlink(std::string_view name) {
@@ -214,8 +240,15 @@ Result<std::shared_ptr<vfs::FileDescription>> RootInode::Open(const vfs::Virtual
 }
 
 QueueInode::QueueInode(const void* fs, uint64_t ino, mode_t mode, uint32_t uid, uint32_t gid,
-                       std::shared_ptr<Queue> queue)
-    : vfs::Inode(S_IFREG), fs_(fs), ino_(ino), queue_(std::move(queue)) {
+                       std::shared_ptr<Queue> queue, std::shared_ptr<QueueBytesByUser> charges,
+                       uint64_t charged)
+    : vfs::Inode(S_IFREG),
+      fs_(fs),
+      ino_(ino),
+      queue_(std::move(queue)),
+      charged_uid_(uid),
+      charges_(std::move(charges)),
+      charged_(charged) {
   st_.st_dev = makedev(0, 19);
   st_.st_ino = ino_;
   st_.st_mode = S_IFREG | mode;
@@ -226,6 +259,8 @@ QueueInode::QueueInode(const void* fs, uint64_t ino, mode_t mode, uint32_t uid, 
   st_.st_blksize = 4096;
   st_.st_atim = st_.st_mtim = st_.st_ctim = Now();
 }
+
+QueueInode::~QueueInode() { charges_->Uncharge(charged_uid_, charged_); }
 
 Result<struct stat> QueueInode::Stat() {
   absl::MutexLock lock(&mu_);

@@ -34,6 +34,8 @@ inline constexpr long kHardMaxMsgSize = 16 << 20;
 inline constexpr int kQueuesMax = 256;       // queues_max
 inline constexpr unsigned kPrioMax = 32768;  // MQ_PRIO_MAX
 inline constexpr uint32_t kMqueueMagic = 0x19800202;
+// RLIMIT_MSGQUEUE's default, for queues made by open(2), which knows no caller's limits.
+inline constexpr uint64_t kDefaultBytesLimit = 819200;
 
 // mq_notify's registration: how the registering process hears of a message arriving in an
 // empty queue. `deliver` sends the signal (the syscall layer knows how); it is called without
@@ -94,6 +96,19 @@ class Queue {
 
 class QueueInode;
 
+// What each user's queues may hold against RLIMIT_MSGQUEUE (Linux's user_struct mq_bytes): a
+// queue is charged its whole capacity, with Linux's bookkeeping overhead, while it exists.
+class QueueBytesByUser {
+ public:
+  // Charges `bytes` to `uid` unless that would pass `limit`.
+  bool Charge(uint32_t uid, uint64_t bytes, uint64_t limit);
+  void Uncharge(uint32_t uid, uint64_t bytes);
+
+ private:
+  absl::Mutex mu_;
+  std::map<uint32_t, uint64_t> bytes_ ABSL_GUARDED_BY(mu_);
+};
+
 // The root directory of the instance: the queues by name.
 class RootInode : public vfs::Inode {
  public:
@@ -111,22 +126,27 @@ class RootInode : public vfs::Inode {
   const void* FilesystemId() const override { return this; }
 
   // mq_open with O_CREAT: `attr` null for the defaults, else checked against the limits
-  // (`privileged`: CAP_SYS_RESOURCE raises them to the hard ones). EEXIST if the name is taken.
+  // (`privileged`: CAP_SYS_RESOURCE raises them to the hard ones). EEXIST if the name is taken,
+  // EMFILE if the owner's queues would pass `bytes_limit` (RLIMIT_MSGQUEUE).
   Result<std::shared_ptr<QueueInode>> CreateQueue(std::string_view name, mode_t mode,
                                                   const vfs::FsCredentials& creds,
-                                                  const mq_attr* attr, bool privileged);
+                                                  const mq_attr* attr, bool privileged,
+                                                  uint64_t bytes_limit);
 
  private:
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<QueueInode>, std::less<>> queues_ ABSL_GUARDED_BY(mu_);
   uint64_t next_ino_ ABSL_GUARDED_BY(mu_) = 2;
   timespec mtime_;
+  std::shared_ptr<QueueBytesByUser> charges_ = std::make_shared<QueueBytesByUser>();
 };
 
 class QueueInode : public vfs::Inode {
  public:
   QueueInode(const void* fs, uint64_t ino, mode_t mode, uint32_t uid, uint32_t gid,
-             std::shared_ptr<Queue> queue);
+             std::shared_ptr<Queue> queue, std::shared_ptr<QueueBytesByUser> charges,
+             uint64_t charged);
+  ~QueueInode() override;
   Result<struct stat> Stat() override;
   Result<void> SetStat(const vfs::SetStatRequest& req) override;
   Result<std::shared_ptr<vfs::FileDescription>> Open(const vfs::VirtualDentry& path,
@@ -140,6 +160,9 @@ class QueueInode : public vfs::Inode {
   absl::Mutex mu_;
   struct stat st_ ABSL_GUARDED_BY(mu_) {};
   std::shared_ptr<Queue> queue_;
+  const uint32_t charged_uid_;
+  std::shared_ptr<QueueBytesByUser> charges_;
+  const uint64_t charged_;
 };
 
 // An open queue: what mq_open returns. Reading it gives the status line.
