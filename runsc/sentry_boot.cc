@@ -16,6 +16,7 @@
 #include "sentry/control/server.h"
 #include "sentry/fsimpl/dev/dev.h"
 #include "sentry/fsimpl/gofer/gofer_fs.h"
+#include "sentry/fsimpl/mqueue/mqueue.h"
 #include "sentry/fsimpl/overlay/overlay.h"
 #include "sentry/fsimpl/proc/proc.h"
 #include "sentry/fsimpl/sys/sys.h"
@@ -76,8 +77,8 @@ sentry::Result<void> CheckProcOptions(const std::vector<vfs::MountOption>& optio
   return {};
 }
 
-// The file system types mount(2) knows: tmpfs, proc and sysfs (one tree, shared by every
-// mount of it, as Linux's sysfs is within a network namespace).
+// The file system types mount(2) knows: tmpfs, proc, sysfs and mqueue (the last two one tree
+// each, shared by every mount of it, as Linux's are within a network or IPC namespace).
 void RegisterFilesystems(sentry::kernel::Kernel& kernel,
                          const sentry::fsimpl::proc::HostProcSnapshot& host) {
   namespace tmpfs = sentry::fsimpl::tmpfs;
@@ -115,6 +116,16 @@ void RegisterFilesystems(sentry::kernel::Kernel& kernel,
                             return sys;
                           },
                           .remount = nullptr});
+  // POSIX message queues: one instance (the sandbox's IPC namespace), the one mq_open uses.
+  kernel.filesystems().Register(vfs::FilesystemType{
+      .name = "mqueue",
+      .mount = [&kernel](const vfs::MountArgs& args) -> RootResult {
+        if (!args.options.empty()) return sentry::Err(EINVAL);
+        return kernel.InternalMount("mqueue", sentry::fsimpl::mqueue::NewMqueueMount)
+            ->root()
+            ->inode_ptr();
+      },
+      .remount = nullptr});
 }
 
 // The sandbox's mount tree: the gofer's root (the host's /, served read-only) under an overlay
@@ -157,6 +168,7 @@ absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
   constexpr int kNoSuidDevExec = MS_NOSUID | MS_NODEV | MS_NOEXEC;
   for (const Extra& e :
        {Extra{"/dev", sentry::fsimpl::dev::NewDevFilesystem(memory)->root(), "tmpfs", MS_NOSUID},
+        Extra{"/dev/mqueue", instance("mqueue"), "mqueue", kNoSuidDevExec},
         Extra{"/proc", instance("proc"), "proc", kNoSuidDevExec},
         Extra{"/sys", instance("sysfs"), "sysfs", kNoSuidDevExec}}) {
     // A container's rootfs may lack them (the host's root has them all): made in the overlay.

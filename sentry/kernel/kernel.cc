@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "sentry/fsimpl/host/host_file.h"
+#include "sentry/kernel/ipc/ipc_namespace.h"
 #include "sentry/kernel/task.h"
 #include "sentry/loader/loader.h"
 #include "sentry/vfs/resolve.h"
@@ -16,6 +17,7 @@ Kernel::Kernel(KernelOptions options, std::unique_ptr<mm::MemoryFile> memory,
                std::unique_ptr<platform::Platform> platform)
     : options_(std::move(options)), memory_(std::move(memory)), platform_(std::move(platform)) {
   clock_gettime(CLOCK_BOOTTIME, &boot_boottime_);
+  ipc_ = std::make_unique<ipc::IpcNamespace>(*memory_);
 }
 
 uint64_t Kernel::UptimeNs() const {

@@ -34,6 +34,9 @@ namespace sentry::kernel {
 class Task;
 class ThreadGroup;
 struct FsContext;
+namespace ipc {
+class IpcNamespace;
+}
 // Serves one syscall for a task and returns the value for rax; provided by sentry/syscalls, so
 // the kernel does not depend on the layer above it.
 using SyscallDispatcher = uint64_t (*)(Task& task, uint64_t nr,
@@ -139,6 +142,8 @@ class Kernel {
   platform::Platform& platform() { return *platform_; }
   FutexTable& futexes() { return futexes_; }
   TimerService& timers() { return timers_; }
+  // System V IPC objects (sentry/kernel/ipc): one namespace for the sandbox.
+  ipc::IpcNamespace& ipc() { return *ipc_; }
 
   // Processes (sentry/kernel/process.cc).
   struct CloneRequest {
@@ -271,6 +276,8 @@ class Kernel {
   std::bitset<1024> reported_;
   timespec boot_boottime_{};
   std::atomic_flag report_lock_ = ATOMIC_FLAG_INIT;
+  // Last, so that it goes first: segments give their memory back to memory_.
+  std::unique_ptr<ipc::IpcNamespace> ipc_;
 };
 
 }  // namespace sentry::kernel

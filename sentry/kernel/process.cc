@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "sentry/kernel/ipc/ipc_namespace.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/loader/loader.h"
@@ -138,6 +139,7 @@ Result<void> Kernel::Execve(Task& task, const std::string& path, std::vector<std
     if (task.mm().CopyOutObject<uint32_t>(ctid, 0)) (void)futexes_.Wake(ctid, 1, ~0u);
     task.set_clear_child_tid(UserAddr(0));
   }
+  ipc().ExitMm(task);  // exec detaches shm, while the task can still change its address space
   task.context().Leave(task.mm().address_space());
   task.ReplaceMm(std::move(program->mm));
   task.ReleaseVforkParent();
@@ -213,6 +215,7 @@ void Kernel::TaskExited(Task& task, int wait_status) {
   if (UserAddr ctid = task.clear_child_tid(); ctid.value != 0) {
     if (task.mm().CopyOutObject<uint32_t>(ctid, 0)) (void)futexes_.Wake(ctid, 1, ~0u);
   }
+  ipc().ExitMm(task);  // shm detach, while the task can still change its address space
   task.context().Leave(task.mm().address_space());
   // Its files close before the parent can see it exit (Linux's exit_files comes before
   // exit_notify): a waiter finds its record locks and flocks gone.
@@ -230,7 +233,10 @@ void Kernel::TaskExited(Task& task, int wait_status) {
     status = tg.group_exiting_ ? tg.group_exit_status_ : wait_status;
     procs_cv_.SignalAll();  // KillOtherThreads waits for the others to go
   }
-  if (last) ProcessExited(tg, status);
+  if (last) {
+    ipc().ExitProcess(tg.tgid());  // SEM_UNDO, before the parent can see the exit
+    ProcessExited(tg, status);
+  }
 }
 
 void Kernel::RunTask(std::shared_ptr<Task> task) {

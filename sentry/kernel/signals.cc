@@ -87,6 +87,8 @@ bool RestartsOnlyWithoutHandler(uint64_t nr) {
     case SYS_epoll_pwait2:
     case SYS_nanosleep:
     case SYS_clock_nanosleep:
+    case SYS_msgsnd:
+    case SYS_msgrcv:
       return true;
     default:
       return false;
@@ -97,7 +99,10 @@ bool RestartsOnlyWithoutHandler(uint64_t nr) {
 
 uint64_t RestartCodeForInterruptedSyscall(uint64_t nr) {
   // rt_sigtimedwait's EINTR is final: it is how it reports an unwaited-for signal.
-  if (nr == SYS_rt_sigtimedwait) return static_cast<uint64_t>(-EINTR);
+  // Nor is semop's: System V semaphores are never restarted (signal(7)).
+  if (nr == SYS_rt_sigtimedwait || nr == SYS_semop || nr == SYS_semtimedop) {
+    return static_cast<uint64_t>(-EINTR);
+  }
   return static_cast<uint64_t>(RestartsOnlyWithoutHandler(nr) ? -kERestartNoHand : -kERestartSys);
 }
 

@@ -14,9 +14,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "sentry/base/errno.h"
 #include "sentry/base/user_addr.h"
@@ -84,6 +86,20 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   // Called by a Mappable (without its locks): drop every platform mapping of its pages
   // [first, end). Safe from any thread; pages are re-faulted from the file later.
   void InvalidateFilePages(const Mappable& mappable, uint64_t first, uint64_t end);
+
+  // SysV shared memory (kernel/ipc owns the segments; the code is in shm_mapping.cc).
+  // MapShared maps the whole of `owner`'s range as MAP_SHARED memory (req.flags: MAP_FIXED to
+  // replace what is at req.addr, MAP_FIXED_NOREPLACE for exactly req.addr or EINVAL; else a hint)
+  // with `max_prot` bounding later mprotects. VMAs keep a copy of `owner`, so its use count
+  // counts them (fork adds, unmapping removes): shm_nattch.
+  Result<UserAddr> MapShared(std::shared_ptr<SharedMemory> owner, const MMapRequest& req,
+                             int max_prot);
+  // Unmaps segment attachments; `segment_size` tells a segment's memory (its size in bytes)
+  // from other shared memory (nullopt). With `at`, the attachment at `at` as shmdt(2) finds it
+  // (EINVAL when there is none); without, every attachment (a process's exit).
+  Result<void> UnmapShared(std::optional<UserAddr> at,
+                           absl::FunctionRef<std::optional<uint64_t>(const SharedMemory&)>
+                               segment_size);
 
   // brk(2): returns the (possibly unchanged) break.
   UserAddr Brk(UserAddr addr);

@@ -33,6 +33,8 @@ SyscallTable BuildTable() {
   RegisterPrctlSyscalls(t);
   RegisterSchedSyscalls(t);
   RegisterResourceSyscalls(t);
+  RegisterIpcSyscalls(t);
+  RegisterMqueueSyscalls(t);
   return t;
 }
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "sentry/fsimpl/proc/proc.h"
 #include "sentry/fsimpl/proc/task_files.h"
+#include "sentry/kernel/ipc/ipc_namespace.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/limits.h"
 
@@ -22,7 +23,7 @@ constexpr const char* kPidMax = "4194304";
 // Without a host figure (HostProcSnapshot left empty), meminfo shows this much memory.
 constexpr uint64_t kDefaultMemTotal = uint64_t{4} << 30;
 // The file systems mount(2) inside the sandbox knows by name.
-constexpr const char* kFilesystems = "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\n";
+constexpr const char* kFilesystems = "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tmqueue\n";
 
 class CurrentTaskOnly : public TaskLookup {
  public:
@@ -242,9 +243,19 @@ std::vector<ProcDir::Child> RootChildren(const std::shared_ptr<ProcFs>& fs) {
       Dir(fs, "kernel", "g/sys/kernel",
           {Sysctl(fs, "kernel", "hostname", 0644,
                   [](const ProcFs& f) { return f.kernel().options().hostname + "\n"; }),
+           Sysctl(fs, "kernel", "msgmax", 0644, Fixed(absl::StrCat(kernel::ipc::kMsgMax, "\n"))),
+           Sysctl(fs, "kernel", "msgmnb", 0644, Fixed(absl::StrCat(kernel::ipc::kMsgMnb, "\n"))),
+           Sysctl(fs, "kernel", "msgmni", 0644, Fixed(absl::StrCat(kernel::ipc::kMsgMni, "\n"))),
            Sysctl(fs, "kernel", "osrelease", 0444, Fixed(absl::StrCat(kRelease, "\n"))),
            Sysctl(fs, "kernel", "ostype", 0444, Fixed("Linux\n")),
-           Sysctl(fs, "kernel", "pid_max", 0644, Fixed(absl::StrCat(kPidMax, "\n")))},
+           Sysctl(fs, "kernel", "pid_max", 0644, Fixed(absl::StrCat(kPidMax, "\n"))),
+           Sysctl(
+               fs, "kernel", "sem", 0644,
+               Fixed(absl::StrFormat("%d\t%d\t%d\t%d\n", kernel::ipc::kSemMsl, kernel::ipc::kSemMns,
+                                     kernel::ipc::kSemOpm, kernel::ipc::kSemMni))),
+           Sysctl(fs, "kernel", "shmall", 0644, Fixed(absl::StrCat(kernel::ipc::kShmAll, "\n"))),
+           Sysctl(fs, "kernel", "shmmax", 0644, Fixed(absl::StrCat(kernel::ipc::kShmMax, "\n"))),
+           Sysctl(fs, "kernel", "shmmni", 0644, Fixed(absl::StrCat(kernel::ipc::kShmMni, "\n")))},
           true),
       Dir(fs, "vm", "g/sys/vm", {Sysctl(fs, "vm", "overcommit_memory", 0644, Fixed("0\n"))}, true),
   };
