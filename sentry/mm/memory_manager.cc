@@ -420,6 +420,16 @@ Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t leng
   return views;
 }
 
+Result<MemoryManager::FutexWord> MemoryManager::LookupFutexWord(UserAddr addr, uint8_t access) {
+  if (addr.value % sizeof(uint32_t) != 0) return Err(EINVAL);
+  absl::MutexLock lock(&mu_);
+  const Vma* v = vmas_.Find(addr.value);
+  if (v == nullptr || v->special || (v->perms & access) != access) return Err(EFAULT);
+  FutexWord w{reinterpret_cast<uint32_t*>(file_.Access(v->OffsetOf(addr.value))), std::nullopt};
+  if (v->shared) w.shared_offset = v->OffsetOf(addr.value);
+  return w;
+}
+
 bool MemoryManager::GrowStackLocked(uint64_t addr) {
   const Vma* above = vmas_.FindAtOrAfter(addr);
   if (above == nullptr || !above->growsdown || addr >= above->start) return false;

@@ -143,6 +143,7 @@ Result<uint64_t> Sys_rt_sigreturn(kernel::Task& t, const Args&) {
     return t.state().regs.rax;
   }
   t.set_signal_mask(frame->mask);
+  (void)t.TakeRestartBlock();  // as Linux: a restart_syscall after a handler is EINTR
   t.state().xstate_to_load = t.TakeSavedXState(frame_addr);
   if (frame->fp) t.state().fp_to_load = frame->fp;
   // uc_stack restores the sigaltstack setting, errors ignored (as restore_altstack does).
