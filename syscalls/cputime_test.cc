@@ -1,5 +1,6 @@
 // CPU-time clocks and timers (clock_gettime on CPU clocks, ITIMER_VIRTUAL/ITIMER_PROF,
 // timer_create and clock_nanosleep on CPU clocks), and how interrupted sleeps resume.
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -294,16 +295,33 @@ TEST(SleepRestart, RelativeClockNanosleepReportsTheRest) {
 }
 
 // Stopped and continued (no handler runs), a sleep resumes through restart_syscall with what
-// was left of it: it does not start again.
-TEST(SleepRestart, StopAndContinueResumesTheSleep) {
+// was left of it (or its deadline): it does not start again. For nanosleep, poll with a
+// timeout, and a futex wait with a timeout.
+class StopAndContinue : public ::testing::TestWithParam<int> {};
+
+long SleepKind(int kind) {
+  timespec req{0, 300000000};
+  switch (kind) {
+    case 0:
+      return syscall(SYS_nanosleep, &req, nullptr);
+    case 1:
+      return syscall(SYS_poll, nullptr, 0, 300);
+    default: {
+      uint32_t word = 0;
+      long r = syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 0, &req, nullptr, 0);
+      return r == -1 && errno == ETIMEDOUT ? 0 : -1;
+    }
+  }
+}
+
+TEST_P(StopAndContinue, ResumesTheSleep) {
   conformance::Pipe p;
   ASSERT_TRUE(p.ok());
   pid_t child = fork();
   if (child == 0) {
     int64_t start = Now(CLOCK_MONOTONIC);
     (void)write(p.w(), "x", 1);
-    timespec req{0, 300000000};
-    if (syscall(SYS_nanosleep, &req, nullptr) != 0) _exit(1);
+    if (SleepKind(GetParam()) != 0) _exit(1);
     int64_t took = Now(CLOCK_MONOTONIC) - start;
     _exit(took < 300000000 ? 2 : (took < 600000000 ? 0 : 3));
   }
@@ -320,5 +338,7 @@ TEST(SleepRestart, StopAndContinueResumesTheSleep) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(0, WEXITSTATUS(status));
 }
+
+INSTANTIATE_TEST_SUITE_P(NanosleepPollFutex, StopAndContinue, ::testing::Values(0, 1, 2));
 
 }  // namespace

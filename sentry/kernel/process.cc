@@ -132,7 +132,7 @@ Result<void> Kernel::Execve(Task& task, const std::string& path, std::vector<std
   }
   // The point of no return: the old program is gone, with its other threads.
   TRY(KillOtherThreads(task));
-  ReleaseRobustFutexes(task);  // Linux's futex_exec_release, before the old memory goes
+  ReleaseRobustFutexes(task, false);  // Linux's futex_exec_release, before the old memory goes
   // The old memory's CLONE_CHILD_CLEARTID word is released now (Linux's exec_mm_release); the
   // address means nothing in the new program, where a write at exit would corrupt it.
   if (UserAddr ctid = task.clear_child_tid(); ctid.value != 0) {
@@ -208,7 +208,7 @@ void Kernel::ExitGroup(Task& task, int wait_status) {
 void Kernel::TaskExited(Task& task, int wait_status) {
   task.thread_group().AddExitedThreadCpu(task.CpuTimesSplit());  // getrusage, times
   task.ReleaseVforkParent();
-  ReleaseRobustFutexes(task);  // locks it held wake their next owner with EOWNERDEAD
+  ReleaseRobustFutexes(task, true);  // locks it held wake their next owner with EOWNERDEAD
   // CLONE_CHILD_CLEARTID / set_tid_address: pthread_join waits on this word.
   if (UserAddr ctid = task.clear_child_tid(); ctid.value != 0) {
     if (task.mm().CopyOutObject<uint32_t>(ctid, 0)) futexes_.WakeOne(task.mm(), ctid);

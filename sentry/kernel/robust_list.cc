@@ -24,7 +24,9 @@ void HandleDeath(Task& task, uint64_t entry, int64_t offset, bool pi, bool pendi
 
 }  // namespace
 
-void ReleaseRobustFutexes(Task& task) {
+void ReleaseRobustFutexes(Task& task, bool exiting) {
+  // First, so that a locker that comes after the hand-over below does not wait for us.
+  if (exiting) task.set_futexes_released();
   UserAddr head_addr = task.robust_list();
   task.set_robust_list(UserAddr(0));
   if (head_addr.value != 0) {

@@ -299,6 +299,10 @@ class Task {
   void set_clear_child_tid(UserAddr a) { clear_child_tid_ = a; }
   void set_robust_list(UserAddr head) { robust_list_ = head; }
   UserAddr robust_list() const { return robust_list_; }
+  // Set as an exiting thread lets go of its futexes: from then on it owns no PI lock it could
+  // hand over, and locking one it still names is ESRCH (Linux's FUTEX_STATE_DEAD).
+  bool futexes_released() const { return futexes_released_.load(); }
+  void set_futexes_released() { futexes_released_.store(true); }
   // Linux's restart_block: how restart_syscall(2) resumes a call that ended with
   // ERESTART_RESTARTBLOCK (a relative sleep goes on with what was left of it). One shot.
   using RestartFn = std::function<Result<uint64_t>(Task&)>;
@@ -388,6 +392,7 @@ class Task {
   UserAddr clear_child_tid_;
   UserAddr robust_list_;
   RestartFn restart_block_;
+  std::atomic<bool> futexes_released_{false};
   std::atomic<bool> exiting_{false};
   std::atomic<int> exit_status_{0};
   TaskInterrupter interrupter_;

@@ -35,8 +35,10 @@ Result<absl::Time> Deadline(kernel::Task& t, uint64_t addr, int cmd, bool realti
 }
 
 bool ThreadAlive(kernel::Task& t, pid_t tid) {
+  // An exiting owner is alive until it has let go of its futexes: a waiter that comes before
+  // then is handed the lock (or wakes to FUTEX_OWNER_DIED) when it does.
   auto task = t.kernel().FindTask(tid);
-  return task != nullptr && !task->exiting();
+  return task != nullptr && !task->futexes_released();
 }
 
 // A FUTEX_WAIT(_BITSET). An interrupted wait with a timeout resumes through restart_syscall
