@@ -234,6 +234,9 @@ class Kernel {
 
   // Every live task, for the calls that act on a process group or a user (setpriority).
   std::vector<std::shared_ptr<Task>> AllTasks();
+  // The live threads of `tg`, and the live process `tgid` (sentry/kernel/cpu_clocks.cc).
+  std::vector<std::shared_ptr<Task>> ThreadsOf(ThreadGroup& tg);
+  std::shared_ptr<ThreadGroup> FindThreadGroup(pid_t tgid);
   size_t NumTasks();
   // Time since the kernel started (CLOCK_BOOTTIME), for sysinfo and times.
   uint64_t UptimeNs() const;

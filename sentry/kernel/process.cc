@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <thread>
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "sentry/kernel/ipc/ipc_namespace.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/robust_list.h"
 #include "sentry/kernel/task.h"
 #include "sentry/loader/loader.h"
 #include "sentry/vfs/resolve.h"
@@ -133,10 +135,11 @@ Result<void> Kernel::Execve(Task& task, const std::string& path, std::vector<std
   }
   // The point of no return: the old program is gone, with its other threads.
   TRY(KillOtherThreads(task));
+  ReleaseRobustFutexes(task, false);  // Linux's futex_exec_release, before the old memory goes
   // The old memory's CLONE_CHILD_CLEARTID word is released now (Linux's exec_mm_release); the
   // address means nothing in the new program, where a write at exit would corrupt it.
   if (UserAddr ctid = task.clear_child_tid(); ctid.value != 0) {
-    if (task.mm().CopyOutObject<uint32_t>(ctid, 0)) (void)futexes_.Wake(ctid, 1, ~0u);
+    if (task.mm().CopyOutObject<uint32_t>(ctid, 0)) futexes_.WakeOne(task.mm(), ctid);
     task.set_clear_child_tid(UserAddr(0));
   }
   ipc().ExitMm(task);  // exec detaches shm, while the task can still change its address space
@@ -211,9 +214,10 @@ void Kernel::ExitGroup(Task& task, int wait_status) {
 void Kernel::TaskExited(Task& task, int wait_status) {
   task.thread_group().AddExitedThreadCpu(task.CpuTimesSplit());  // getrusage, times
   task.ReleaseVforkParent();
+  ReleaseRobustFutexes(task, true);  // locks it held wake their next owner with EOWNERDEAD
   // CLONE_CHILD_CLEARTID / set_tid_address: pthread_join waits on this word.
   if (UserAddr ctid = task.clear_child_tid(); ctid.value != 0) {
-    if (task.mm().CopyOutObject<uint32_t>(ctid, 0)) (void)futexes_.Wake(ctid, 1, ~0u);
+    if (task.mm().CopyOutObject<uint32_t>(ctid, 0)) futexes_.WakeOne(task.mm(), ctid);
   }
   ipc().ExitMm(task);  // shm detach, while the task can still change its address space
   task.context().Leave(task.mm().address_space());
@@ -416,6 +420,9 @@ void Kernel::ProcessExited(ThreadGroup& tg, int wait_status) {
   {
     std::lock_guard lock(tg.mu());
     if (tg.itimer_real()) timers.push_back(std::move(tg.itimer_real()));
+    for (int which : {ITIMER_VIRTUAL, ITIMER_PROF}) {
+      if (tg.itimer_cpu(which)) timers.push_back(std::move(tg.itimer_cpu(which)));
+    }
     for (auto& [id, t] : tg.posix_timers()) timers.push_back(t);
     tg.posix_timers().clear();
   }

@@ -38,4 +38,11 @@ DefaultAction DefaultActionOf(int sig);
 // delivery turns into a restart or EINTR (sentry/kernel/signals.cc).
 uint64_t RestartCodeForInterruptedSyscall(uint64_t nr);
 
+// Linux's internal restart errnos that a handler may return itself (Err(...)), when its rule is
+// not the one its syscall number implies: ERESTARTNOINTR restarts even after a handler ran;
+// ERESTART_RESTARTBLOCK resumes through restart_syscall(2) and the task's restart block, or
+// fails with EINTR when a handler runs.
+inline constexpr int kErrRestartNoIntr = 513;
+inline constexpr int kErrRestartRestartBlock = 516;
+
 }  // namespace sentry::kernel

@@ -2,6 +2,7 @@
 // interrupt a thread that can take it; that thread, between two switches into the application,
 // runs the disposition (a handler frame, or the default action) and finishes the syscall the
 // signal interrupted (restart or EINTR, by Linux's ERESTART* rules).
+#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -147,6 +148,7 @@ Result<void> Kernel::SendToThreadGroup(ThreadGroup& tg, const siginfo_t& info) {
     absl::MutexLock slock(&sig_mu_);
     wake = QueueLocked(tg, nullptr, info);
   }
+  tg.signalfd_queue().Notify(POLLIN);
   if (wake) wake->Interrupt();
   return {};
 }
@@ -170,6 +172,7 @@ void Kernel::SendToTask(Task& task, const siginfo_t& info) {
     absl::MutexLock slock(&sig_mu_);
     wake = QueueLocked(tg, &task, info);
   }
+  tg.signalfd_queue().Notify(POLLIN);
   if (wake && wake.get() != Task::Current()) {
     wake->Interrupt();
   } else if (wake) {
@@ -339,7 +342,8 @@ void Kernel::DeliverSignals(Task& task) {
   if (static_cast<int64_t>(state.regs.orig_rax) >= 0 &&
       (ret == -kERestartSys || ret == -kERestartNoHand || ret == -kERestartNoIntr ||
        ret == -kERestartRestartBlock)) {
-    state.regs.rax = state.regs.orig_rax;
+    // A restart block resumes through restart_syscall(2), which runs the task's restart block.
+    state.regs.rax = ret == -kERestartRestartBlock ? SYS_restart_syscall : state.regs.orig_rax;
     state.regs.rip -= 2;
   }
   if (task.saved_mask_) {
@@ -443,9 +447,16 @@ bool Kernel::NotifyParentLocked(ThreadGroup& child, int wait_status,
       std::lock_guard lock(parent->mu());
       act = parent->action(sig);
     }
-    if (!Ignored(*parent, act, sig) && !parent->tasks_.empty()) {
-      absl::MutexLock slock(&sig_mu_);
-      if (auto t = QueueLocked(*parent, nullptr, info)) wake->push_back(std::move(t));
+    // As in SendToThreadGroup: a signal every thread blocks is not ignored (signalfd and
+    // sigwait users block SIGCHLD to take it).
+    bool all_block = std::all_of(parent->tasks_.begin(), parent->tasks_.end(),
+                                 [&](auto& t) { return t->signal_mask() & SigBit(sig); });
+    if ((!Ignored(*parent, act, sig) || all_block) && !parent->tasks_.empty()) {
+      {
+        absl::MutexLock slock(&sig_mu_);
+        if (auto t = QueueLocked(*parent, nullptr, info)) wake->push_back(std::move(t));
+      }
+      parent->signalfd_queue().Notify(POLLIN);  // under procs_mu_, not the signal lock
     }
   }
   if (autoreap) {

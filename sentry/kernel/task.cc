@@ -1,5 +1,6 @@
 #include "sentry/kernel/task.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -54,6 +55,11 @@ bool Completion::Wait(Interrupter* intr) {
 
 int Task::Run() {
   current_task = this;
+  clockid_t clock;
+  if (pthread_getcpuclockid(pthread_self(), &clock) == 0) {
+    host_cpu_clock_.store(clock);
+    host_cpu_clock_set_.store(true);
+  }
   SetCurrentInterrupter(&interrupter_);
   while (!exiting_) {
     auto result = context_->Switch(mm_->address_space(), state_);
@@ -116,10 +122,18 @@ void Task::HandleSyscall() {
   state_.SetReturn(ret);
 }
 
-uint64_t Task::CpuTimeNs() const {
+uint64_t Task::CpuTimeNs() const { return SentryCpuTimeNs() + context_->AppCpuTimeNs(); }
+
+uint64_t Task::SentryCpuTimeNs() const {
+  clockid_t clock = CLOCK_THREAD_CPUTIME_ID;
+  if (Current() != this) {
+    if (!host_cpu_clock_set_.load()) return 0;
+    clock = host_cpu_clock_.load();
+  }
   timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + ts.tv_nsec + context_->AppCpuTimeNs();
+  // Fails once the host thread has gone; its time was added to the process then.
+  if (clock_gettime(clock, &ts) != 0) return 0;
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + ts.tv_nsec;
 }
 
 }  // namespace sentry::kernel
@@ -158,13 +172,7 @@ void Task::InheritAttrsFrom(const Task& parent) {
 }
 
 ThreadGroup::CpuTimes Task::CpuTimesSplit() const {
-  ThreadGroup::CpuTimes t{.user_ns = context_->AppCpuTimeNs()};
-  if (Current() == this) {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    t.sys_ns = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + ts.tv_nsec;
-  }
-  return t;
+  return ThreadGroup::CpuTimes{.user_ns = context_->AppCpuTimeNs(), .sys_ns = SentryCpuTimeNs()};
 }
 
 }  // namespace sentry::kernel

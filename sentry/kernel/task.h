@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -26,6 +27,7 @@
 #include "sentry/platform/platform.h"
 #include "sentry/vfs/fd_table.h"
 #include "sentry/vfs/mount.h"
+#include "sentry/vfs/wait_queue.h"
 
 namespace sentry::kernel {
 
@@ -127,8 +129,14 @@ class ThreadGroup {
     reaped_children_cpu_.sys_ns += own.sys_ns + kids.sys_ns;
   }
 
+  // signalfd readiness: notified (outside the signal lock) whenever a signal is queued for
+  // the process or one of its threads.
+  vfs::WaitQueue& signalfd_queue() { return signalfd_queue_; }
+
   // Timers (guarded by mu()): setitimer's ITIMER_REAL, and timer_create's by id.
   std::shared_ptr<IntervalTimer>& itimer_real() { return itimer_real_; }
+  // ITIMER_VIRTUAL and ITIMER_PROF, on the process's CPU clocks.
+  std::shared_ptr<IntervalTimer>& itimer_cpu(int which) { return itimer_cpu_[which == 1 ? 0 : 1]; }
   std::map<int, std::shared_ptr<IntervalTimer>>& posix_timers() { return posix_timers_; }
   int next_timer_id() { return next_timer_id_++; }
 
@@ -150,6 +158,8 @@ class ThreadGroup {
   Limits limits_;
   std::array<KernelSigaction, kNumSignals> actions_{};
   std::shared_ptr<IntervalTimer> itimer_real_;
+  std::array<std::shared_ptr<IntervalTimer>, 2> itimer_cpu_;
+  vfs::WaitQueue signalfd_queue_;
   std::map<int, std::shared_ptr<IntervalTimer>> posix_timers_;
   int next_timer_id_ = 0;
   // Guarded by Kernel::procs_mu_.
@@ -282,8 +292,20 @@ class Task {
   KernelStack& alt_stack() { return alt_stack_; }
   void set_clear_child_tid(UserAddr a) { clear_child_tid_ = a; }
   void set_robust_list(UserAddr head) { robust_list_ = head; }
+  UserAddr robust_list() const { return robust_list_; }
+  // Set as an exiting thread lets go of its futexes: from then on it owns no PI lock it could
+  // hand over, and locking one it still names is ESRCH (Linux's FUTEX_STATE_DEAD).
+  bool futexes_released() const { return futexes_released_.load(); }
+  void set_futexes_released() { futexes_released_.store(true); }
+  // Linux's restart_block: how restart_syscall(2) resumes a call that ended with
+  // ERESTART_RESTARTBLOCK (a relative sleep goes on with what was left of it). One shot.
+  using RestartFn = std::function<Result<uint64_t>(Task&)>;
+  void set_restart_block(RestartFn fn) { restart_block_ = std::move(fn); }
+  RestartFn TakeRestartBlock() { return std::exchange(restart_block_, nullptr); }
   // CPU time of the sentry thread serving this task plus that of the application itself.
   uint64_t CpuTimeNs() const;
+  // CPU time of the sentry thread serving this task (readable from any thread once it runs).
+  uint64_t SentryCpuTimeNs() const;
   // The path the current executable was started from (AT_EXECFN), for /proc/PID/exe.
   const std::string& exe_path() const { return exe_path_; }
   void set_exe_path(std::string p) { exe_path_ = std::move(p); }
@@ -336,8 +358,7 @@ class Task {
   }
   // fork/clone: what a new task takes over from the one that created it.
   void InheritAttrsFrom(const Task& parent);
-  // CPU time split into application (user) and sentry (system) parts; the sentry part is
-  // exact only on the task's own thread.
+  // CPU time split into application (user) and sentry (system) parts.
   ThreadGroup::CpuTimes CpuTimesSplit() const;
 
  private:
@@ -360,6 +381,8 @@ class Task {
   KernelStack alt_stack_;
   UserAddr clear_child_tid_;
   UserAddr robust_list_;
+  RestartFn restart_block_;
+  std::atomic<bool> futexes_released_{false};
   std::atomic<bool> exiting_{false};
   std::atomic<int> exit_status_{0};
   TaskInterrupter interrupter_;
@@ -374,6 +397,8 @@ class Task {
   std::atomic<bool> no_new_privs_{false};
   std::atomic<uint64_t> timer_slack_ns_{kDefaultTimerSlackNs};
   std::atomic<uint32_t> personality_{0};
+  std::atomic<clockid_t> host_cpu_clock_{0};  // the serving host thread's CPU clock, once running
+  std::atomic<bool> host_cpu_clock_set_{false};
 };
 
 }  // namespace sentry::kernel

@@ -21,9 +21,18 @@ void TimerService::StartLocked() {
   if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
 }
 
-TimerService::Setting TimerService::SettingLocked(const IntervalTimer& t, SteadyTime now) {
+std::optional<SteadyTime> TimerService::ClockNow(const IntervalTimer& t, SteadyTime wall) {
+  if (!t.cpu_clock) return wall;
+  auto v = t.cpu_clock();
+  if (!v) return std::nullopt;
+  return SteadyTime(*v);
+}
+
+TimerService::Setting TimerService::SettingLocked(const IntervalTimer& t, SteadyTime wall) {
   if (!t.armed) return {};
-  return {std::max(Nanos(1), std::chrono::duration_cast<Nanos>(t.next - now)), t.interval};
+  auto now = ClockNow(t, wall);
+  if (!now) return {};
+  return {std::max(Nanos(1), std::chrono::duration_cast<Nanos>(t.next - *now)), t.interval};
 }
 
 TimerService::Setting TimerService::Set(const std::shared_ptr<IntervalTimer>& t,
@@ -63,14 +72,16 @@ void TimerService::Run() {
     std::optional<SteadyTime> earliest;
     for (auto it = armed_.begin(); it != armed_.end();) {
       const auto& t = *it;
-      if (t->owner.expired()) {
+      auto clock_now = ClockNow(*t, now);
+      if (t->owner.expired() || !clock_now) {
+        t->armed = false;
         it = armed_.erase(it);
         continue;
       }
-      if (t->next <= now) {
+      if (t->next <= *clock_now) {
         uint64_t missed = 0;
         if (t->interval.count() > 0) {
-          missed = static_cast<uint64_t>((now - t->next) / t->interval);
+          missed = static_cast<uint64_t>((*clock_now - t->next) / t->interval);
           t->next += t->interval * static_cast<int64_t>(missed + 1);
         } else {
           t->armed = false;
@@ -92,7 +103,9 @@ void TimerService::Run() {
           continue;
         }
       }
-      if (!earliest || t->next < *earliest) earliest = t->next;
+      SteadyTime wake = t->next;
+      if (t->cpu_clock) wake = now + std::min<Nanos>(kCpuTimerTick, t->next - *clock_now);
+      if (!earliest || wake < *earliest) earliest = wake;
       ++it;
     }
     if (!fire.empty()) {

@@ -1,6 +1,9 @@
-// Interval timers: setitimer(ITIMER_REAL)/alarm and POSIX timers (timer_create). One service
-// thread per kernel sleeps until the earliest expiry and sends each timer's signal; timers are
-// owned by their process and die with it.
+// Interval timers: setitimer/alarm and POSIX timers (timer_create). One service thread per
+// kernel sleeps until the earliest expiry and sends each timer's signal; timers are owned by
+// their process and die with it. A timer on a CPU-time clock (ITIMER_VIRTUAL, ITIMER_PROF, a
+// CPU clock's timer_create) counts in that clock's nanoseconds; CPU time is not an event
+// anyone is told about, so while such a timer is armed the thread looks at it every
+// kCpuTimerTick.
 #pragma once
 
 #include <signal.h>
@@ -8,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -30,6 +34,9 @@ struct IntervalTimer {
   int si_code = SI_TIMER;
   int id = 0;            // timer_create's id (si_timerid)
   sigval value{};
+  // A CPU-time timer's clock: its value now, nullopt once its thread or process has gone.
+  // Then `next` is that clock's reading (as time since the epoch of SteadyTime) to fire at.
+  std::function<std::optional<Nanos>()> cpu_clock;
   // Guarded by the service's lock.
   bool armed = false;
   SteadyTime next{};
@@ -40,6 +47,8 @@ struct IntervalTimer {
 
 class TimerService {
  public:
+  static constexpr Nanos kCpuTimerTick = std::chrono::milliseconds(10);
+
   explicit TimerService(Kernel& kernel) : kernel_(kernel) {}
   ~TimerService();
 
@@ -58,6 +67,8 @@ class TimerService {
   void Run();
   void StartLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Setting SettingLocked(const IntervalTimer& t, SteadyTime now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // "Now" on the timer's own clock: `wall`, or its CPU clock's reading (nullopt if gone).
+  static std::optional<SteadyTime> ClockNow(const IntervalTimer& t, SteadyTime wall);
 
   Kernel& kernel_;
   absl::Mutex mu_;

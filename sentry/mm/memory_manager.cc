@@ -665,6 +665,25 @@ Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t leng
   return views;
 }
 
+Result<MemoryManager::FutexWord> MemoryManager::LookupFutexWord(UserAddr addr, uint8_t access) {
+  if (addr.value % sizeof(uint32_t) != 0) return Err(EINVAL);
+  absl::MutexLock lock(&mu_);
+  const Vma* v = vmas_.Find(addr.value);
+  if (v == nullptr || v->special || (v->perms & access) != access) return Err(EFAULT);
+  uint64_t offset = v->OffsetOf(addr.value);
+  if (v->mappable) {
+    // A shared file mapping: the word lives in the file's page, which every process mapping
+    // the file shares (a hole gets its page now, as a fault would give it).
+    uint64_t file_offset = v->FileOffsetOf(addr.value);
+    auto page = v->mappable->PageFor(file_offset / kPageSize);
+    if (!page) return Err(page.error().value == ENXIO ? EFAULT : page.error().value);
+    offset = *page + file_offset % kPageSize;
+  }
+  FutexWord w{reinterpret_cast<uint32_t*>(file_.Access(offset)), std::nullopt};
+  if (v->shared) w.shared_offset = offset;
+  return w;
+}
+
 bool MemoryManager::GrowStackLocked(uint64_t addr) {
   const Vma* above = vmas_.FindAtOrAfter(addr);
   if (above == nullptr || !above->growsdown || addr >= above->start) return false;

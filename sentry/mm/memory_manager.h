@@ -128,6 +128,17 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   Result<std::vector<iovec>> Translate(UserAddr addr, uint64_t length, uint8_t access,
                                        size_t max_views = 1024);
 
+  // futex(2)'s view of the aligned 32-bit word at `addr` (the futex key lookup): the sentry's
+  // pointer to it, for atomic access, and for MAP_SHARED memory the MemoryFile offset that
+  // names it in every address space mapping it. EFAULT when no VMA grants `access` there.
+  // The pointer stays inside the MemoryFile's mapping, so a racing munmap cannot crash the
+  // sentry; it only makes the access hit memory the application no longer sees.
+  struct FutexWord {
+    uint32_t* ptr = nullptr;
+    std::optional<uint64_t> shared_offset;
+  };
+  Result<FutexWord> LookupFutexWord(UserAddr addr, uint8_t access);
+
   // A fault at addr that the platform reported (si_code as in its siginfo): a stack growth or
   // a file page not mapped yet is served here and the application continues; anything else is
   // the application's (SIGSEGV as reported, or SIGBUS past the end of a mapped file).

@@ -1,7 +1,8 @@
 // epoll_create, epoll_create1, epoll_ctl, epoll_wait, epoll_pwait, epoll_pwait2; eventfd,
-// eventfd2; timerfd_create, timerfd_settime, timerfd_gettime.
+// eventfd2; signalfd, signalfd4; timerfd_create, timerfd_settime, timerfd_gettime.
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 
@@ -10,6 +11,7 @@
 
 #include "sentry/fsimpl/epoll/epoll.h"
 #include "sentry/fsimpl/eventfd/eventfd.h"
+#include "sentry/fsimpl/signalfd/signalfd.h"
 #include "sentry/fsimpl/timerfd/timerfd.h"
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/poll_util.h"
@@ -117,6 +119,31 @@ Result<uint64_t> Sys_eventfd2(kernel::Task& t, const Args& a) {
   return DoEventfd2(t, static_cast<uint32_t>(a[0]), ArgInt(a[1]));
 }
 
+// signalfd/signalfd4: a new signalfd (fd -1), or a new mask for an existing one.
+Result<uint64_t> DoSignalfd4(kernel::Task& t, int fd, uint64_t mask_addr, uint64_t size,
+                             int flags) {
+  if (size != sizeof(uint64_t)) return Err(EINVAL);
+  uint64_t mask = TRY(t.mm().CopyInObject<uint64_t>(UserAddr(mask_addr)));
+  if (flags & ~(SFD_CLOEXEC | SFD_NONBLOCK)) return Err(EINVAL);
+  if (fd == -1) {
+    return InstallNew(t, std::make_shared<fsimpl::signalfd::SignalFile>(mask, flags),
+                      flags & SFD_CLOEXEC);
+  }
+  auto file = TRY(t.fds().Get(fd));
+  auto* sfd = dynamic_cast<fsimpl::signalfd::SignalFile*>(file.get());
+  if (sfd == nullptr) return Err(EINVAL);
+  sfd->SetMask(mask);
+  return static_cast<uint64_t>(fd);
+}
+
+Result<uint64_t> Sys_signalfd(kernel::Task& t, const Args& a) {
+  return DoSignalfd4(t, ArgInt(a[0]), a[1], a[2], 0);
+}
+
+Result<uint64_t> Sys_signalfd4(kernel::Task& t, const Args& a) {
+  return DoSignalfd4(t, ArgInt(a[0]), a[1], a[2], ArgInt(a[3]));
+}
+
 Result<uint64_t> Sys_timerfd_create(kernel::Task& t, const Args& a) {
   int clock = ArgInt(a[0]);
   int flags = ArgInt(a[1]);
@@ -181,6 +208,8 @@ void RegisterEpollSyscalls(SyscallTable& t) {
   t.handlers[SYS_epoll_pwait2] = Sys_epoll_pwait2;
   t.handlers[SYS_eventfd] = Sys_eventfd;
   t.handlers[SYS_eventfd2] = Sys_eventfd2;
+  t.handlers[SYS_signalfd] = Sys_signalfd;
+  t.handlers[SYS_signalfd4] = Sys_signalfd4;
   t.handlers[SYS_timerfd_create] = Sys_timerfd_create;
   t.handlers[SYS_timerfd_settime] = Sys_timerfd_settime;
   t.handlers[SYS_timerfd_gettime] = Sys_timerfd_gettime;

@@ -95,8 +95,20 @@ Result<uint64_t> DoPoll(kernel::Task& t, uint64_t fds_addr, uint64_t nfds,
   return static_cast<uint64_t>(ready);
 }
 
+// poll with a timeout, interrupted, resumes through restart_syscall with the same deadline
+// (Linux's do_restart_poll) rather than with its whole timeout again.
+Result<uint64_t> PollOrRestart(kernel::Task& t, uint64_t fds_addr, uint64_t nfds,
+                               const std::optional<timespec>& deadline) {
+  auto r = DoPoll(t, fds_addr, nfds, deadline);
+  if (r || r.error().value != EINTR || !deadline) return r;
+  t.set_restart_block([fds_addr, nfds, deadline](kernel::Task& self) {
+    return PollOrRestart(self, fds_addr, nfds, deadline);
+  });
+  return Err(kernel::kErrRestartRestartBlock);
+}
+
 Result<uint64_t> Sys_poll(kernel::Task& t, const Args& a) {
-  return DoPoll(t, a[0], static_cast<uint32_t>(a[1]), DeadlineFromMs(ArgInt(a[2])));
+  return PollOrRestart(t, a[0], static_cast<uint32_t>(a[1]), DeadlineFromMs(ArgInt(a[2])));
 }
 
 // Writes the time left back to the application's timeout, as Linux does for ppoll, select and

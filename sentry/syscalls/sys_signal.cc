@@ -142,6 +142,7 @@ Result<uint64_t> Sys_rt_sigreturn(kernel::Task& t, const Args&) {
     return t.state().regs.rax;
   }
   t.set_signal_mask(frame->mask);
+  (void)t.TakeRestartBlock();  // as Linux: a restart_syscall after a handler is EINTR
   if (frame->xstate) {
     t.state().xstate_to_load = std::move(frame->xstate);
     t.state().fp_to_load.reset();

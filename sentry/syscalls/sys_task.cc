@@ -39,12 +39,6 @@ Result<uint64_t> Sys_set_tid_address(kernel::Task& t, const Args& a) {
   return t.tid();
 }
 
-Result<uint64_t> Sys_set_robust_list(kernel::Task& t, const Args& a) {
-  if (a[1] != 3 * sizeof(uint64_t)) return Err(EINVAL);  // sizeof(struct robust_list_head)
-  t.set_robust_list(UserAddr(a[0]));
-  return 0;
-}
-
 Result<uint64_t> Sys_sched_yield(kernel::Task&, const Args&) {
   sched_yield();
   return 0;
@@ -187,7 +181,6 @@ void RegisterTaskSyscalls(SyscallTable& t) {
   t.handlers[SYS_getgid] = Sys_getgid;
   t.handlers[SYS_getegid] = Sys_getegid;
   t.handlers[SYS_set_tid_address] = Sys_set_tid_address;
-  t.handlers[SYS_set_robust_list] = Sys_set_robust_list;
   t.quiet_enosys[SYS_rseq] = true;  // glibc falls back cleanly; gVisor does the same
   t.handlers[SYS_sched_yield] = Sys_sched_yield;
   t.handlers[SYS_arch_prctl] = Sys_arch_prctl;

@@ -1,6 +1,6 @@
-// Interval timers: alarm, getitimer/setitimer (ITIMER_REAL) and POSIX timers (timer_create
-// and friends) on the wall, monotonic and boot clocks. The timers themselves live in
-// sentry/kernel/timers.cc.
+// Interval timers: alarm, getitimer/setitimer (ITIMER_REAL, and ITIMER_VIRTUAL/ITIMER_PROF on
+// the process's CPU time) and POSIX timers (timer_create and friends) on the wall, monotonic,
+// boot and CPU-time clocks. The timers themselves live in sentry/kernel/timers.cc.
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 
+#include "sentry/kernel/cpu_clocks.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/timers.h"
 #include "sentry/syscalls/table.h"
@@ -54,6 +55,51 @@ std::shared_ptr<IntervalTimer> RealTimer(kernel::Task& t) {
   return tg.itimer_real();
 }
 
+// A CPU timer's reading of `clock`, as its IntervalTimer wants it.
+std::function<std::optional<Nanos>()> CpuClockReader(kernel::Kernel& k, kernel::CpuClock clock) {
+  return [&k, clock]() -> std::optional<Nanos> {
+    auto v = kernel::ReadCpuClock(k, clock);
+    if (!v) return std::nullopt;
+    return Nanos(static_cast<int64_t>(*v));
+  };
+}
+
+// ITIMER_VIRTUAL (user time, SIGVTALRM) or ITIMER_PROF (user and system time, SIGPROF).
+std::shared_ptr<IntervalTimer> CpuItimer(kernel::Task& t, int which) {
+  auto& tg = t.thread_group();
+  std::lock_guard lock(tg.mu());
+  auto& slot = tg.itimer_cpu(which);
+  if (!slot) {
+    auto timer = std::make_shared<IntervalTimer>();
+    timer->owner = t.thread_group_ptr();
+    timer->signo = which == ITIMER_VIRTUAL ? SIGVTALRM : SIGPROF;
+    timer->si_code = SI_KERNEL;
+    kernel::CpuClock clock;
+    clock.process = t.thread_group_ptr();
+    clock.kind =
+        which == ITIMER_VIRTUAL ? kernel::CpuClockKind::kVirt : kernel::CpuClockKind::kProf;
+    timer->cpu_clock = CpuClockReader(t.kernel(), clock);
+    slot = timer;
+  }
+  return slot;
+}
+
+// Arms `timer` `value` from now on its own clock (disarms it for 0).
+kernel::TimerService::Setting ArmRelative(kernel::Task& t,
+                                          const std::shared_ptr<IntervalTimer>& timer, Nanos value,
+                                          Nanos interval) {
+  std::optional<SteadyTime> next;
+  if (value.count() > 0) {
+    if (timer->cpu_clock) {
+      auto now = timer->cpu_clock();
+      next = SteadyTime(now.value_or(Nanos(0)) + value);
+    } else {
+      next = std::chrono::steady_clock::now() + value;
+    }
+  }
+  return t.kernel().timers().Set(timer, next, interval);
+}
+
 kernel::TimerService::Setting SetReal(kernel::Task& t, Nanos value, Nanos interval) {
   auto timer = RealTimer(t);
   std::optional<SteadyTime> next;
@@ -73,13 +119,8 @@ Result<uint64_t> Sys_alarm(kernel::Task& t, const Args& a) {
 
 Result<uint64_t> Sys_getitimer(kernel::Task& t, const Args& a) {
   int which = ArgInt(a[0]);
-  if (which == ITIMER_VIRTUAL || which == ITIMER_PROF) {
-    // CPU-time timers need per-task CPU accounting the sentry does not do yet.
-    t.kernel().ReportUnsupported(SYS_getitimer);
-    return Err(EINVAL);
-  }
-  if (which != ITIMER_REAL) return Err(EINVAL);
-  auto s = t.kernel().timers().Get(RealTimer(t));
+  if (which != ITIMER_REAL && which != ITIMER_VIRTUAL && which != ITIMER_PROF) return Err(EINVAL);
+  auto s = t.kernel().timers().Get(which == ITIMER_REAL ? RealTimer(t) : CpuItimer(t, which));
   itimerval v{ToTimeval(s.interval), ToTimeval(s.remaining)};
   TRY(t.mm().CopyOutObject(UserAddr(a[1]), v));
   return 0;
@@ -89,13 +130,11 @@ Result<uint64_t> Sys_setitimer(kernel::Task& t, const Args& a) {
   int which = ArgInt(a[0]);
   itimerval v{};
   if (a[1] != 0) v = TRY(t.mm().CopyInObject<itimerval>(UserAddr(a[1])));
-  if (which == ITIMER_VIRTUAL || which == ITIMER_PROF) {
-    t.kernel().ReportUnsupported(SYS_setitimer);
-    return Err(EINVAL);
-  }
-  if (which != ITIMER_REAL) return Err(EINVAL);
+  if (which != ITIMER_REAL && which != ITIMER_VIRTUAL && which != ITIMER_PROF) return Err(EINVAL);
   if (!ValidTimeval(v.it_value) || !ValidTimeval(v.it_interval)) return Err(EINVAL);
-  auto old = SetReal(t, FromTimeval(v.it_value), FromTimeval(v.it_interval));
+  auto old = which == ITIMER_REAL ? SetReal(t, FromTimeval(v.it_value), FromTimeval(v.it_interval))
+                                  : ArmRelative(t, CpuItimer(t, which), FromTimeval(v.it_value),
+                                                FromTimeval(v.it_interval));
   if (a[2] != 0) {
     itimerval o{ToTimeval(old.interval), ToTimeval(old.remaining)};
     TRY(t.mm().CopyOutObject(UserAddr(a[2]), o));
@@ -111,8 +150,11 @@ struct PosixTimer : IntervalTimer {
   clockid_t clock = CLOCK_MONOTONIC;
 };
 
-Result<std::shared_ptr<PosixTimer>> FindTimer(kernel::Task& t, uint64_t id) {
-  if (id > INT32_MAX) return Err(EINVAL);
+// The kernel's timer_t is an int: the register's upper half is not part of the id (glibc's
+// timer_t is a pointer-sized type whose upper half the kernel never wrote).
+Result<std::shared_ptr<PosixTimer>> FindTimer(kernel::Task& t, uint64_t arg) {
+  int id = ArgInt(arg);
+  if (id < 0) return Err(EINVAL);
   std::lock_guard lock(t.thread_group().mu());
   auto& timers = t.thread_group().posix_timers();
   auto it = timers.find(static_cast<int>(id));
@@ -122,13 +164,15 @@ Result<std::shared_ptr<PosixTimer>> FindTimer(kernel::Task& t, uint64_t id) {
 
 Result<uint64_t> Sys_timer_create(kernel::Task& t, const Args& a) {
   clockid_t clock = static_cast<clockid_t>(a[0]);
-  if (!TimerClockSupported(clock)) {
-    // CPU-time clocks would need CPU accounting; the alarm clocks need CAP_WAKE_ALARM.
+  auto timer = std::make_shared<PosixTimer>();
+  if (kernel::IsFdClockId(clock)) return Err(EOPNOTSUPP);  // no such clocks here, nor timers
+  if (kernel::IsCpuClockId(clock)) {
+    timer->cpu_clock = CpuClockReader(t.kernel(), TRY(kernel::ResolveCpuClock(t, clock)));
+  } else if (!TimerClockSupported(clock)) {
+    // The alarm clocks need CAP_WAKE_ALARM.
     if (clock == CLOCK_REALTIME_ALARM || clock == CLOCK_BOOTTIME_ALARM) return Err(EPERM);
-    if (clock < 0) t.kernel().ReportUnsupported(SYS_timer_create);
     return Err(EINVAL);
   }
-  auto timer = std::make_shared<PosixTimer>();
   timer->clock = clock;
   timer->owner = t.thread_group_ptr();
   timer->si_code = SI_TIMER;
@@ -181,7 +225,11 @@ Result<uint64_t> Sys_timer_settime(kernel::Task& t, const Args& a) {
   if (!ValidTimespec(v.it_value) || !ValidTimespec(v.it_interval)) return Err(EINVAL);
   std::optional<SteadyTime> next;
   Nanos value = FromTimespec(v.it_value);
-  if (value.count() > 0) {
+  if (value.count() > 0 && timer->cpu_clock) {
+    // CPU timers count on their clock's own scale: an absolute time is a clock reading.
+    auto now = timer->cpu_clock();
+    next = SteadyTime((flags & TIMER_ABSTIME) ? value : now.value_or(Nanos(0)) + value);
+  } else if (value.count() > 0) {
     auto now = std::chrono::steady_clock::now();
     if (flags & TIMER_ABSTIME) {
       timespec clock_now{};
