@@ -15,11 +15,12 @@ struct RobustListHead {
   uint64_t list_op_pending;
 };
 
-void HandleDeath(Task& task, uint64_t entry, int64_t offset, bool pi, bool pending) {
+// One entry; false when its word is unaligned or unmapped, which ends the walk (as Linux's).
+bool HandleDeath(Task& task, uint64_t entry, int64_t offset, bool pi, bool pending) {
   UserAddr word(entry + static_cast<uint64_t>(offset));
   auto f = ResolveFutex(task.mm(), word, /*private_op=*/false,
                         platform::kAccessRead | platform::kAccessWrite);
-  if (f) task.kernel().futexes().OwnerDied(*f, task.tid(), pi, pending);
+  return f && task.kernel().futexes().OwnerDied(*f, task.tid(), pi, pending);
 }
 
 }  // namespace
@@ -38,7 +39,7 @@ void ReleaseRobustFutexes(Task& task, bool exiting) {
       for (int left = kRobustListLimit; entry != head_addr.value && left > 0; --left) {
         // Read the link first: waking a waiter lets it free the entry.
         auto next = task.mm().CopyInObject<uint64_t>(UserAddr(entry));
-        if (entry != pending) HandleDeath(task, entry, head->futex_offset, pi, false);
+        if (entry != pending && !HandleDeath(task, entry, head->futex_offset, pi, false)) break;
         if (!next) break;
         entry = *next & ~1ULL;
         pi = *next & 1;
