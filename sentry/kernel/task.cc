@@ -55,6 +55,8 @@ bool Completion::Wait(Interrupter* intr) {
 int Task::Run() {
   current_task = this;
   SetCurrentInterrupter(&interrupter_);
+  // A thread born into a group stop parks before its first instruction.
+  if (interrupter_.Interrupted() && !exiting_) kernel_.DeliverSignals(*this);
   while (!exiting_) {
     auto result = context_->Switch(mm_->address_space(), state_);
     if (!result) {

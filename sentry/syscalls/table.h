@@ -47,6 +47,7 @@ void RegisterEpollSyscalls(SyscallTable& t);
 void RegisterPrctlSyscalls(SyscallTable& t);
 void RegisterSchedSyscalls(SyscallTable& t);
 void RegisterResourceSyscalls(SyscallTable& t);
+void RegisterPidfdSyscalls(SyscallTable& t);
 
 // Argument helpers.
 inline int ArgInt(uint64_t v) { return static_cast<int>(static_cast<uint32_t>(v)); }
