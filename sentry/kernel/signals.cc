@@ -134,7 +134,7 @@ Result<void> Kernel::SendToThreadGroup(ThreadGroup& tg, const siginfo_t& info) {
   {
     absl::MutexLock lock(&procs_mu_);
     if (tg.exited_ || tg.tasks_.empty()) return {};  // a zombie takes signals and drops them
-    PrepareSignalLocked(tg, sig, &wake);  // job control acts even on an ignored signal
+    PrepareSignalLocked(tg, sig, &wake);             // job control acts even on an ignored signal
     // An ignored signal is dropped at once unless every thread blocks it (then it waits, as
     // the disposition may change before it is unblocked).
     bool all_block = std::all_of(tg.tasks_.begin(), tg.tasks_.end(),

@@ -180,12 +180,12 @@ class ThreadGroup {
   // moves the group to kStopping; it is kStopped once every thread has parked itself.
   enum class StopState { kRunning, kStopping, kStopped };
   StopState stop_state_ = StopState::kRunning;
-  int stop_signal_ = 0;          // the signal of the stop in progress or in force
-  int threads_to_stop_ = 0;      // threads of a kStopping group that have not parked yet
-  int stop_report_ = 0;          // a stop wait(WUNTRACED) has yet to see: its signal, or 0
+  int stop_signal_ = 0;            // the signal of the stop in progress or in force
+  int threads_to_stop_ = 0;        // threads of a kStopping group that have not parked yet
+  int stop_report_ = 0;            // a stop wait(WUNTRACED) has yet to see: its signal, or 0
   bool continued_report_ = false;  // a continue wait(WCONTINUED) has yet to see
-  uint64_t continue_count_ = 0;  // SIGCONTs sent; a stop dequeued before one is void
-  pid_t creator_tid_ = 0;        // the thread that forked it (__WNOTHREAD)
+  uint64_t continue_count_ = 0;    // SIGCONTs sent; a stop dequeued before one is void
+  pid_t creator_tid_ = 0;          // the thread that forked it (__WNOTHREAD)
 };
 
 // Signalled once: a vfork child has exec'd or exited, and its parent may go on.
