@@ -191,6 +191,42 @@ TEST(JobControl, BlockedReadRestartsAfterStopAndContinue) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << std::hex << status;
 }
 
+// signal(7): sigtimedwait is one of the calls that fail with EINTR after a stop and continue,
+// even with no handler.
+TEST(JobControl, SigtimedwaitFailsWithEintrAfterStopAndContinue) {
+  Pipe ready, result;
+  ASSERT_TRUE(ready.ok() && result.ok());
+  pid_t pid = Spawn([&] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    write(ready.w(), "r", 1);
+    timespec timeout{60, 0};
+    int r = sigtimedwait(&set, nullptr, &timeout);
+    char c = r == -1 && errno == EINTR ? 'E' : 'x';
+    write(result.w(), &c, 1);
+    return 0;
+  });
+  ASSERT_GT(pid, 0);
+  char c;
+  ASSERT_EQ(read(ready.r(), &c, 1), 1);
+  // The child may not be inside sigtimedwait yet at the first stop: repeat until it answers.
+  bool answered = false;
+  for (int round = 0; round < 600 && !answered; ++round) {
+    ASSERT_SYSCALL_OK(kill(pid, SIGSTOP));
+    ASSERT_TRUE(WaitStopped(pid, SIGSTOP));
+    ASSERT_SYSCALL_OK(kill(pid, SIGCONT));
+    pollfd p{result.r(), POLLIN, 0};
+    answered = poll(&p, 1, 100) == 1;
+  }
+  ASSERT_TRUE(answered);
+  ASSERT_EQ(read(result.r(), &c, 1), 1);
+  EXPECT_EQ(c, 'E');
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+}
+
 TEST(JobControl, EveryThreadStops) {
   Pipe ready;
   ASSERT_TRUE(ready.ok());

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <string>
 
 #include "syscalls/test_util.h"
 
@@ -59,6 +60,27 @@ TEST(Pidfd, OpenSelfIsCloexec) {
   Fd nb(PidfdOpen(getpid(), kPidfdNonblock));
   ASSERT_TRUE(nb.ok());
   EXPECT_NE(fcntl(nb.get(), F_GETFL) & O_NONBLOCK, 0);
+}
+
+std::string FdInfo(int fd) {
+  Fd f(open(("/proc/self/fdinfo/" + std::to_string(fd)).c_str(), O_RDONLY));
+  std::string text;
+  char buf[512];
+  ssize_t n;
+  while (f.ok() && (n = read(f.get(), buf, sizeof(buf))) > 0) text.append(buf, n);
+  return text;
+}
+
+TEST(Pidfd, FdinfoShowsThePid) {
+  pid_t pid = Spawn([] { return 0; });
+  ASSERT_GT(pid, 0);
+  Fd fd(PidfdOpen(pid, 0));
+  ASSERT_TRUE(fd.ok());
+  EXPECT_NE(FdInfo(fd.get()).find("\nPid:\t" + std::to_string(pid) + "\n"), std::string::npos)
+      << FdInfo(fd.get());
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_NE(FdInfo(fd.get()).find("\nPid:\t-1\n"), std::string::npos) << FdInfo(fd.get());
 }
 
 TEST(Pidfd, OpenErrors) {

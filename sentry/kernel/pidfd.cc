@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 
 namespace sentry::kernel {
@@ -15,6 +16,17 @@ uint32_t PidFdFile::Readiness(uint32_t mask) {
   // Linux reports the end of the whole process (the leader a zombie, no thread left).
   uint32_t ready = process_->exited() ? (POLLIN | POLLRDNORM) : 0;
   return ready & mask;
+}
+
+std::string PidFdFile::FdInfoLines() {
+  pid_t pid = -1;
+  if (Task* self = Task::Current()) {
+    if (self->kernel().FindProcess(process_->tgid()).get() == process_.get()) {
+      pid = process_->tgid();
+    }
+  }
+  std::string id = std::to_string(pid);
+  return "Pid:\t" + id + "\nNSpid:\t" + id + "\n";
 }
 
 void PidFdFile::EventRegister(vfs::WaitEntry* e) { process_->exit_queue().Add(e); }

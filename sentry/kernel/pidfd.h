@@ -5,6 +5,7 @@
 #include <fcntl.h>
 
 #include <memory>
+#include <string>
 
 #include "sentry/vfs/file_description.h"
 
@@ -26,6 +27,8 @@ class PidFdFile : public vfs::AnonFile {
   bool Pollable() const override { return true; }
   void EventRegister(vfs::WaitEntry* e) override;
   void EventUnregister(vfs::WaitEntry* e) override;
+  // "Pid:" and "NSpid:": the process's id, or -1 once it has been reaped.
+  std::string FdInfoLines();
 
  private:
   std::shared_ptr<ThreadGroup> process_;

@@ -324,7 +324,8 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     tg = std::make_shared<ThreadGroup>(tid, real_parent);
     tg->InheritFrom(parent.thread_group());
     tg->set_exit_signal(static_cast<int>(req.flags & CSIGNAL));
-    tg->creator_tid_ = parent.tid();
+    // CLONE_PARENT makes it a sibling: its parent's leader stands for the forking thread.
+    tg->creator_tid_ = (flags & CLONE_PARENT) ? real_parent->tgid() : parent.tid();
     if (flags & CLONE_CLEAR_SIGHAND) {
       std::lock_guard lock(tg->mu());
       for (int sig = 1; sig <= kNumSignals; ++sig) {

@@ -236,6 +236,11 @@ Result<uint64_t> Sys_rt_sigtimedwait(kernel::Task& t, const Args& a) {
       t.set_signal_mask(old_mask);
       return Err(EINTR);
     }
+    // A group stop ends the wait: once continued, Linux returns EINTR (signal(7)).
+    if (t.stop_pending()) {
+      t.set_signal_mask(old_mask);
+      return Err(EINTR);
+    }
     if (deadline && absl::Now() >= *deadline) {
       t.set_signal_mask(old_mask);
       t.kernel().RecalcSignalPending(t);
