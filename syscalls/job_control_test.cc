@@ -451,4 +451,34 @@ TEST(JobControl, OrphansAreReparentedToTheSubreaper) {
   prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
+// A zombie adopted by a subreaper that ignores SIGCHLD is reaped at once.
+TEST(JobControl, AdoptedZombieIsReapedByAReaperIgnoringSigchld) {
+  ASSERT_SYSCALL_OK(prctl(PR_SET_CHILD_SUBREAPER, 1));
+  struct sigaction ign {}, old{};
+  ign.sa_handler = SIG_IGN;
+  ASSERT_SYSCALL_OK(sigaction(SIGCHLD, &ign, &old));
+  Pipe report;
+  ASSERT_TRUE(report.ok());
+  pid_t middle = Spawn([&] {
+    // The middle process does not ignore SIGCHLD: its child stays a zombie.
+    signal(SIGCHLD, SIG_DFL);
+    pid_t grandchild = Spawn([] { return 0; });
+    if (grandchild < 0) return 1;
+    siginfo_t info{};
+    if (waitid(P_PID, grandchild, &info, WEXITED | WNOWAIT) != 0) return 2;
+    write(report.w(), &grandchild, sizeof(grandchild));
+    return 0;
+  });
+  ASSERT_GT(middle, 0);
+  pid_t grandchild = 0;
+  ASSERT_EQ(read(report.r(), &grandchild, sizeof(grandchild)),
+            static_cast<ssize_t>(sizeof(grandchild)));
+  int status;
+  // Ignoring SIGCHLD: the wait lasts until the middle process is gone, then finds nothing.
+  EXPECT_SYSCALL_ERRNO(ECHILD, waitpid(middle, &status, 0));
+  EXPECT_SYSCALL_ERRNO(ECHILD, waitpid(-1, &status, WNOHANG));
+  sigaction(SIGCHLD, &old, nullptr);
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
 }  // namespace

@@ -504,6 +504,9 @@ void Kernel::ProcessExited(ThreadGroup& tg, int wait_status) {
       for (auto& t : child->tasks_) {
         if (int sig = t->pdeath_signal()) pdeath.emplace_back(t, sig);
       }
+      // An adopted zombie is announced to its new parent, which reaps it at once if it
+      // ignores SIGCHLD (Linux's reparent_leader).
+      if (reaper && child->exited_) NotifyParentLocked(*child, child->wait_status_, &wake);
     }
     HangUpOrphanedPgrpsLocked(tg, tg.children_, &orphaned_stopped);
     tg.children_.clear();

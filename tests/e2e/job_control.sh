@@ -30,10 +30,13 @@ p1=$!
 p2=$!
 wait $p1; echo "job 1: $?"
 wait $p2; echo "job 2: $?"
-(sleep 0.3; exit 11) &
+gate=$(mktemp -u); mkfifo "$gate"
+(read -r _ < "$gate"; exit 11) &  # ends only once the other has been waited for
 (exit 12) &
 wait -n; first=$?
+echo go > "$gate"
 wait -n; second=$?
+rm -f "$gate"
 echo "wait -n: $first then $second"
 wait
 echo "all waited"
