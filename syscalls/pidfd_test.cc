@@ -151,9 +151,15 @@ TEST(Pidfd, ReadableOnceTheProcessEnds) {
   ASSERT_EQ(epoll_wait(ep.get(), &out, 1, 30000), 1);
   EXPECT_EQ(out.data.u64, 77u);
   EXPECT_TRUE(out.events & EPOLLIN);
+  pollfd p{fd.get(), POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 0), 1);
+  EXPECT_EQ(p.revents, POLLIN);
   int status;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  EXPECT_TRUE(Readable(fd.get(), 0));
+  // Reaped: it hangs up as well.
+  p.revents = 0;
+  ASSERT_EQ(poll(&p, 1, 0), 1);
+  EXPECT_EQ(p.revents, POLLIN | POLLHUP);
 }
 
 TEST(Pidfd, SendSignal) {

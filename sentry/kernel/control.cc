@@ -110,6 +110,7 @@ Result<int> Kernel::WaitProcess(pid_t pid) {
   procs_mu_.Await(absl::Condition(&tg->exited_));
   std::erase(started_, tg);
   tg_index_.erase(pid);
+  tg->reaped_.store(true);
   return tg->wait_status_;
 }
 

@@ -14,8 +14,9 @@ PidFdFile::~PidFdFile() = default;
 
 uint32_t PidFdFile::Readiness(uint32_t mask) {
   // Linux reports the end of the whole process (the leader a zombie, no thread left).
+  // Once reaped it also hangs up, which poll reports whatever the mask.
   uint32_t ready = process_->exited() ? (POLLIN | POLLRDNORM) : 0;
-  return ready & mask;
+  return (ready & mask) | (process_->reaped() ? POLLHUP : 0);
 }
 
 std::string PidFdFile::FdInfoLines() {

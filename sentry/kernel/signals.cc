@@ -495,6 +495,7 @@ bool Kernel::NotifyParentLocked(ThreadGroup& child, int wait_status,
   if (autoreap) {
     std::erase_if(parent->children_, [&](auto& c) { return c.get() == &child; });
     tg_index_.erase(child.tgid());
+    child.reaped_.store(true);
   }
   return autoreap;
 }

@@ -133,6 +133,7 @@ class ThreadGroup {
   vfs::WaitQueue& exit_queue() { return exit_queue_; }
   // Whether every thread has ended (a zombie, or reaped); a pidfd is then readable.
   bool exited() const { return exited_flag_.load(); }
+  bool reaped() const { return reaped_.load(); }
 
   // fork: the child starts with the parent's limits and dispositions.
   void InheritFrom(ThreadGroup& parent) {
@@ -172,6 +173,7 @@ class ThreadGroup {
   bool exited_ = false;
   int wait_status_ = 0;
   std::atomic<bool> exited_flag_{false};  // exited_, readable without the process lock
+  std::atomic<bool> reaped_{false};       // wait took it (or no one had to): pidfds hang up
   uint32_t exit_uid_ = 0;   // its last thread's real uid (si_uid, kill's permission check)
   uint32_t exit_suid_ = 0;  // and saved uid
   vfs::WaitQueue exit_queue_;

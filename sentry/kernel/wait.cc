@@ -68,6 +68,7 @@ Result<Kernel::WaitResult> Kernel::Wait(Task& caller, const WaitRequest& req) {
         if (!(opts & WNOWAIT)) {
           parent.AddReapedChildCpu(child);
           tg_index_.erase(child.tgid());
+          child.reaped_.store(true);
           kids.erase(it);
         }
         return r;
