@@ -95,6 +95,7 @@ void Kernel::LeaveGroupStopLocked(Task& task, std::vector<std::shared_ptr<Task>>
   ThreadGroup& tg = task.thread_group();
   if (!task.stop_pending_.exchange(false)) return;
   if (tg.stop_state_ != ThreadGroup::StopState::kStopping || --tg.threads_to_stop_ > 0) return;
+  if (tg.group_exiting_) return;  // a dying process does not report a stop
   tg.stop_state_ = ThreadGroup::StopState::kStopped;
   tg.stop_report_ = tg.stop_signal_;
   tg.continued_report_ = false;
