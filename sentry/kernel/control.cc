@@ -39,7 +39,7 @@ std::vector<std::string> Candidates(const std::string& name, const std::vector<s
 
 std::expected<pid_t, StartError> Kernel::StartProcess(InitProcessArgs args) {
   if (args.argv.empty()) args.argv.push_back(args.path);
-  const pid_t pid = next_pid_.fetch_add(1);
+  const pid_t pid = *AllocatePid(0);  // never fails without a wanted id
   auto tg = std::make_shared<ThreadGroup>(pid, nullptr);
 
   // As in Fork: the address space must be built by the host thread that will run it.
@@ -113,6 +113,7 @@ Result<int> Kernel::WaitProcess(pid_t pid) {
   procs_mu_.Await(absl::Condition(&tg->exited_));
   std::erase(started_, tg);
   tg_index_.erase(pid);
+  tg->reaped_.store(true);
   return tg->wait_status_;
 }
 

@@ -152,22 +152,37 @@ class Kernel {
     UserAddr child_tid;   // CLONE_CHILD_SETTID / CLONE_CHILD_CLEARTID
     uint64_t tls = 0;     // CLONE_SETTLS
     uint64_t stack = 0;   // a new stack pointer for the child, 0 to keep the parent's
+    UserAddr pidfd;       // CLONE_PIDFD: where the parent gets the child's pidfd
+    pid_t set_tid = 0;    // clone3's set_tid: the id the child must have (0: any)
   };
   // fork/vfork/clone: a new process, or with CLONE_THREAD a new thread of the caller's. Returns
   // the new task's id once it exists (it then runs on a host thread of its own); a vfork
   // returns when the child has exec'd or exited.
   Result<pid_t> Fork(Task& parent, const CloneRequest& req);
+  // /proc/sys/kernel/pid_max's default: ids are below it.
+  static constexpr pid_t kPidMax = 4194304;
   // exit_group, or a fatal signal: every thread of the task's process ends with `wait_status`.
   void ExitGroup(Task& task, int wait_status);
   // Called on a task's host thread when its Run has returned: the thread is gone, and with the
   // last one the process.
   void TaskExited(Task& task, int wait_status);
-  // wait4/waitid: reaps a child of `parent` that has exited; 0 with WNOHANG when none has.
-  struct Reaped {
-    pid_t pid = 0;
-    int wait_status = 0;
+  // wait4/waitid (sentry/kernel/wait.cc): which children, and which of their changes.
+  struct WaitRequest {
+    enum class Select { kAll, kPid, kPgid, kProcess } select = Select::kAll;
+    pid_t id = 0;                          // kPid, kPgid
+    std::shared_ptr<ThreadGroup> process;  // kProcess (P_PIDFD)
+    int options = 0;  // WEXITED WSTOPPED WCONTINUED WNOHANG WNOWAIT __WALL __WCLONE __WNOTHREAD
   };
-  Result<Reaped> Wait(ThreadGroup& parent, pid_t pid, int options);
+  // What a wait saw: pid 0 with WNOHANG when no child was ready.
+  struct WaitResult {
+    pid_t pid = 0;
+    uint32_t uid = 0;     // the child's real uid
+    int code = 0;         // CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED
+    int status = 0;       // waitid's si_status: exit code or signal
+    int wait_status = 0;  // wait4's status word
+    uint64_t user_ns = 0, sys_ns = 0;  // the child's CPU time (with its reaped children's)
+  };
+  Result<WaitResult> Wait(Task& caller, const WaitRequest& req);
   // execve: replaces the task's program. On failure the old program goes on.
   Result<void> Execve(Task& task, const std::string& path, std::vector<std::string> argv,
                       std::vector<std::string> envp);
@@ -206,7 +221,15 @@ class Kernel {
   // tgkill/tkill (tgid -1): one thread.
   Result<void> SignalThread(Task& sender, pid_t tgid, pid_t tid, int sig);
   // rt_sigqueueinfo / rt_tgsigqueueinfo with the caller's siginfo.
-  Result<void> QueueSignalInfo(pid_t tgid, pid_t tid, const siginfo_t& info);
+  Result<void> QueueSignalInfo(Task& sender, pid_t tgid, pid_t tid, const siginfo_t& info);
+  // pidfd_send_signal: `info` (already checked) to the process, with kill's permission rules.
+  Result<void> SignalProcessFrom(Task& sender, ThreadGroup& tg, const siginfo_t& info);
+  // The live or zombie process with id `tgid`, or null (pidfd_open, waitid).
+  std::shared_ptr<ThreadGroup> FindProcess(pid_t tgid);
+  // Whether `sender` may send `sig` to `target` (Linux's check_kill_permission): the same
+  // process, matching real/effective against real/saved uids, CAP_KILL, or SIGCONT within
+  // a session.
+  bool MaySignal(const Task& sender, const Task& target, int sig);
   // A signal from the kernel (a timer) to a process, or to its thread `tid` when nonzero.
   void SignalFromKernel(ThreadGroup& tg, pid_t tid, const siginfo_t& info);
   // A signal from the kernel itself to one thread (SIGPIPE, a fault the handler may catch).
@@ -269,6 +292,43 @@ class Kernel {
   bool NotifyParentLocked(ThreadGroup& child, int wait_status,
                           std::vector<std::shared_ptr<Task>>* wake)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(procs_mu_);
+  // Job control (sentry/kernel/job_control.cc).
+  // What generating `sig` does to `tg` before it is queued: a stop signal discards a pending
+  // SIGCONT; SIGCONT discards pending stop signals and ends a stop. Wakes go into `wake`.
+  void PrepareSignalLocked(ThreadGroup& tg, int sig, std::vector<std::shared_ptr<Task>>* wake)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(procs_mu_);
+  // A stop signal with the default action, dequeued by `task` when the group had seen
+  // `continue_count` SIGCONTs: starts a group stop (or drops the signal, for an orphaned
+  // process group or a SIGCONT since).
+  void BeginGroupStop(Task& task, int sig, uint64_t continue_count);
+  // The task parks for a group stop until SIGCONT, or until it must exit.
+  void ParkForGroupStop(Task& task);
+  // SIGCHLD with CLD_STOPPED / CLD_CONTINUED to the parent, unless it asked SA_NOCLDSTOP.
+  void NotifyParentJobLocked(ThreadGroup& child, int code, int status,
+                             std::vector<std::shared_ptr<Task>>* wake)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(procs_mu_);
+  // Queues SIGCHLD-like `info` on `parent` unless it ignores it (and not every thread
+  // blocks it).
+  void QueueChildSignalLocked(ThreadGroup& parent, const siginfo_t& info,
+                              std::vector<std::shared_ptr<Task>>* wake)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(procs_mu_);
+  // Whether process group `pgid` is orphaned: no live member has a parent in another group
+  // of the same session.
+  bool IsOrphanedPgrpLocked(pid_t pgid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(procs_mu_);
+  // `tg` has exited: groups this orphans that have a stopped member get SIGHUP and SIGCONT.
+  // `adopted` are its children, already reparented.
+  void HangUpOrphanedPgrpsLocked(ThreadGroup& tg,
+                                 const std::vector<std::shared_ptr<ThreadGroup>>& adopted,
+                                 std::vector<pid_t>* pgids)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(procs_mu_);
+  // A thread that leaves while its group stops no longer holds the stop up.
+  void LeaveGroupStopLocked(Task& task, std::vector<std::shared_ptr<Task>>* wake)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(procs_mu_);
+  bool MaySignalLocked(const Task& sender, ThreadGroup& target, int sig)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(procs_mu_);
+  // A free id for a new task, reserved in task_index_ until the task takes it: `wanted` when
+  // nonzero (EEXIST if taken), else the next unused one.
+  Result<pid_t> AllocatePid(pid_t wanted);
   // Processes StartProcess started, until WaitProcess has seen them exit.
   std::vector<std::shared_ptr<ThreadGroup>> started_ ABSL_GUARDED_BY(procs_mu_);
   std::shared_ptr<vfs::MountNamespace> mounts_;

@@ -1,17 +1,21 @@
 // Processes: fork, wait, exit and execve.
 #include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 
+#include <functional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "sentry/kernel/ipc/ipc_namespace.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/robust_list.h"
+#include "sentry/kernel/pidfd.h"
 #include "sentry/kernel/task.h"
 #include "sentry/loader/loader.h"
 #include "sentry/vfs/resolve.h"
@@ -227,16 +231,27 @@ void Kernel::TaskExited(Task& task, int wait_status) {
   ThreadGroup& tg = task.thread_group();
   bool last;
   int status;
+  std::vector<std::shared_ptr<Task>> wake;  // a parent told that the group stop is complete
   {
     absl::MutexLock lock(&procs_mu_);
     std::erase_if(tg.tasks_, [&](const auto& t) { return t.get() == &task; });
     task_index_.erase(task.tid());
     last = tg.tasks_.empty();
+    tg.exit_uid_ = task.creds().ruid;
+    tg.exit_suid_ = task.creds().suid;
+    LeaveGroupStopLocked(task, &wake);
+    // Its children pass to a thread still alive (for __WNOTHREAD).
+    if (!last) {
+      for (auto& child : tg.children_) {
+        if (child->creator_tid_ == task.tid()) child->creator_tid_ = tg.tasks_.front()->tid();
+      }
+    }
     // Threads that all end with exit(2): the process takes the last one's status (as Linux 6
     // reports it).
     status = tg.group_exiting_ ? tg.group_exit_status_ : wait_status;
     procs_cv_.SignalAll();  // KillOtherThreads waits for the others to go
   }
+  for (auto& t : wake) t->Interrupt();
   if (last) {
     ipc().ExitProcess(tg.tgid());  // SEM_UNDO, before the parent can see the exit
     ProcessExited(tg, status);
@@ -248,6 +263,21 @@ void Kernel::RunTask(std::shared_ptr<Task> task) {
   TaskExited(*task, status);
 }
 
+Result<pid_t> Kernel::AllocatePid(pid_t wanted) {
+  absl::MutexLock lock(&procs_mu_);
+  auto used = [&](pid_t id) { return task_index_.contains(id) || tg_index_.contains(id); };
+  pid_t id = wanted;
+  if (id != 0) {
+    if (used(id)) return Err(EEXIST);
+  } else {
+    do {
+      id = next_pid_.fetch_add(1);
+    } while (used(id));
+  }
+  task_index_[id] = std::weak_ptr<Task>();  // taken from now on
+  return id;
+}
+
 Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
   uint64_t flags = req.flags & ~uint64_t{CSIGNAL};
   // Linux's own consistency rules come first (copy_process).
@@ -255,10 +285,19 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
   if ((flags & CLONE_THREAD) && !(flags & CLONE_SIGHAND)) return Err(EINVAL);
   if ((flags & CLONE_SIGHAND) && !(flags & CLONE_VM)) return Err(EINVAL);
   if ((flags & CLONE_THREAD) && (req.flags & CSIGNAL)) return Err(EINVAL);
+  if ((flags & CLONE_SIGHAND) && (flags & CLONE_CLEAR_SIGHAND)) return Err(EINVAL);
+  if (flags & CLONE_PIDFD) {
+    // CLONE_DETACHED is kept for later use with pidfds; a thread's pidfd (PIDFD_THREAD,
+    // Linux 6.9) is not served: EINVAL, as Linux said before it.
+    if (flags & (CLONE_DETACHED | CLONE_THREAD)) return Err(EINVAL);
+    if ((flags & CLONE_PARENT_SETTID) && req.pidfd.value == req.parent_tid.value) {
+      return Err(EINVAL);
+    }
+  }
   constexpr uint64_t kSupported = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_PARENT_SETTID |
                                   CLONE_SETTLS | CLONE_VFORK | CLONE_VM | CLONE_FILES | CLONE_FS |
                                   CLONE_THREAD | CLONE_SIGHAND | CLONE_SYSVSEM | CLONE_PARENT |
-                                  CLONE_DETACHED;
+                                  CLONE_DETACHED | CLONE_PIDFD | CLONE_CLEAR_SIGHAND;
   // Namespaces, and signal handlers shared between processes, come later.
   if ((flags & ~kSupported) || ((flags & CLONE_SIGHAND) && !(flags & CLONE_THREAD))) {
     ReportUnsupported(56 /* clone */);
@@ -266,7 +305,25 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
   }
   bool thread = flags & CLONE_THREAD;
   bool share_vm = flags & CLONE_VM;
-  pid_t tid = next_pid_.fetch_add(1);
+  if (req.set_tid != 0) {
+    // Choosing an id is for checkpoint/restore: CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE.
+    constexpr uint64_t kCaps = (uint64_t{1} << 21) | (uint64_t{1} << 40);
+    if (req.set_tid < 0 || req.set_tid >= kPidMax) return Err(EINVAL);
+    if (!(parent.creds().cap_effective & kCaps)) return Err(EPERM);
+  }
+  pid_t tid = TRY(AllocatePid(req.set_tid));
+  // Until the task is registered, a failure gives the id back.
+  struct ReleaseOnFailure {
+    std::function<void()> release;
+    ~ReleaseOnFailure() {
+      if (release) release();
+    }
+  } pid_guard{[this, tid] {
+    absl::MutexLock lock(&procs_mu_);
+    if (auto it = task_index_.find(tid); it != task_index_.end() && it->second.expired()) {
+      task_index_.erase(it);
+    }
+  }};
 
   std::shared_ptr<ThreadGroup> tg = parent.thread_group_ptr();
   std::shared_ptr<ThreadGroup> real_parent;  // of a new process
@@ -281,6 +338,14 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     tg = std::make_shared<ThreadGroup>(tid, real_parent);
     tg->InheritFrom(parent.thread_group());
     tg->set_exit_signal(static_cast<int>(req.flags & CSIGNAL));
+    // CLONE_PARENT makes it a sibling: its parent's leader stands for the forking thread.
+    tg->creator_tid_ = (flags & CLONE_PARENT) ? real_parent->tgid() : parent.tid();
+    if (flags & CLONE_CLEAR_SIGHAND) {
+      std::lock_guard lock(tg->mu());
+      for (int sig = 1; sig <= kNumSignals; ++sig) {
+        if (tg->action(sig).handler > 1) tg->action(sig) = KernelSigaction{};
+      }
+    }
   }
 
   arch::CpuState state = parent.state();
@@ -300,7 +365,29 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     copy->umask = fs->umask;
     fs = std::move(copy);
   }
-  if (share_vm && !parent.mm().address_space().AddThread()) return Err(EAGAIN);
+  // CLONE_PIDFD: the parent's fd is there before the child runs (and, as in Linux, not in a
+  // child that does not share the table).
+  std::optional<int> pidfd;
+  if (flags & CLONE_PIDFD) {
+    uint64_t limit;
+    {
+      std::lock_guard lock(parent.thread_group().mu());
+      limit = parent.thread_group().limits().Get(RLIMIT_NOFILE).cur;
+    }
+    int fd = TRY(parent.fds().Install(std::make_shared<PidFdFile>(tg, 0), true, 0, limit));
+    if (!parent.mm().CopyOutObject(req.pidfd, fd)) {
+      (void)parent.fds().Close(fd);
+      return Err(EFAULT);
+    }
+    pidfd = fd;
+  }
+  auto drop_pidfd = [&] {
+    if (pidfd) (void)parent.fds().Close(*pidfd);
+  };
+  if (share_vm && !parent.mm().address_space().AddThread()) {
+    drop_pidfd();
+    return Err(EAGAIN);
+  }
   std::shared_ptr<Completion> vfork_done;
   if (flags & CLONE_VFORK) vfork_done = std::make_shared<Completion>();
   if (real_parent) {
@@ -354,6 +441,12 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
       task_index_[tid] = task;
       // An exit_group that ran while this thread was being made takes it too.
       if (tg->group_exiting_) task->RequestExit(tg->group_exit_status_);
+      // So does a group stop under way: the new thread parks before it runs.
+      if (tg->stop_state_ != ThreadGroup::StopState::kRunning) {
+        task->stop_pending_.store(true);
+        ++tg->threads_to_stop_;
+        task->interrupter().Fire();
+      }
     }
     {
       absl::MutexLock lock(&handoff.mu);
@@ -373,46 +466,16 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
       std::erase(real_parent->children_, tg);
       tg_index_.erase(tid);
     }
+    drop_pidfd();
     return std::unexpected(handoff.status.error());
   }
+  pid_guard.release = nullptr;
   if (flags & CLONE_PARENT_SETTID) (void)parent.mm().CopyOutObject(req.parent_tid, tid);
   // vfork: the parent sleeps until the child lets go of the memory they share.
   // Not cut short by the parent's pending signals (Linux waits killably): a parent that ran on
   // while the child still used their shared stack would corrupt it.
   if (vfork_done) vfork_done->Wait(nullptr);
   return tid;
-}
-
-Result<Kernel::Reaped> Kernel::Wait(ThreadGroup& parent, pid_t pid, int options) {
-  absl::MutexLock lock(&procs_mu_);
-  while (true) {
-    bool any = false;
-    auto& kids = parent.children_;
-    for (auto it = kids.begin(); it != kids.end(); ++it) {
-      if (pid > 0 && (*it)->tgid() != pid) continue;
-      if (pid == 0 && (*it)->pgid() != parent.pgid()) continue;
-      if (pid < -1 && (*it)->pgid() != -pid) continue;
-      any = true;
-      if (!(*it)->exited_) continue;
-      Reaped r{(*it)->tgid(), (*it)->wait_status_};
-      if (!(options & WNOWAIT)) {
-        parent.AddReapedChildCpu(**it);
-        tg_index_.erase((*it)->tgid());
-        kids.erase(it);
-      }
-      return r;
-    }
-    if (!any) return Err(ECHILD);
-    if (options & WNOHANG) return Reaped{};
-    Interrupter* intr = CurrentInterrupter();
-    ScopedArm arm(intr, [this] {
-      absl::MutexLock l(&procs_mu_);
-      procs_cv_.SignalAll();
-    });
-    // Checked only now: a child that is ready wins over the signal that its exit sent.
-    if (arm.Interrupted()) return Err(EINTR);
-    procs_cv_.Wait(&procs_mu_);
-  }
 }
 
 void Kernel::ProcessExited(ThreadGroup& tg, int wait_status) {
@@ -429,10 +492,15 @@ void Kernel::ProcessExited(ThreadGroup& tg, int wait_status) {
   for (auto& t : timers) timers_.Set(t, std::nullopt, Nanos(0));
   std::vector<std::shared_ptr<Task>> wake;
   std::vector<std::pair<std::shared_ptr<Task>, int>> pdeath;  // PR_SET_PDEATHSIG
+  std::vector<pid_t> orphaned_stopped;  // process groups to hang up
   {
     absl::MutexLock lock(&procs_mu_);
     tg.exited_ = true;
+    tg.exited_flag_.store(true);
     tg.wait_status_ = wait_status;
+    tg.stop_state_ = ThreadGroup::StopState::kRunning;
+    tg.stop_report_ = 0;
+    tg.continued_report_ = false;
     // Orphans go to the nearest living PR_SET_CHILD_SUBREAPER ancestor, else to init.
     std::shared_ptr<ThreadGroup> reaper = init_;
     for (auto p = tg.parent(); p; p = p->parent()) {
@@ -453,12 +521,34 @@ void Kernel::ProcessExited(ThreadGroup& tg, int wait_status) {
       for (auto& t : child->tasks_) {
         if (int sig = t->pdeath_signal()) pdeath.emplace_back(t, sig);
       }
+      // An adopted zombie is announced to its new parent, which reaps it at once if it
+      // ignores SIGCHLD (Linux's reparent_leader).
+      if (reaper && child->exited_) NotifyParentLocked(*child, child->wait_status_, &wake);
     }
+    HangUpOrphanedPgrpsLocked(tg, tg.children_, &orphaned_stopped);
     tg.children_.clear();
     NotifyParentLocked(tg, wait_status, &wake);
     procs_cv_.SignalAll();
   }
   for (auto& t : wake) t->Interrupt();
+  tg.exit_queue().Notify(POLLIN | POLLRDNORM);  // pidfds
+  for (pid_t pgid : orphaned_stopped) {
+    // POSIX: a newly orphaned group with a stopped member gets SIGHUP, then SIGCONT.
+    for (int sig : {SIGHUP, SIGCONT}) {
+      std::vector<std::shared_ptr<ThreadGroup>> members;
+      {
+        absl::MutexLock lock(&procs_mu_);
+        for (auto& [id, weak] : tg_index_) {
+          auto m = weak.lock();
+          if (m && !m->exited_ && m->pgid() == pgid) members.push_back(std::move(m));
+        }
+      }
+      siginfo_t info{};
+      info.si_signo = sig;
+      info.si_code = SI_KERNEL;
+      for (auto& m : members) (void)SendToThreadGroup(*m, info);
+    }
+  }
   for (auto& [t, sig] : pdeath) {
     siginfo_t info{};
     info.si_signo = sig;

@@ -136,20 +136,22 @@ Result<void> Kernel::SendToThreadGroup(ThreadGroup& tg, const siginfo_t& info) {
     std::lock_guard lock(tg.mu());
     act = tg.action(sig);
   }
-  std::shared_ptr<Task> wake;
+  std::vector<std::shared_ptr<Task>> wake;
   {
     absl::MutexLock lock(&procs_mu_);
     if (tg.exited_ || tg.tasks_.empty()) return {};  // a zombie takes signals and drops them
+    PrepareSignalLocked(tg, sig, &wake);             // job control acts even on an ignored signal
     // An ignored signal is dropped at once unless every thread blocks it (then it waits, as
     // the disposition may change before it is unblocked).
     bool all_block = std::all_of(tg.tasks_.begin(), tg.tasks_.end(),
-                                 [&](auto& t) { return t->signal_mask() & SigBit(sig); });
-    if (Ignored(tg, act, sig) && !all_block) return {};
-    absl::MutexLock slock(&sig_mu_);
-    wake = QueueLocked(tg, nullptr, info);
+                                 [&](auto& t) { return t->blocked_for_ignore() & SigBit(sig); });
+    if (!Ignored(tg, act, sig) || all_block) {
+      absl::MutexLock slock(&sig_mu_);
+      if (auto t = QueueLocked(tg, nullptr, info)) wake.push_back(std::move(t));
+    }
   }
   tg.signalfd_queue().Notify(POLLIN);
-  if (wake) wake->Interrupt();
+  for (auto& t : wake) t->Interrupt();
   return {};
 }
 
@@ -165,14 +167,18 @@ void Kernel::SendToTask(Task& task, const siginfo_t& info) {
     std::lock_guard lock(tg.mu());
     act = tg.action(sig);
   }
-  if (Ignored(tg, act, sig) && !(task.signal_mask() & SigBit(sig))) return;
+  std::vector<std::shared_ptr<Task>> others;  // woken by SIGCONT, or its parent told of it
   std::shared_ptr<Task> wake;
   {
     absl::MutexLock lock(&procs_mu_);
-    absl::MutexLock slock(&sig_mu_);
-    wake = QueueLocked(tg, &task, info);
+    if (!tg.exited_) PrepareSignalLocked(tg, sig, &others);
+    if (!Ignored(tg, act, sig) || (task.blocked_for_ignore() & SigBit(sig))) {
+      absl::MutexLock slock(&sig_mu_);
+      wake = QueueLocked(tg, &task, info);
+    }
   }
   tg.signalfd_queue().Notify(POLLIN);
+  for (auto& t : others) t->Interrupt();
   if (wake && wake.get() != Task::Current()) {
     wake->Interrupt();
   } else if (wake) {
@@ -236,7 +242,7 @@ bool Kernel::RecalcSignalPending(Task& task) {
   absl::MutexLock lock(&sig_mu_);
   uint64_t ready =
       (task.pending_.set | task.thread_group().shared_pending_.set) & ~task.signal_mask();
-  bool pending = ready != 0 || task.exiting();
+  bool pending = ready != 0 || task.exiting() || task.stop_pending();
   task.interrupter().Reset(pending);
   return ready != 0;
 }
@@ -260,7 +266,12 @@ void Kernel::DeliverSignals(Task& task) {
   arch::CpuState& state = task.state();
   ThreadGroup& tg = task.thread_group();
   while (!task.exiting()) {
+    if (task.stop_pending()) {
+      ParkForGroupStop(task);  // until SIGCONT or exit; then what is pending runs
+      continue;
+    }
     siginfo_t info;
+    uint64_t continue_count;
     {
       absl::MutexLock lock(&sig_mu_);
       uint64_t ready = (task.pending_.set | tg.shared_pending_.set) & ~task.signal_mask();
@@ -268,6 +279,7 @@ void Kernel::DeliverSignals(Task& task) {
       int sig = PickSignal(ready);
       info = (task.pending_.set & SigBit(sig)) ? Take(task.pending_, sig)
                                                : Take(tg.shared_pending_, sig);
+      continue_count = tg.continue_count_;
     }
     int sig = info.si_signo;
     KernelSigaction act;
@@ -282,8 +294,9 @@ void Kernel::DeliverSignals(Task& task) {
       switch (DefaultActionOf(sig)) {
         case DefaultAction::kIgnore:
         case DefaultAction::kContinue:
-        // Job control does not exist yet: a stop signal is dropped rather than stopping.
+          continue;
         case DefaultAction::kStop:
+          BeginGroupStop(task, sig, continue_count);  // this thread parks at the loop's top
           continue;
         case DefaultAction::kTerminate:
           KillThreadGroup(tg, sig);
@@ -356,14 +369,18 @@ void Kernel::DeliverSignals(Task& task) {
 Result<void> Kernel::Kill(Task& sender, pid_t pid, int sig) {
   if (sig < 0 || sig > kNumSignals) return Err(EINVAL);
   siginfo_t info = KernelInfo(sig, SI_USER, sender.thread_group().tgid(), sender.creds().ruid);
-  std::vector<std::shared_ptr<ThreadGroup>> targets;
+  struct Target {
+    std::shared_ptr<ThreadGroup> tg;
+    bool allowed;
+  };
+  std::vector<Target> targets;
   {
     absl::MutexLock lock(&procs_mu_);
     if (pid > 0) {
       auto it = tg_index_.find(pid);
       auto tg = it == tg_index_.end() ? nullptr : it->second.lock();
       if (!tg) return Err(ESRCH);
-      targets.push_back(tg);
+      targets.push_back({tg, MaySignalLocked(sender, *tg, sig)});
     } else {
       pid_t pgid = pid == 0 ? sender.thread_group().pgid() : -pid;
       for (auto& [id, weak] : tg_index_) {
@@ -374,13 +391,20 @@ Result<void> Kernel::Kill(Task& sender, pid_t pid, int sig) {
         } else if (tg->pgid() != pgid) {
           continue;
         }
-        targets.push_back(tg);
+        bool allowed = MaySignalLocked(sender, *tg, sig);
+        targets.push_back({std::move(tg), allowed});
       }
       if (targets.empty()) return Err(ESRCH);
     }
   }
+  // One process, or a group: EPERM when no target may be signalled. kill(-1) succeeds once
+  // it has found any process besides init and the caller, permitted or not (as Linux).
+  bool any_allowed = std::any_of(targets.begin(), targets.end(), [](auto& t) { return t.allowed; });
+  if (!any_allowed && pid != -1) return Err(EPERM);
   if (sig == 0) return {};
-  for (auto& tg : targets) TRY(SendToThreadGroup(*tg, info));
+  for (auto& t : targets) {
+    if (t.allowed) TRY(SendToThreadGroup(*t.tg, info));
+  }
   return {};
 }
 
@@ -394,12 +418,13 @@ Result<void> Kernel::SignalThread(Task& sender, pid_t tgid, pid_t tid, int sig) 
     if (it != task_index_.end()) target = it->second.lock();
   }
   if (!target || (tgid != -1 && target->thread_group().tgid() != tgid)) return Err(ESRCH);
+  if (!MaySignal(sender, *target, sig)) return Err(EPERM);
   if (sig == 0) return {};
   SendToTask(*target, KernelInfo(sig, SI_TKILL, sender.thread_group().tgid(), sender.creds().ruid));
   return {};
 }
 
-Result<void> Kernel::QueueSignalInfo(pid_t tgid, pid_t tid, const siginfo_t& info) {
+Result<void> Kernel::QueueSignalInfo(Task& sender, pid_t tgid, pid_t tid, const siginfo_t& info) {
   std::shared_ptr<Task> task;
   std::shared_ptr<ThreadGroup> tg;
   {
@@ -408,10 +433,12 @@ Result<void> Kernel::QueueSignalInfo(pid_t tgid, pid_t tid, const siginfo_t& inf
       auto it = task_index_.find(tid);
       if (it != task_index_.end()) task = it->second.lock();
       if (!task || task->thread_group().tgid() != tgid) return Err(ESRCH);
+      if (!MaySignal(sender, *task, info.si_signo)) return Err(EPERM);
     } else {
       auto it = tg_index_.find(tgid);
       if (it != tg_index_.end()) tg = it->second.lock();
       if (!tg) return Err(ESRCH);
+      if (!MaySignalLocked(sender, *tg, info.si_signo)) return Err(EPERM);
     }
   }
   if (info.si_signo == 0) return {};
@@ -420,6 +447,24 @@ Result<void> Kernel::QueueSignalInfo(pid_t tgid, pid_t tid, const siginfo_t& inf
     return {};
   }
   return SendToThreadGroup(*tg, info);
+}
+
+Result<void> Kernel::SignalProcessFrom(Task& sender, ThreadGroup& tg, const siginfo_t& info) {
+  {
+    absl::MutexLock lock(&procs_mu_);
+    // A zombie still takes (and drops) signals; a reaped process is gone.
+    auto it = tg_index_.find(tg.tgid());
+    if (it == tg_index_.end() || it->second.lock().get() != &tg) return Err(ESRCH);
+    if (!MaySignalLocked(sender, tg, info.si_signo)) return Err(EPERM);
+  }
+  if (info.si_signo == 0) return {};
+  return SendToThreadGroup(tg, info);
+}
+
+std::shared_ptr<ThreadGroup> Kernel::FindProcess(pid_t tgid) {
+  absl::MutexLock lock(&procs_mu_);
+  auto it = tg_index_.find(tgid);
+  return it == tg_index_.end() ? nullptr : it->second.lock();
 }
 
 bool Kernel::NotifyParentLocked(ThreadGroup& child, int wait_status,
@@ -436,32 +481,19 @@ bool Kernel::NotifyParentLocked(ThreadGroup& child, int wait_status,
   bool autoreap = sig == SIGCHLD && (act.handler == reinterpret_cast<uint64_t>(SIG_IGN) ||
                                      (act.flags & SA_NOCLDWAIT));
   if (sig > 0 && sig <= kNumSignals) {
-    siginfo_t info = KernelInfo(sig, CLD_EXITED, child.tgid(), 0);
+    siginfo_t info = KernelInfo(sig, CLD_EXITED, child.tgid(), child.exit_uid_);
     if (WIFEXITED(wait_status)) {
       info.si_status = WEXITSTATUS(wait_status);
     } else {
       info.si_code = WCOREDUMP(wait_status) ? CLD_DUMPED : CLD_KILLED;
       info.si_status = WTERMSIG(wait_status);
     }
-    {
-      std::lock_guard lock(parent->mu());
-      act = parent->action(sig);
-    }
-    // As in SendToThreadGroup: a signal every thread blocks is not ignored (signalfd and
-    // sigwait users block SIGCHLD to take it).
-    bool all_block = std::all_of(parent->tasks_.begin(), parent->tasks_.end(),
-                                 [&](auto& t) { return t->signal_mask() & SigBit(sig); });
-    if ((!Ignored(*parent, act, sig) || all_block) && !parent->tasks_.empty()) {
-      {
-        absl::MutexLock slock(&sig_mu_);
-        if (auto t = QueueLocked(*parent, nullptr, info)) wake->push_back(std::move(t));
-      }
-      parent->signalfd_queue().Notify(POLLIN);  // under procs_mu_, not the signal lock
-    }
+    QueueChildSignalLocked(*parent, info, wake);
   }
   if (autoreap) {
     std::erase_if(parent->children_, [&](auto& c) { return c.get() == &child; });
     tg_index_.erase(child.tgid());
+    child.reaped_.store(true);
   }
   return autoreap;
 }

@@ -61,6 +61,8 @@ int Task::Run() {
     host_cpu_clock_set_.store(true);
   }
   SetCurrentInterrupter(&interrupter_);
+  // A thread born into a group stop parks before its first instruction.
+  if (interrupter_.Interrupted() && !exiting_) kernel_.DeliverSignals(*this);
   while (!exiting_) {
     auto result = context_->Switch(mm_->address_space(), state_);
     if (!result) {

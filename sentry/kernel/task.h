@@ -140,6 +140,12 @@ class ThreadGroup {
   std::map<int, std::shared_ptr<IntervalTimer>>& posix_timers() { return posix_timers_; }
   int next_timer_id() { return next_timer_id_++; }
 
+  // pidfds of this process: notified (POLLIN) when its last thread has gone.
+  vfs::WaitQueue& exit_queue() { return exit_queue_; }
+  // Whether every thread has ended (a zombie, or reaped); a pidfd is then readable.
+  bool exited() const { return exited_flag_.load(); }
+  bool reaped() const { return reaped_.load(); }
+
   // fork: the child starts with the parent's limits and dispositions.
   void InheritFrom(ThreadGroup& parent) {
     std::scoped_lock lock(mu_, parent.mu_);
@@ -179,6 +185,22 @@ class ThreadGroup {
   int group_exit_status_ = 0;
   bool exited_ = false;
   int wait_status_ = 0;
+  std::atomic<bool> exited_flag_{false};  // exited_, readable without the process lock
+  std::atomic<bool> reaped_{false};       // wait took it (or no one had to): pidfds hang up
+  uint32_t exit_uid_ = 0;   // its last thread's real uid (si_uid, kill's permission check)
+  uint32_t exit_suid_ = 0;  // and saved uid
+  vfs::WaitQueue exit_queue_;
+
+  // Job control (sentry/kernel/job_control.cc), guarded by Kernel::procs_mu_. A stop signal
+  // moves the group to kStopping; it is kStopped once every thread has parked itself.
+  enum class StopState { kRunning, kStopping, kStopped };
+  StopState stop_state_ = StopState::kRunning;
+  int stop_signal_ = 0;            // the signal of the stop in progress or in force
+  int threads_to_stop_ = 0;        // threads of a kStopping group that have not parked yet
+  int stop_report_ = 0;            // a stop wait(WUNTRACED) has yet to see: its signal, or 0
+  bool continued_report_ = false;  // a continue wait(WCONTINUED) has yet to see
+  uint64_t continue_count_ = 0;    // SIGCONTs sent; a stop dequeued before one is void
+  pid_t creator_tid_ = 0;          // the thread that forked it (__WNOTHREAD)
 };
 
 // Signalled once: a vfork child has exec'd or exited, and its parent may go on.
@@ -241,6 +263,7 @@ class Task {
 
   Kernel& kernel() { return kernel_; }
   ThreadGroup& thread_group() { return *tg_; }
+  const ThreadGroup& thread_group() const { return *tg_; }
   mm::MemoryManager& mm() { return *mm_; }
   vfs::FdTable& fds() { return *fds_; }
   FsContext& fs() { return *fs_; }
@@ -264,6 +287,8 @@ class Task {
     exiting_.store(true);
   }
   bool exiting() const { return exiting_.load(); }
+  // A group stop wants this thread to park (set and cleared under Kernel::procs_mu_).
+  bool stop_pending() const { return stop_pending_.load(); }
   // From any thread: cuts short what the task is doing (running, or blocked in the sentry) so
   // that it notices a request such as RequestExit.
   void Interrupt() {
@@ -282,6 +307,10 @@ class Task {
   void ReleaseFiles() { fds_.reset(); }
 
   uint64_t signal_mask() const { return signal_mask_.load(); }
+  // rt_sigtimedwait unblocks the signals it waits for; they still count as blocked when
+  // deciding whether an ignored signal is dropped (Linux's real_blocked).
+  void set_real_blocked(uint64_t m) { real_blocked_.store(m); }
+  uint64_t blocked_for_ignore() const { return signal_mask_.load() | real_blocked_.load(); }
   void set_signal_mask(uint64_t m) { signal_mask_.store(m & ~kUnblockable); }
   // sched_setaffinity's mask (bit N: CPU N); the sentry does not place tasks by it.
   uint64_t cpu_affinity() const { return cpu_affinity_.load(); }
@@ -375,6 +404,7 @@ class Task {
   arch::CpuState state_;
   Credentials creds_;
   std::atomic<uint64_t> signal_mask_{0};  // read by senders choosing a thread
+  std::atomic<uint64_t> real_blocked_{0};
   std::optional<uint64_t> saved_mask_;
   std::atomic<uint64_t> cpu_affinity_{~0ULL};
   PendingSignals pending_;  // thread-directed; Kernel::sig_mu_
@@ -385,6 +415,7 @@ class Task {
   std::atomic<bool> futexes_released_{false};
   std::atomic<bool> exiting_{false};
   std::atomic<int> exit_status_{0};
+  std::atomic<bool> stop_pending_{false};
   TaskInterrupter interrupter_;
   std::shared_ptr<Completion> vfork_done_;
   std::string exe_path_;

@@ -23,6 +23,7 @@ SyscallTable BuildTable() {
   RegisterXattrSyscalls(t);
   RegisterAttrSyscalls(t);
   RegisterProcessSyscalls(t);
+  RegisterPidfdSyscalls(t);
   RegisterPipeSyscalls(t);
   RegisterSpliceSyscalls(t);
   RegisterTimerSyscalls(t);

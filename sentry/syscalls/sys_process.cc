@@ -5,9 +5,15 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <fcntl.h>
+
+#include <algorithm>
 #include <climits>
+#include <cstddef>
+#include <vector>
 
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/pidfd.h"
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/table.h"
 
@@ -37,17 +43,90 @@ Result<uint64_t> Sys_vfork(kernel::Task& t, const Args&) {
 
 // clone(flags, stack, parent_tid, child_tid, tls) on amd64.
 Result<uint64_t> Sys_clone(kernel::Task& t, const Args& a) {
-  kernel::Kernel::CloneRequest req{.flags = a[0],
-                                   .parent_tid = UserAddr(a[2]),
-                                   .child_tid = UserAddr(a[3]),
-                                   .tls = a[4],
-                                   .stack = a[1]};
+  kernel::Kernel::CloneRequest req;
+  req.flags = a[0];
+  req.parent_tid = UserAddr(a[2]);
+  req.child_tid = UserAddr(a[3]);
+  req.tls = a[4];
+  req.stack = a[1];
+  req.pidfd = UserAddr(a[2]);  // CLONE_PIDFD: clone() has no field of its own for it
   return static_cast<uint64_t>(TRY(t.kernel().Fork(t, req)));
 }
 
-Result<uint64_t> CopyOutStatus(kernel::Task& t, uint64_t addr, int status) {
-  if (addr != 0) TRY(t.mm().CopyOutObject(UserAddr(addr), status));
-  return 0;
+// clone3(args, size): struct clone_args, as big as the caller's kernel headers made it.
+Result<uint64_t> Sys_clone3(kernel::Task& t, const Args& a) {
+  constexpr uint64_t kVer0 = 64;  // CLONE_ARGS_SIZE_VER0: up to tls
+  constexpr uint64_t kVer2 = 88;  // CLONE_ARGS_SIZE_VER2: with cgroup
+  constexpr uint64_t kMaxPidNsLevel = 32;
+  uint64_t size = a[1];
+  if (size > kPageSize) return Err(E2BIG);
+  if (size < kVer0) return Err(EINVAL);
+  clone_args args{};
+  TRY(t.mm().CopyIn(UserAddr(a[0]), &args, std::min<uint64_t>(size, sizeof(args))));
+  // A newer caller's fields that this kernel does not know must be zero.
+  for (uint64_t off = sizeof(args); off < size; off += sizeof(uint64_t)) {
+    uint64_t chunk = 0;
+    uint64_t n = std::min<uint64_t>(sizeof(chunk), size - off);
+    TRY(t.mm().CopyIn(UserAddr(a[0] + off), &chunk, n));
+    if (chunk != 0) return Err(E2BIG);
+  }
+  if (args.set_tid_size > kMaxPidNsLevel) return Err(EINVAL);
+  if ((args.set_tid == 0) != (args.set_tid_size == 0)) return Err(EINVAL);
+  if ((args.exit_signal & ~uint64_t{CSIGNAL}) || args.exit_signal > kernel::kNumSignals) {
+    return Err(EINVAL);
+  }
+  if ((args.flags & CLONE_INTO_CGROUP) && (args.cgroup > INT_MAX || size < kVer2)) {
+    return Err(EINVAL);
+  }
+  pid_t set_tid = 0;
+  if (args.set_tid_size != 0) {
+    // One entry per pid namespace level, the innermost first; the sandbox has one level.
+    std::vector<pid_t> tids(args.set_tid_size);
+    TRY(t.mm().CopyIn(UserAddr(args.set_tid), tids.data(), tids.size() * sizeof(pid_t)));
+    if (tids.size() > 1) return Err(EINVAL);
+    set_tid = tids[0];
+    if (set_tid <= 0) return Err(EINVAL);
+  }
+  // clone3_args_valid: no flags beyond clone's and CLONE_CLEAR_SIGHAND / CLONE_INTO_CGROUP;
+  // CLONE_DETACHED and the exit-signal byte (but CLONE_NEWTIME) are not flags here.
+  constexpr uint64_t kLegacyFlags = 0xffffffffULL;
+  if (args.flags & ~(kLegacyFlags | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP)) return Err(EINVAL);
+  if (args.flags & (CLONE_DETACHED | (CSIGNAL & ~uint64_t{CLONE_NEWTIME}))) return Err(EINVAL);
+  if ((args.flags & CLONE_SIGHAND) && (args.flags & CLONE_CLEAR_SIGHAND)) return Err(EINVAL);
+  if ((args.flags & (CLONE_THREAD | CLONE_PARENT)) && args.exit_signal != 0) return Err(EINVAL);
+  uint64_t stack = 0;
+  if (args.stack == 0) {
+    if (args.stack_size != 0) return Err(EINVAL);
+  } else {
+    if (args.stack_size == 0) return Err(EINVAL);
+    if (args.stack_size > arch::kTaskSize || args.stack > arch::kTaskSize - args.stack_size) {
+      return Err(EINVAL);
+    }
+    stack = args.stack + args.stack_size;  // the stack grows down from its end
+  }
+  if (args.flags & CLONE_INTO_CGROUP) {
+    // The sandbox has no cgroup2 file system, so no fd names a cgroup: EBADF, as Linux says
+    // for an fd that is not a cgroup directory.
+    return Err(EBADF);
+  }
+  kernel::Kernel::CloneRequest req{.flags = (args.flags & ~uint64_t{CSIGNAL}) | args.exit_signal,
+                                   .parent_tid = UserAddr(args.parent_tid),
+                                   .child_tid = UserAddr(args.child_tid),
+                                   .tls = args.tls,
+                                   .stack = stack,
+                                   .pidfd = UserAddr(args.pidfd),
+                                   .set_tid = set_tid};
+  return static_cast<uint64_t>(TRY(t.kernel().Fork(t, req)));
+}
+
+// The rusage wait4 and waitid report for a child: the CPU time the kernel tracks.
+rusage ChildRusage(const kernel::Kernel::WaitResult& r) {
+  rusage ru{};
+  ru.ru_utime = {static_cast<time_t>(r.user_ns / 1'000'000'000),
+                 static_cast<suseconds_t>(r.user_ns % 1'000'000'000 / 1000)};
+  ru.ru_stime = {static_cast<time_t>(r.sys_ns / 1'000'000'000),
+                 static_cast<suseconds_t>(r.sys_ns % 1'000'000'000 / 1000)};
+  return ru;
 }
 
 Result<uint64_t> Sys_wait4(kernel::Task& t, const Args& a) {
@@ -57,10 +136,22 @@ Result<uint64_t> Sys_wait4(kernel::Task& t, const Args& a) {
     return Err(EINVAL);
   }
   if (pid == INT_MIN) return Err(ESRCH);
-  auto r = TRY(t.kernel().Wait(t.thread_group(), pid, options & WNOHANG));
+  using Select = kernel::Kernel::WaitRequest::Select;
+  kernel::Kernel::WaitRequest req;
+  req.options = options | WEXITED;
+  if (pid < -1) {
+    req.select = Select::kPgid;
+    req.id = -pid;
+  } else if (pid == 0) {
+    req.select = Select::kPgid;  // id 0: the caller's group
+  } else if (pid > 0) {
+    req.select = Select::kPid;
+    req.id = pid;
+  }
+  auto r = TRY(t.kernel().Wait(t, req));
   if (r.pid == 0) return 0;
-  TRY(CopyOutStatus(t, a[1], r.wait_status));
-  if (a[3] != 0) TRY(t.mm().CopyOutObject(UserAddr(a[3]), rusage{}));
+  if (a[1] != 0) TRY(t.mm().CopyOutObject(UserAddr(a[1]), r.wait_status));
+  if (a[3] != 0) TRY(t.mm().CopyOutObject(UserAddr(a[3]), ChildRusage(r)));
   return static_cast<uint64_t>(r.pid);
 }
 
@@ -73,32 +164,54 @@ Result<uint64_t> Sys_waitid(kernel::Task& t, const Args& a) {
     return Err(EINVAL);
   }
   if (!(options & (WEXITED | WSTOPPED | WCONTINUED))) return Err(EINVAL);
-  pid_t pid;
+  using Select = kernel::Kernel::WaitRequest::Select;
+  kernel::Kernel::WaitRequest req;
+  req.options = options;
+  bool nonblocking_pidfd = false;
   switch (which) {
-    case P_ALL: pid = -1; break;
+    case P_ALL:
+      break;
     case P_PID:
       if (id <= 0) return Err(EINVAL);
-      pid = id;
+      req.select = Select::kPid;
+      req.id = id;
       break;
-    case P_PGID: pid = 0; break;
-    default: return Err(EINVAL);
-  }
-  siginfo_t info{};
-  if (!(options & WEXITED)) return Err(ECHILD);  // stops and continues are not tracked yet
-  auto r = TRY(t.kernel().Wait(t.thread_group(), pid, options & (WNOHANG | WNOWAIT)));
-  if (r.pid != 0) {
-    info.si_signo = SIGCHLD;
-    info.si_pid = r.pid;
-    if (WIFEXITED(r.wait_status)) {
-      info.si_code = CLD_EXITED;
-      info.si_status = WEXITSTATUS(r.wait_status);
-    } else {
-      info.si_code = WCOREDUMP(r.wait_status) ? CLD_DUMPED : CLD_KILLED;
-      info.si_status = WTERMSIG(r.wait_status);
+    case P_PGID:
+      if (id < 0) return Err(EINVAL);
+      req.select = Select::kPgid;
+      req.id = id;  // 0: the caller's group
+      break;
+    case P_PIDFD: {
+      if (id < 0) return Err(EINVAL);
+      auto file = TRY(t.fds().Get(id));
+      auto* pidfd = dynamic_cast<kernel::PidFdFile*>(file.get());
+      if (pidfd == nullptr) return Err(EBADF);
+      req.select = Select::kProcess;
+      req.process = pidfd->process_ptr();
+      if (file->status_flags() & O_NONBLOCK) {
+        nonblocking_pidfd = true;
+        req.options |= WNOHANG;
+      }
+      break;
     }
+    default:
+      return Err(EINVAL);
   }
-  if (a[2] != 0) TRY(t.mm().CopyOutObject(UserAddr(a[2]), info));
-  if (a[4] != 0) TRY(t.mm().CopyOutObject(UserAddr(a[4]), rusage{}));
+  auto r = TRY(t.kernel().Wait(t, req));
+  if (r.pid == 0 && nonblocking_pidfd && !(options & WNOHANG)) return Err(EAGAIN);
+  if (r.pid != 0 && a[4] != 0) TRY(t.mm().CopyOutObject(UserAddr(a[4]), ChildRusage(r)));
+  if (a[2] != 0) {
+    // Linux writes these fields only (zeros when WNOHANG found nothing), not the whole siginfo.
+    constexpr uint64_t kSiPidOffset = 16;  // si_pid, si_uid, si_status follow one another
+    int head[3] = {r.pid != 0 ? SIGCHLD : 0, 0, r.code};  // si_signo, si_errno, si_code
+    struct {
+      pid_t pid;
+      uint32_t uid;
+      int status;
+    } body{r.pid, r.uid, r.status};
+    TRY(t.mm().CopyOut(UserAddr(a[2]), head, sizeof(head)));
+    TRY(t.mm().CopyOut(UserAddr(a[2] + kSiPidOffset), &body, sizeof(body)));
+  }
   return 0;
 }
 
@@ -211,7 +324,7 @@ void RegisterProcessSyscalls(SyscallTable& t) {
   t.handlers[SYS_fork] = Sys_fork;
   t.handlers[SYS_vfork] = Sys_vfork;
   t.handlers[SYS_clone] = Sys_clone;
-  t.quiet_enosys[SYS_clone3] = true;  // glibc falls back to clone, which is served
+  t.handlers[SYS_clone3] = Sys_clone3;
   t.handlers[SYS_wait4] = Sys_wait4;
   t.handlers[SYS_waitid] = Sys_waitid;
   t.handlers[SYS_execve] = Sys_execve;

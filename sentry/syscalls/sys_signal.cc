@@ -195,7 +195,7 @@ Result<siginfo_t> CopyInQueuedInfo(kernel::Task& t, pid_t target_tgid, int sig, 
 Result<uint64_t> Sys_rt_sigqueueinfo(kernel::Task& t, const Args& a) {
   pid_t tgid = static_cast<pid_t>(a[0]);
   siginfo_t info = TRY(CopyInQueuedInfo(t, tgid, ArgInt(a[1]), a[2]));
-  TRY(t.kernel().QueueSignalInfo(tgid, 0, info));
+  TRY(t.kernel().QueueSignalInfo(t, tgid, 0, info));
   return 0;
 }
 
@@ -204,7 +204,7 @@ Result<uint64_t> Sys_rt_tgsigqueueinfo(kernel::Task& t, const Args& a) {
   pid_t tid = static_cast<pid_t>(a[1]);
   if (tgid <= 0 || tid <= 0) return Err(EINVAL);
   siginfo_t info = TRY(CopyInQueuedInfo(t, tgid, ArgInt(a[2]), a[3]));
-  TRY(t.kernel().QueueSignalInfo(tgid, tid, info));
+  TRY(t.kernel().QueueSignalInfo(t, tgid, tid, info));
   return 0;
 }
 
@@ -220,6 +220,11 @@ Result<uint64_t> Sys_rt_sigtimedwait(kernel::Task& t, const Args& a) {
   // The waited-for signals are unblocked for the wait, so that sending them interrupts it;
   // they are then taken here, not delivered.
   uint64_t old_mask = t.signal_mask();
+  struct RealBlocked {
+    kernel::Task& t;
+    ~RealBlocked() { t.set_real_blocked(0); }
+  } real_blocked{t};
+  t.set_real_blocked(old_mask);
   while (true) {
     if (auto info = t.kernel().DequeueSignal(t, set)) {
       t.set_signal_mask(old_mask);
@@ -232,6 +237,11 @@ Result<uint64_t> Sys_rt_sigtimedwait(kernel::Task& t, const Args& a) {
       // Something else deliverable is pending: it ends the wait with EINTR, unless it is one
       // of ours after all (the loop takes it).
       if (t.kernel().PendingSet(t) & set) continue;
+      t.set_signal_mask(old_mask);
+      return Err(EINTR);
+    }
+    // A group stop ends the wait: once continued, Linux returns EINTR (signal(7)).
+    if (t.stop_pending()) {
       t.set_signal_mask(old_mask);
       return Err(EINTR);
     }

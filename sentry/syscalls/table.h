@@ -49,6 +49,7 @@ void RegisterSchedSyscalls(SyscallTable& t);
 void RegisterResourceSyscalls(SyscallTable& t);
 void RegisterIpcSyscalls(SyscallTable& t);
 void RegisterMqueueSyscalls(SyscallTable& t);
+void RegisterPidfdSyscalls(SyscallTable& t);
 
 // Argument helpers.
 inline int ArgInt(uint64_t v) { return static_cast<int>(static_cast<uint32_t>(v)); }

@@ -14,6 +14,7 @@
 #include "sentry/fsimpl/proc/task_files.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/limits.h"
+#include "sentry/kernel/pidfd.h"
 
 namespace sentry::fsimpl::proc {
 namespace {
@@ -397,6 +398,14 @@ std::string FileName(ProcFs& fs, kernel::Task& owner, vfs::FileDescription& file
   return "anon_inode:[unknown]";
 }
 
+namespace {
+// A pidfd adds the process's id.
+std::string PidFdInfo(vfs::FileDescription& file) {
+  auto* pidfd = dynamic_cast<kernel::PidFdFile*>(&file);
+  return pidfd ? pidfd->FdInfoLines() : std::string();
+}
+}  // namespace
+
 std::string FdInfoText(ProcFs& fs, vfs::FileDescription& file, bool cloexec) {
   int64_t pos = file.Seek(0, SEEK_CUR).value_or(0);
   int flags = file.status_flags();
@@ -405,7 +414,8 @@ std::string FdInfoText(ProcFs& fs, vfs::FileDescription& file, bool cloexec) {
   uint64_t ino = 0;
   if (auto st = file.Stat()) ino = st->st_ino;
   return absl::StrFormat("pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%u\n", pos, flags,
-                         fs.MountId(file.path().mount), ino);
+                         fs.MountId(file.path().mount), ino) +
+         PidFdInfo(file);
 }
 
 }  // namespace sentry::fsimpl::proc
