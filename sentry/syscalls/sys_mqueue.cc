@@ -139,7 +139,7 @@ Result<uint64_t> Sys_mq_unlink(kernel::Task& t, const Args& a) {
   std::shared_ptr<vfs::Inode> inode = TRY(root.Lookup(name));
   // The root is sticky and root's: only the queue's owner (or CAP_FOWNER) removes it.
   struct stat st = TRY(inode->Stat());
-  if (t.creds().euid != st.st_uid && t.creds().euid != 0 && !Capable(t, CAP_FOWNER)) {
+  if (t.creds().euid != st.st_uid && !Capable(t, CAP_FOWNER)) {
     return Err(EPERM);
   }
   TRY(root.Unlink(name));

@@ -55,3 +55,38 @@ if pid == 0:
     os._exit(7)
 _, status = os.waitpid(pid, 0)
 print("fork", os.WEXITSTATUS(status))
+
+# multiprocessing: a pool of forked workers, a Queue between processes (a pipe, a feeder
+# thread and a POSIX semaphore in /dev/shm mapped MAP_SHARED), and shared memory.
+import multiprocessing as mp
+from multiprocessing import shared_memory
+
+
+def double(x):
+    return 2 * x
+
+
+def poke(name):
+    segment = shared_memory.SharedMemory(name=name)
+    segment.buf[0] = 42
+    segment.close()
+
+
+if __name__ == "__main__":
+    with mp.get_context("fork").Pool(2) as pool:
+        print("pool", pool.map(double, range(6)))
+    q = mp.Queue()
+    worker = mp.Process(target=q.put, args=("via-queue",))
+    worker.start()
+    print("queue", q.get(timeout=30))
+    worker.join()
+    print("exitcode", worker.exitcode)
+    shm = shared_memory.SharedMemory(create=True, size=16)
+    try:
+        child = mp.Process(target=poke, args=(shm.name,))
+        child.start()
+        child.join()
+        print("shared memory", shm.buf[0])
+    finally:
+        shm.close()
+        shm.unlink()
