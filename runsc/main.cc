@@ -26,7 +26,7 @@ const std::set<std::string> kTakesValue = {
     "--bundle",     "-b",           "--pid-file", "--console-socket",
     "--process",    "-p",           "--env",      "-e",
     "--user",       "-u",           "--format",   "-f",
-    "--control-fd", "--uid",        "--gid",      "--preserve-fds"};
+    "--control-fd", "--uid",        "--gid",      "--preserve-fds", "--console-fd"};
 
 // How many words a subcommand takes before the program's own command line: `do PROGRAM...`,
 // `boot -- PROGRAM...`, `exec ID PROGRAM...`. Other subcommands have no program.
@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
     cmd->add_option("-b,--bundle", create.bundle, "the bundle directory (default: .)");
     cmd->add_option("--pid-file", create.pid_file, "write the sandbox's host pid there");
     cmd->add_option("--console-socket", create.console_socket,
-                    "a unix socket for the terminal's master (terminals: not yet)");
+                    "a unix socket that receives the terminal's master (process.terminal)");
     cmd->add_flag("--no-pivot,--no-new-keyring", create.accepted_flag, "accepted");
     cmd->add_option("id", id, "container id")->required();
   };
@@ -170,6 +170,7 @@ int main(int argc, char** argv) {
   cmd_boot->add_option("--env", boot.env)->expected(1)->take_all();
   cmd_boot->add_option("--uid", boot.uid);
   cmd_boot->add_option("--gid", boot.gid);
+  cmd_boot->add_option("--console-fd", boot.console_fd);
 
   CLI11_PARSE(app, program_start, argv);
 
@@ -212,7 +213,8 @@ int main(int argc, char** argv) {
                            .root_writable = boot.root_writable,
                            .control_fd = boot.control_fd,
                            .uid = boot.uid,
-                           .gid = boot.gid};
+                           .gid = boot.gid,
+                           .console_fd = boot.console_fd};
   for (const std::string& v : boot.volumes) {
     if (v.size() < 4 || (v.compare(0, 3, "ro:") != 0 && v.compare(0, 3, "rw:") != 0)) {
       fprintf(stderr, "runsc boot: bad --volume %s\n", v.c_str());

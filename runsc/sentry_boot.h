@@ -34,6 +34,9 @@ struct BootConfig {
   int control_fd = -1;
   uint32_t uid = 0;  // the container's user (OCI process.user)
   uint32_t gid = 0;
+  // A host terminal in raw mode (OCI process.terminal): init gets a sandbox terminal, joined
+  // to it, as its stdio and controlling terminal. -1: init's stdio are the sentry's own.
+  int console_fd = -1;
 };
 
 // Runs the sandbox to completion. Returns the process exit code for the sentry: the init

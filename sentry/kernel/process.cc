@@ -442,6 +442,7 @@ void Kernel::ProcessExited(ThreadGroup& tg, int wait_status) {
     procs_cv_.SignalAll();
   }
   for (auto& t : wake) t->Interrupt();
+  SessionLeaderExited(tg);  // its controlling terminal hangs up the foreground group
   for (auto& [t, sig] : pdeath) {
     siginfo_t info{};
     info.si_signo = sig;
