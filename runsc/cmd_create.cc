@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "runsc/cmd_oci.h"
+#include "runsc/console.h"
 #include "runsc/container_state.h"
 #include "runsc/control_client.h"
 #include "runsc/gofer_start.h"
@@ -111,6 +113,14 @@ absl::StatusOr<FileDescriptor> HighCopy(int fd) {
   return copy;
 }
 
+// `run` on its own terminal: how the terminal was before runsc made it raw, for the end.
+std::optional<termios> g_saved_termios;
+
+void RestoreTerminal() {
+  if (g_saved_termios) tcsetattr(0, TCSANOW, &*g_saved_termios);
+  g_saved_termios.reset();
+}
+
 // What create leaves behind when it fails half way: nothing.
 struct Undo {
   std::string dir;
@@ -145,9 +155,28 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
   std::string bundle = Absolute(flags.bundle);
   auto spec = LoadSpec(bundle);
   if (!spec.ok()) return spec.status();
-  if (spec->process.terminal && !flags.console_socket.empty()) {
-    return absl::UnimplementedError(
-        "config.json: process.terminal: terminals (--console-socket) are not supported yet");
+  // process.terminal: a host pty whose master goes to --console-socket and whose replica is
+  // the sandbox's console; `run` without a socket uses its own terminal, as runc does.
+  std::optional<HostPty> pty;
+  FileDescriptor console;
+  if (spec->process.terminal) {
+    if (!flags.console_socket.empty()) {
+      auto p = OpenHostPty();
+      if (!p.ok()) return p.status();
+      if (auto s = MakeRaw(p->replica.get()); !s.ok()) return s;
+      console = FileDescriptor(fcntl(p->replica.get(), F_DUPFD_CLOEXEC, 10));
+      pty = std::move(*p);
+    } else if (!detached && isatty(0)) {
+      termios saved;
+      if (tcgetattr(0, &saved) == 0) g_saved_termios = saved;
+      if (auto s = MakeRaw(0); !s.ok()) return s;
+      console = FileDescriptor(fcntl(0, F_DUPFD_CLOEXEC, 10));
+    } else {
+      return absl::InvalidArgumentError(
+          "config.json: process.terminal is true: --console-socket is required (or, for run, "
+          "a terminal on stdin)");
+    }
+    if (!console.valid()) return absl::ErrnoToStatus(errno, "the console");
   }
   auto exe = FindExecutable(spec->root_path, spec->process);
   if (!exe.ok()) return exe.status();
@@ -189,8 +218,10 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
     if (!copy.ok()) return copy.status();
     fds.push_back(std::move(*copy));
   }
-  int child_fds[5];
-  for (int i = 0; i < 5; ++i) child_fds[i] = fds[i].get();
+  if (console.valid()) fds.push_back(std::move(console));  // fd 5
+  const int num_fds = static_cast<int>(fds.size());
+  int child_fds[6];
+  for (int i = 0; i < num_fds; ++i) child_fds[i] = fds[i].get();
 
   const OciProcess& p = spec->process;
   std::vector<std::string> args = {"runsc", "--platform=" + g.platform};
@@ -201,6 +232,7 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
                "--hostname=" + (spec->hostname.empty() ? id : spec->hostname),
                absl::StrCat("--uid=", p.uid), absl::StrCat("--gid=", p.gid)});
   args.push_back(spec->root_read_only ? "--root-readonly" : "--root-writable");
+  if (num_fds == 6) args.push_back("--console-fd=5");
   for (const std::string& e : p.env) args.push_back("--env=" + e);
   args.push_back("--");
   args.insert(args.end(), p.args.begin(), p.args.end());
@@ -213,7 +245,7 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
       prctl(PR_SET_PDEATHSIG, 0);  // create returns; the sandbox stays
       setsid();
     }
-    for (int i = 0; i < 5; ++i) {
+    for (int i = 0; i < num_fds; ++i) {
       if (dup2(child_fds[i], i) < 0) _exit(125);
     }
     execve("/proc/self/exe", cargs.data(), environ);
@@ -234,6 +266,12 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
     while (!log.empty() && log.back() == '\n') log.pop_back();
     return absl::InternalError(
         absl::StrCat("the sandbox failed to start", log.empty() ? "" : ": ", log));
+  }
+
+  if (pty) {
+    // The sandbox holds the replica now; the master is the console socket's.
+    if (auto st = SendConsoleMaster(flags.console_socket, pty->master.get()); !st.ok()) return st;
+    pty.reset();
   }
 
   Created out;
@@ -280,6 +318,7 @@ int Create(const GlobalFlags& g, const CreateFlags& flags, const std::string& id
 int Run(const GlobalFlags& g, const CreateFlags& flags, const std::string& id) {
   auto created = CreateSandbox(g, flags, id, /*detached=*/false);
   if (!created.ok()) {
+    RestoreTerminal();
     ReportError(g, std::string(created.status().message()));
     return created.status().message().find("not found in $PATH") != std::string_view::npos ? 127
                                                                                            : 1;
@@ -295,6 +334,7 @@ int Run(const GlobalFlags& g, const CreateFlags& flags, const std::string& id) {
   }
   while (waitpid(created->gofer, nullptr, 0) < 0 && errno == EINTR) {
   }
+  RestoreTerminal();
   std::error_code ec;
   std::filesystem::remove_all(StateDir(g.root, id), ec);
   if (code != 0) return code;

@@ -26,7 +26,8 @@ const std::set<std::string> kTakesValue = {
     "--bundle",     "-b",           "--pid-file", "--console-socket",
     "--process",    "-p",           "--env",      "-e",
     "--user",       "-u",           "--format",   "-f",
-    "--control-fd", "--uid",        "--gid",      "--preserve-fds", "--console-fd"};
+    "--control-fd", "--uid",        "--gid",      "--preserve-fds",
+    "--console-fd"};
 
 // How many words a subcommand takes before the program's own command line: `do PROGRAM...`,
 // `boot -- PROGRAM...`, `exec ID PROGRAM...`. Other subcommands have no program.
@@ -133,8 +134,9 @@ int main(int argc, char** argv) {
   cmd_exec->add_option("--pid-file", exec.pid_file, "write the sandbox's host pid there");
   cmd_exec->add_option("--cwd", exec.cwd, "working directory in the container");
   cmd_exec->add_option("-e,--env", exec.env, "KEY=VALUE (repeatable)")->expected(1)->take_all();
-  cmd_exec->add_flag("-t,--tty", exec.tty, "a terminal (not yet)");
-  cmd_exec->add_option("--console-socket", exec.console_socket, "for --tty (not yet)");
+  cmd_exec->add_flag("-t,--tty", exec.tty, "a terminal for the process");
+  cmd_exec->add_option("--console-socket", exec.console_socket,
+                       "with --tty: a unix socket that receives the terminal's master");
   cmd_exec->add_option("-u,--user", exec.user, "accepted; processes run as the container's user");
   int preserve_fds = 0;  // accepted; no fds beyond stdio are passed
   cmd_exec->add_option("--preserve-fds", preserve_fds, "accepted");

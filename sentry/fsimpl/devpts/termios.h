@@ -29,14 +29,14 @@ struct KernelTermios2 {
 };
 static_assert(sizeof(KernelTermios2) == 44);
 
-// A pty replica's termios when it is first opened: ICRNL|IXON, OPOST|ONLCR, B38400|CS8|CREAD|
-// HUPCL, ISIG|ICANON|ECHO|ECHOE|ECHOK|ECHOCTL|ECHOKE|IEXTEN, and ^C ^\ DEL ^U ^D 0 1 0 ^Q ^S ^Z
-// 0 ^R ^O ^W ^V 0 as the control characters.
+// A pty replica's termios when it is first opened (Linux's pty driver): ICRNL|IXON, OPOST|ONLCR,
+// B38400|CS8|CREAD, ISIG|ICANON|ECHO|ECHOE|ECHOK|ECHOCTL|ECHOKE|IEXTEN, and ^C ^\ DEL ^U ^D 0 1
+// 0 ^Q ^S ^Z 0 ^R ^O ^W ^V 0 as the control characters.
 inline KernelTermios DefaultTermios() {
   KernelTermios t;
   t.c_iflag = ICRNL | IXON;
   t.c_oflag = OPOST | ONLCR;
-  t.c_cflag = B38400 | CS8 | CREAD | HUPCL;
+  t.c_cflag = B38400 | CS8 | CREAD;
   t.c_lflag = ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN;
   t.c_cc = {003, 034, 0177, 025, 004, 0, 1, 0, 021, 023, 032, 0, 022, 017, 027, 026, 0, 0, 0};
   return t;
