@@ -642,6 +642,8 @@ Result<uint64_t> Terminal::Ioctl(bool master, vfs::FileDescription& file, mm::Me
       return SetControllingTerminal(file, arg);
     case TIOCNOTTY:
       return GiveUpControllingTerminal();
+    case TIOCGPTPEER:
+      return Err(EIO);  // only a master opens its peer
     case TIOCSIG: {
       if (!master) return Err(ENOTTY);
       if (arg == 0 || arg > static_cast<uint64_t>(kernel::kNumSignals)) return Err(EINVAL);
