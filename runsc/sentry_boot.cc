@@ -296,7 +296,8 @@ int Boot(BootConfig config) {
     if (auto w = StartWinsizeWatcher(config.console_fd); w.ok()) {
       winsize_events = std::move(*w);
     } else {
-      spdlog::warn("console: {}", w.status().ToString());
+      // Expected for `run` on its own terminal, which controls the caller's session.
+      spdlog::info("console: {}", std::string(w.status().message()));
     }
     auto c = sentry::fsimpl::devpts::HostConsole::Open(
         k.mounts(), sentry::FileDescriptor(config.console_fd), std::move(winsize_events),
