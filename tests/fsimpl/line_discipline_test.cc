@@ -60,8 +60,8 @@ TEST_F(LineDisciplineTest, OutputProcessing) {
   KernelTermios t = ld_.termios();
   t.c_oflag |= XTABS;
   ld_.SetTermios(t);
-  ld_.WriteOutput("ab\t|");
-  EXPECT_EQ(ld_.ReadOutput(100), "ab      |");
+  ld_.WriteOutput("\nab\t|");  // columns count from the start of the line
+  EXPECT_EQ(ld_.ReadOutput(100), "\r\nab      |");
 }
 
 TEST_F(LineDisciplineTest, InputIsBounded) {

@@ -79,6 +79,9 @@ void CopyIn(std::shared_ptr<HostConsole::Shared> s) {
     iovec v{buf, static_cast<size_t>(r)};
     if (!s->master->Write(std::span<const iovec>(&v, 1), std::nullopt)) break;
   }
+  // The console is gone (or the sandbox's side is): hang the sandbox terminal up, as closing
+  // a terminal does, which also ends the output side's read.
+  s->master->terminal().Hangup();
   spdlog::debug("console: input side done");
 }
 

@@ -86,10 +86,11 @@ void Terminal::SendSignals(pid_t pgrp, const std::vector<int>& signals) {
   for (int sig : signals) kernel_.SignalProcessGroup(pgrp, sig);
 }
 
-void Terminal::MasterClosed() {
+void Terminal::Hangup() {
   pid_t sid;
   {
     absl::MutexLock lock(&mu_);
+    if (master_closed_) return;
     master_closed_ = true;
     sid = std::exchange(session_, 0);
     pgrp_ = 0;
@@ -183,7 +184,9 @@ Result<uint64_t> Terminal::MasterRead(std::span<const iovec> dst, bool nonblocki
     Result<uint64_t> r = Err(EAGAIN);
     {
       absl::MutexLock lock(&mu_);
-      if (ld_.OutputSize() > 0) {
+      if (master_closed_) {
+        r = Err(EIO);  // hung up (Hangup): nothing will come
+      } else if (ld_.OutputSize() > 0) {
         std::string s = ld_.ReadOutput(want);
         IovecCursor(dst).Fill(reinterpret_cast<const uint8_t*>(s.data()), s.size());
         r = s.size();

@@ -52,7 +52,11 @@ class Terminal : public kernel::ControllingTerminal, public std::enable_shared_f
   void SetAttributes(const Attributes& a);
 
   // Open ends. The master opens once (with the terminal) and its close hangs the replica up.
-  void MasterClosed();
+  void MasterClosed() { Hangup(); }
+  // What closing the master does, also for a master still open whose other side is gone (a
+  // console whose host terminal closed): the replica reads end of file, writes and ioctls
+  // fail with EIO, the session's leader gets SIGHUP and SIGCONT, and master reads EIO.
+  void Hangup();
   // EIO while the terminal is locked (TIOCSPTLCK) or hung up.
   Result<void> ReplicaOpening();
   void ReplicaClosed();
