@@ -123,13 +123,13 @@ void LineDiscipline::ReceiveCanonical(char c) {
     return;
   }
   if (Is(c, VEOF)) {
-    FinishLine(/*eof=*/true);
+    FinishLine();  // without the VEOF itself
     return;
   }
   if (c == '\n' || Is(c, VEOL) || Is(c, VEOL2)) {
     line_.push_back(c);
     if (c == '\n' ? (lflag & (ECHO | ECHONL)) : (lflag & ECHO)) Echo(c);
-    FinishLine(/*eof=*/false);
+    FinishLine();
     return;
   }
   // A full line takes nothing more but its end (Linux keeps one byte for the newline).
@@ -172,9 +172,8 @@ void LineDiscipline::EraseFromLine(Erase what, char erase_char) {
   }
 }
 
-void LineDiscipline::FinishLine(bool eof) {
-  (void)eof;
-  input_.PushLine(std::move(line_), eof);
+void LineDiscipline::FinishLine() {
+  input_.PushLine(std::move(line_));
   line_.clear();
 }
 

@@ -65,7 +65,8 @@ class LineDiscipline {
   // Removes characters from the line being edited: one (VERASE), a word (VWERASE) or all.
   enum class Erase { kChar, kWord, kLine };
   void EraseFromLine(Erase what, char erase_char);
-  void FinishLine(bool eof);
+  // The line being edited becomes readable (empty: an end-of-file mark).
+  void FinishLine();
   // Echo: `c` as typed (control characters as ^X under ECHOCTL) or raw, through OPOST.
   void Echo(char c);
   void EchoRaw(std::string_view s);

@@ -20,8 +20,7 @@ void InputQueue::AppendRaw(char c) {
   ++bytes_;
 }
 
-void InputQueue::PushLine(std::string line, bool eof) {
-  (void)eof;  // an empty complete record is the end-of-file mark
+void InputQueue::PushLine(std::string line) {
   bytes_ += line.size();
   records_.push_back(Record{std::move(line), 0, true});
 }

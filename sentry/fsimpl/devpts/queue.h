@@ -28,9 +28,9 @@ class InputQueue {
 
   // Non-canonical input: appended to the open run.
   void AppendRaw(char c);
-  // Canonical: a finished line (its terminator included, if any) or, with `eof` and an empty
-  // line, an end-of-file mark that makes one read return 0.
-  void PushLine(std::string line, bool eof);
+  // Canonical: a finished line (its terminator included, if any); an empty one is an
+  // end-of-file mark (VEOF on an empty line), which makes one read return 0.
+  void PushLine(std::string line);
   // Canonical read: from the first completed record, at most `max` bytes. Returns the bytes
   // and whether a record ended (an end-of-file mark gives an empty string and true).
   std::string TakeLine(uint64_t max, bool* ended);

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 
+#include <cstring>
+
 #include <linux/capability.h>
 
 #include "absl/container/flat_hash_set.h"

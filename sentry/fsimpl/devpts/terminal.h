@@ -100,7 +100,7 @@ class Terminal : public kernel::ControllingTerminal, public std::enable_shared_f
   // Linux's tty_check_change / job_control: a background process group touching its
   // controlling terminal gets `sig` (SIGTTIN or SIGTTOU) and the call restarts after it (EINTR
   // here); EIO when the signal cannot stop it (ignored or blocked SIGTTIN, an orphaned group).
-  // Returns true when the caller may go on.
+  // Success: the caller may go on.
   Result<void> CheckJobControl(int sig);
   // Sleeps until `attempt` stops saying EAGAIN, or until `deadline`: then attempt runs once
   // more with `timed_out` set. Interruptible through the task's Interrupter (EINTR).
