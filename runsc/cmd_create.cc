@@ -115,6 +115,15 @@ absl::StatusOr<FileDescriptor> HighCopy(int fd) {
 
 // `run` on its own terminal: how the terminal was before runsc made it raw, for the end.
 std::optional<termios> g_saved_termios;
+// And the pipe that tells the sentry of its size changes: runsc, in the terminal's foreground
+// group, gets the SIGWINCH and writes a byte (no watcher can make that terminal its own).
+int g_winsize_pipe = -1;
+void ForwardWinsize(int) {
+  int saved = errno;
+  char one = 1;
+  (void)!write(g_winsize_pipe, &one, 1);  // nonblocking: a full pipe already says "changed"
+  errno = saved;
+}
 
 void RestoreTerminal() {
   if (g_saved_termios) tcsetattr(0, TCSANOW, &*g_saved_termios);
@@ -159,6 +168,7 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
   // the sandbox's console; `run` without a socket uses its own terminal, as runc does.
   std::optional<HostPty> pty;
   FileDescriptor console;
+  FileDescriptor winsize_events;  // for run on its own terminal
   if (spec->process.terminal) {
     if (!flags.console_socket.empty()) {
       auto p = OpenHostPty();
@@ -171,6 +181,15 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
       if (tcgetattr(0, &saved) == 0) g_saved_termios = saved;
       if (auto s = MakeRaw(0); !s.ok()) return s;
       console = FileDescriptor(fcntl(0, F_DUPFD_CLOEXEC, 10));
+      int p[2];
+      if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return absl::ErrnoToStatus(errno, "pipe2");
+      winsize_events = FileDescriptor(fcntl(p[0], F_DUPFD_CLOEXEC, 10));
+      close(p[0]);
+      g_winsize_pipe = p[1];  // runsc's until it exits
+      struct sigaction sa = {};
+      sa.sa_handler = ForwardWinsize;
+      sa.sa_flags = SA_RESTART;
+      sigaction(SIGWINCH, &sa, nullptr);
     } else {
       return absl::InvalidArgumentError(
           "config.json: process.terminal is true: --console-socket is required (or, for run, "
@@ -218,9 +237,10 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
     if (!copy.ok()) return copy.status();
     fds.push_back(std::move(*copy));
   }
-  if (console.valid()) fds.push_back(std::move(console));  // fd 5
+  if (console.valid()) fds.push_back(std::move(console));                // fd 5
+  if (winsize_events.valid()) fds.push_back(std::move(winsize_events));  // fd 6
   const int num_fds = static_cast<int>(fds.size());
-  int child_fds[6];
+  int child_fds[7];
   for (int i = 0; i < num_fds; ++i) child_fds[i] = fds[i].get();
 
   const OciProcess& p = spec->process;
@@ -232,7 +252,8 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
                "--hostname=" + (spec->hostname.empty() ? id : spec->hostname),
                absl::StrCat("--uid=", p.uid), absl::StrCat("--gid=", p.gid)});
   args.push_back(spec->root_read_only ? "--root-readonly" : "--root-writable");
-  if (num_fds == 6) args.push_back("--console-fd=5");
+  if (num_fds >= 6) args.push_back("--console-fd=5");
+  if (num_fds == 7) args.push_back("--console-winsize-fd=6");
   for (const std::string& e : p.env) args.push_back("--env=" + e);
   args.push_back("--");
   args.insert(args.end(), p.args.begin(), p.args.end());

@@ -30,7 +30,8 @@ struct BootFlags {
   std::vector<std::string> env;  // with --control-fd: the container's environment
   uint32_t uid = 0;
   uint32_t gid = 0;
-  int console_fd = -1;  // a host terminal: init's console (OCI process.terminal)
+  int console_fd = -1;          // a host terminal: init's console (OCI process.terminal)
+  int console_winsize_fd = -1;  // readable when its size changes (else a watcher is forked)
 };
 
 // `runsc do`'s own flags.

@@ -19,15 +19,21 @@ extern char** environ;
 namespace {
 
 // Flags written "--flag VALUE" (not "--flag=VALUE"): the word after them is theirs.
-const std::set<std::string> kTakesValue = {
-    "--platform",   "--debug-log",  "--network",  "--root",
-    "--log",        "--log-format", "--gofer-fd", "--exe-path",
-    "--hostname",   "--cwd",        "--volume",   "-v",
-    "--bundle",     "-b",           "--pid-file", "--console-socket",
-    "--process",    "-p",           "--env",      "-e",
-    "--user",       "-u",           "--format",   "-f",
-    "--control-fd", "--uid",        "--gid",      "--preserve-fds",
-    "--console-fd"};
+const std::set<std::string> kTakesValue = {"--platform",   "--debug-log",
+                                           "--network",    "--root",
+                                           "--log",        "--log-format",
+                                           "--gofer-fd",   "--exe-path",
+                                           "--hostname",   "--cwd",
+                                           "--volume",     "-v",
+                                           "--bundle",     "-b",
+                                           "--pid-file",   "--console-socket",
+                                           "--process",    "-p",
+                                           "--env",        "-e",
+                                           "--user",       "-u",
+                                           "--format",     "-f",
+                                           "--control-fd", "--uid",
+                                           "--gid",        "--preserve-fds",
+                                           "--console-fd", "--console-winsize-fd"};
 
 // How many words a subcommand takes before the program's own command line: `do PROGRAM...`,
 // `boot -- PROGRAM...`, `exec ID PROGRAM...`. Other subcommands have no program.
@@ -173,6 +179,7 @@ int main(int argc, char** argv) {
   cmd_boot->add_option("--uid", boot.uid);
   cmd_boot->add_option("--gid", boot.gid);
   cmd_boot->add_option("--console-fd", boot.console_fd);
+  cmd_boot->add_option("--console-winsize-fd", boot.console_winsize_fd);
 
   CLI11_PARSE(app, program_start, argv);
 
@@ -216,7 +223,8 @@ int main(int argc, char** argv) {
                            .control_fd = boot.control_fd,
                            .uid = boot.uid,
                            .gid = boot.gid,
-                           .console_fd = boot.console_fd};
+                           .console_fd = boot.console_fd,
+                           .console_winsize_fd = boot.console_winsize_fd};
   for (const std::string& v : boot.volumes) {
     if (v.size() < 4 || (v.compare(0, 3, "ro:") != 0 && v.compare(0, 3, "rw:") != 0)) {
       fprintf(stderr, "runsc boot: bad --volume %s\n", v.c_str());

@@ -293,7 +293,9 @@ int Boot(BootConfig config) {
   if (config.console_fd >= 0) {
     // Size changes come from a watcher forked now, while the sentry may still fork freely.
     sentry::FileDescriptor winsize_events;
-    if (auto w = StartWinsizeWatcher(config.console_fd); w.ok()) {
+    if (config.console_winsize_fd >= 0) {
+      winsize_events = sentry::FileDescriptor(config.console_winsize_fd);
+    } else if (auto w = StartWinsizeWatcher(config.console_fd); w.ok()) {
       winsize_events = std::move(*w);
     } else {
       // Expected for `run` on its own terminal, which controls the caller's session.

@@ -37,6 +37,9 @@ struct BootConfig {
   // A host terminal in raw mode (OCI process.terminal): init gets a sandbox terminal, joined
   // to it, as its stdio and controlling terminal. -1: init's stdio are the sentry's own.
   int console_fd = -1;
+  // Readable when the console's size changes (runsc run forwards its SIGWINCH); -1: the
+  // sentry forks a watcher that makes the console its controlling terminal.
+  int console_winsize_fd = -1;
 };
 
 // Runs the sandbox to completion. Returns the process exit code for the sentry: the init

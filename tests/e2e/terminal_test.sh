@@ -5,7 +5,8 @@
 # terminal: `tty` names it, `stty size` follows a TIOCSWINSZ on the console's master, ^C typed
 # there interrupts a foreground `sleep` (the sandbox's line discipline sends SIGINT), and
 # `exit 3` is the container's exit status. Then `runsc exec --tty` does the same for a process
-# started in the running container.
+# started in the running container, and `runsc run` without a socket uses its own terminal
+# (made raw while it runs, restored after).
 #
 # usage: terminal_test.sh RUNSC
 set -u
@@ -191,6 +192,28 @@ try:
     waiter.communicate(timeout=60)
     check(f"wait: exit status 3 (got {waiter.returncode})", waiter.returncode == 3)
 except (TimeoutError, EOFError) as e:
+    check(str(e), False)
+
+# runsc run on its own terminal: a pty of ours, runsc leading a session on it.
+m, s = os.openpty()
+fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack("HHHH", 25, 70, 0, 0))
+def on_own_terminal():
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+run = subprocess.Popen([runsc, "--root", root, "run", "--bundle", bundle, cid + "-run"],
+                       stdin=s, stdout=s, stderr=s, preexec_fn=on_own_terminal)
+os.close(s)
+rcon = Console(m)
+try:
+    out = drive_shell(rcon, "run")
+    check(f"run's tty is /dev/pts/0 ({out!r})", b"/dev/pts/0" in out)
+    check("run's terminal size follows its own terminal", resize_and_check(rcon, "run", 27, 88))
+    rcon.send(b"exit 4\r")
+    run.wait(timeout=60)
+    check(f"run: exit status 4 (got {run.returncode})", run.returncode == 4)
+    check("run restored its terminal's modes", termios.tcgetattr(m)[3] & termios.ICANON)
+except (TimeoutError, EOFError, subprocess.TimeoutExpired) as e:
+    run.kill()
     check(str(e), False)
 
 if failures:
