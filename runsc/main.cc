@@ -19,21 +19,15 @@ extern char** environ;
 namespace {
 
 // Flags written "--flag VALUE" (not "--flag=VALUE"): the word after them is theirs.
-const std::set<std::string> kTakesValue = {"--platform",   "--debug-log",
-                                           "--network",    "--root",
-                                           "--log",        "--log-format",
-                                           "--gofer-fd",   "--exe-path",
-                                           "--hostname",   "--cwd",
-                                           "--volume",     "-v",
-                                           "--bundle",     "-b",
-                                           "--pid-file",   "--console-socket",
-                                           "--process",    "-p",
-                                           "--env",        "-e",
-                                           "--user",       "-u",
-                                           "--format",     "-f",
-                                           "--control-fd", "--uid",
-                                           "--gid",        "--preserve-fds",
-                                           "--console-fd", "--console-winsize-fd"};
+const std::set<std::string> kTakesValue = {
+    "--platform",   "--debug-log",  "--network",  "--root",
+    "--log",        "--log-format", "--gofer-fd", "--exe-path",
+    "--hostname",   "--cwd",        "--volume",   "-v",
+    "--bundle",     "-b",           "--pid-file", "--console-socket",
+    "--process",    "-p",           "--env",      "-e",
+    "--user",       "-u",           "--format",   "-f",
+    "--control-fd", "--uid",        "--gid",      "--preserve-fds",
+    "--console-fd", "--console-winsize-fd"};
 
 // How many words a subcommand takes before the program's own command line: `do PROGRAM...`,
 // `boot -- PROGRAM...`, `exec ID PROGRAM...`. Other subcommands have no program.

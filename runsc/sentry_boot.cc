@@ -23,9 +23,9 @@
 #include "sentry/fsimpl/proc/proc.h"
 #include "sentry/fsimpl/sys/sys.h"
 #include "sentry/fsimpl/tmpfs/tmpfs.h"
+#include "sentry/vfs/resolve.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/syscalls/table.h"
-#include "sentry/vfs/resolve.h"
 #include "spdlog/sinks/basic_file_sink.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -63,8 +63,8 @@ sentry::Result<void> CheckProcOptions(const std::vector<vfs::MountOption>& optio
   for (const auto& o : options) {
     if (!o.has_value || o.value.empty()) return sentry::Err(EINVAL);
     if (o.key == "hidepid") {
-      static const std::set<std::string> kValues = {"0",   "1",        "2",         "4",
-                                                    "off", "noaccess", "invisible", "ptraceable"};
+      static const std::set<std::string> kValues = {"0", "1", "2", "4", "off", "noaccess",
+                                                    "invisible", "ptraceable"};
       if (!kValues.contains(o.value)) return sentry::Err(EINVAL);
     } else if (o.key == "gid") {
       if (o.value.find_first_not_of("0123456789") != std::string::npos) {
@@ -100,16 +100,15 @@ void RegisterFilesystems(sentry::kernel::Kernel& kernel,
                        const std::vector<vfs::MountOption>& options) -> sentry::Result<void> {
         return tmpfs::Remount(root, TRY(tmpfs::ParseMountOptions(options, ram)));
       }});
-  kernel.filesystems().Register(
-      vfs::FilesystemType{.name = "proc",
-                          .mount = [&kernel, host](const vfs::MountArgs& args) -> RootResult {
-                            TRY(CheckProcOptions(args.options));
-                            return sentry::fsimpl::proc::NewProcRoot(kernel, host);
-                          },
-                          .remount =
-                              [](vfs::Inode&, const std::vector<vfs::MountOption>& options) {
-                                return CheckProcOptions(options);
-                              }});
+  kernel.filesystems().Register(vfs::FilesystemType{
+      .name = "proc",
+      .mount = [&kernel, host](const vfs::MountArgs& args) -> RootResult {
+        TRY(CheckProcOptions(args.options));
+        return sentry::fsimpl::proc::NewProcRoot(kernel, host);
+      },
+      .remount = [](vfs::Inode&, const std::vector<vfs::MountOption>& options) {
+        return CheckProcOptions(options);
+      }});
   kernel.filesystems().Register(vfs::FilesystemType{
       .name = "devpts",
       .mount = [&kernel](const vfs::MountArgs& args) -> RootResult {
@@ -118,13 +117,13 @@ void RegisterFilesystems(sentry::kernel::Kernel& kernel,
       },
       .remount = nullptr});
   auto sys = sentry::fsimpl::sys::NewSysRoot({.num_cpus = host.num_cpus});
-  kernel.filesystems().Register(
-      vfs::FilesystemType{.name = "sysfs",
-                          .mount = [sys](const vfs::MountArgs& args) -> RootResult {
-                            if (!args.options.empty()) return sentry::Err(EINVAL);
-                            return sys;
-                          },
-                          .remount = nullptr});
+  kernel.filesystems().Register(vfs::FilesystemType{
+      .name = "sysfs",
+      .mount = [sys](const vfs::MountArgs& args) -> RootResult {
+        if (!args.options.empty()) return sentry::Err(EINVAL);
+        return sys;
+      },
+      .remount = nullptr});
 }
 
 // Resolves `path` in `mounts`, creating what is missing of it as directories (the last
@@ -168,12 +167,13 @@ absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
   }
   // A writable container root (OCI root.readonly false) is the gofer's own tree, as runc
   // would give it: writes reach the bundle's rootfs.
-  auto mount = root_writable ? std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(std::move(*root)),
-                                                            "gofer", "rootfs", 0)
-                             : std::make_shared<vfs::Mount>(
-                                   vfs::Dentry::NewRoot(sentry::fsimpl::overlay::NewOverlayRoot(
-                                       memory, std::move(*root))),
-                                   "overlay", "overlay", 0);
+  auto mount = root_writable
+                   ? std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(std::move(*root)), "gofer",
+                                                  "rootfs", 0)
+                   : std::make_shared<vfs::Mount>(
+                         vfs::Dentry::NewRoot(
+                             sentry::fsimpl::overlay::NewOverlayRoot(memory, std::move(*root))),
+                         "overlay", "overlay", 0);
   auto mounts = std::make_shared<vfs::MountNamespace>(std::move(mount));
 
   struct Extra {
@@ -203,15 +203,15 @@ absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
     }
     auto m = std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(e.root), e.type, e.type, e.flags);
     if (auto r = mounts->AddMount(*at, std::move(m)); !r) {
-      return absl::InternalError(
-          absl::StrCat("mounting ", e.path, ": ", strerror(r.error().value)));
+      return absl::InternalError(absl::StrCat("mounting ", e.path, ": ", strerror(r.error().value)));
     }
   }
 
   for (size_t i = 0; i < volumes.size(); ++i) {
     const VolumeMount& v = volumes[i];
     auto failed = [&](const char* what, int err) {
-      return absl::InternalError(absl::StrCat("volume ", v.path, ": ", what, ": ", strerror(err)));
+      return absl::InternalError(
+          absl::StrCat("volume ", v.path, ": ", what, ": ", strerror(err)));
     };
     auto volume_root = fs->Attach(static_cast<uint32_t>(i + 1));
     if (!volume_root) return failed("attaching to the gofer", volume_root.error().value);
@@ -219,8 +219,7 @@ absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
     if (!at) return failed("making the mount point", at.error().value);
     auto m = std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(std::move(*volume_root)), "gofer",
                                           "none", v.read_only ? MS_RDONLY : 0);
-    if (auto r = mounts->AddMount(*at, std::move(m)); !r)
-      return failed("mounting", r.error().value);
+    if (auto r = mounts->AddMount(*at, std::move(m)); !r) return failed("mounting", r.error().value);
   }
   if (root_read_only) {
     // Only now: the mount points above were made in the overlay first.
@@ -276,8 +275,8 @@ int Boot(BootConfig config) {
                                         .mem_total_bytes = host.mem_total_bytes};
   sentry::kernel::Kernel k(std::move(options), std::move(*memory), std::move(*platform));
   RegisterFilesystems(k, host);
-  auto mounts =
-      BuildMounts(config.gofer_fd, k, config.volumes, config.root_read_only, config.root_writable);
+  auto mounts = BuildMounts(config.gofer_fd, k, config.volumes, config.root_read_only,
+                            config.root_writable);
   if (!mounts.ok()) {
     spdlog::error("file system: {}", mounts.status().ToString());
     return 1;
@@ -291,14 +290,14 @@ int Boot(BootConfig config) {
   init.cwd = config.cwd;
   std::unique_ptr<sentry::fsimpl::devpts::HostConsole> console;
   if (config.console_fd >= 0) {
-    // Size changes come from a watcher forked now, while the sentry may still fork freely.
+    // Size changes come from runsc run's SIGWINCH, or from a watcher forked now, while the
+    // sentry may still fork freely.
     sentry::FileDescriptor winsize_events;
     if (config.console_winsize_fd >= 0) {
       winsize_events = sentry::FileDescriptor(config.console_winsize_fd);
     } else if (auto w = StartWinsizeWatcher(config.console_fd); w.ok()) {
       winsize_events = std::move(*w);
     } else {
-      // Expected for `run` on its own terminal, which controls the caller's session.
       spdlog::info("console: {}", std::string(w.status().message()));
     }
     auto c = sentry::fsimpl::devpts::HostConsole::Open(
@@ -346,8 +345,7 @@ int Boot(BootConfig config) {
   if (!exit_code) {
     // The message carries the errno's text ("Exec format error"), as a shell would print it.
     spdlog::error("{}", exit_code.error().message);
-    if (!config.debug_log_dir.empty())
-      fprintf(stderr, "runsc: %s\n", exit_code.error().message.c_str());
+    if (!config.debug_log_dir.empty()) fprintf(stderr, "runsc: %s\n", exit_code.error().message.c_str());
     return ExitCodeForStartError(exit_code.error().err);
   }
   // Init is gone: like a PID namespace, the sandbox ends with it. Other tasks' host threads may
