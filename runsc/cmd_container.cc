@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -22,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "runsc/cgroup.h"
 #include "runsc/cmd_oci.h"
+#include "runsc/console.h"
 #include "runsc/container_setup.h"
 #include "runsc/container_state.h"
 #include "runsc/control_client.h"
@@ -332,10 +334,6 @@ int Exec(const GlobalFlags& g, const ExecFlags& flags, const std::string& id,
     ReportError(g, std::string(state.status().message()));
     return 255;
   }
-  if (flags.tty) {
-    ReportError(g, "exec --tty: terminals are not supported yet");
-    return 255;
-  }
   std::string status = state->Status();
   if (status != "running") {
     ReportError(g, absl::StrCat("cannot exec in a ", status, " container"));
@@ -382,14 +380,56 @@ int Exec(const GlobalFlags& g, const ExecFlags& flags, const std::string& id,
     std::tie(identity.uid, identity.gid) = *user;
   }
 
+  // --tty: a host pty whose master goes to --console-socket (or runsc's own terminal, as runc
+  // does without one); the sandbox gets its replica and the size watcher's pipe.
+  std::optional<HostPty> pty;
+  sentry::FileDescriptor winsize_events;
+  std::optional<termios> saved_termios;
+  std::vector<int> fds = {0, 1, 2};
+  if (flags.tty || p.terminal) {
+    if (!flags.console_socket.empty()) {
+      auto made = OpenHostPty();
+      absl::Status s = made.ok() ? MakeRaw(made->replica.get()) : made.status();
+      if (s.ok()) s = SendConsoleMaster(flags.console_socket, made->master.get());
+      if (!s.ok()) {
+        ReportError(g, absl::StrCat("exec --tty: ", s.message()));
+        return 255;
+      }
+      pty = std::move(*made);
+      pty->master.Reset();
+      if (auto w = StartWinsizeWatcher(pty->replica.get()); w.ok()) winsize_events = std::move(*w);
+      fds = {pty->replica.get()};
+    } else if (isatty(0)) {
+      termios t;
+      if (tcgetattr(0, &t) == 0) saved_termios = t;
+      if (auto s = MakeRaw(0); !s.ok()) {
+        ReportError(g, absl::StrCat("exec --tty: ", s.message()));
+        return 255;
+      }
+      fds = {0};
+    } else {
+      ReportError(g, "exec --tty: --console-socket is required when stdin is not a terminal");
+      return 255;
+    }
+    if (winsize_events.valid()) fds.push_back(winsize_events.get());
+  }
+  struct RestoreTerminal {
+    std::optional<termios>& saved;
+    ~RestoreTerminal() {
+      if (saved) tcsetattr(0, TCSANOW, &*saved);
+    }
+  } restore{saved_termios};
   auto client = ControlClient::Connect(StateDir(g.root, id));
-  const int stdio[] = {0, 1, 2};
   nlohmann::json request = {{"cmd", "exec"},
                             {"argv", p.args},
                             {"env", p.env},
                             {"cwd", p.cwd},
                             {"identity", sentry::control::EncodeIdentity(identity)}};
-  auto reply = client.ok() ? client->Call(request, stdio) : client.status();
+  if (flags.tty || p.terminal) request["tty"] = true;
+  auto reply = client.ok() ? client->Call(request, fds) : client.status();
+  // The sandbox has its own copies now; the watcher ends when the sandbox's is closed.
+  pty.reset();
+  winsize_events.Reset();
   if (!reply.ok()) {
     ReportError(g, std::string(reply.status().message()));
     return reply.status().message().find("not found in $PATH") != std::string_view::npos ? 127

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "runsc/cmd_oci.h"
+#include "runsc/console.h"
 #include "runsc/container_setup.h"
 #include "runsc/container_state.h"
 #include "runsc/control_client.h"
@@ -134,6 +136,23 @@ ContainerSetup SetupFor(const OciSpec& spec, std::vector<gofer::GoferMount>& bin
   return setup;
 }
 
+// `run` on its own terminal: how the terminal was before runsc made it raw, for the end.
+std::optional<termios> g_saved_termios;
+// And the pipe that tells the sentry of its size changes: runsc, in the terminal's foreground
+// group, gets the SIGWINCH and writes a byte (no watcher can make that terminal its own).
+int g_winsize_pipe = -1;
+void ForwardWinsize(int) {
+  int saved = errno;
+  char one = 1;
+  (void)!write(g_winsize_pipe, &one, 1);  // nonblocking: a full pipe already says "changed"
+  errno = saved;
+}
+
+void RestoreTerminal() {
+  if (g_saved_termios) tcsetattr(0, TCSANOW, &*g_saved_termios);
+  g_saved_termios.reset();
+}
+
 // What create leaves behind when it fails half way: nothing.
 struct Undo {
   std::string dir;
@@ -170,9 +189,38 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
   std::string bundle = Absolute(flags.bundle);
   auto spec = LoadSpec(bundle);
   if (!spec.ok()) return spec.status();
-  if (spec->process.terminal && !flags.console_socket.empty()) {
-    return absl::UnimplementedError(
-        "config.json: process.terminal: terminals (--console-socket) are not supported yet");
+  // process.terminal: a host pty whose master goes to --console-socket and whose replica is
+  // the sandbox's console; `run` without a socket uses its own terminal, as runc does.
+  std::optional<HostPty> pty;
+  FileDescriptor console;
+  FileDescriptor winsize_events;  // for run on its own terminal
+  if (spec->process.terminal) {
+    if (!flags.console_socket.empty()) {
+      auto p = OpenHostPty();
+      if (!p.ok()) return p.status();
+      if (auto s = MakeRaw(p->replica.get()); !s.ok()) return s;
+      console = FileDescriptor(fcntl(p->replica.get(), F_DUPFD_CLOEXEC, 10));
+      pty = std::move(*p);
+    } else if (!detached && isatty(0)) {
+      termios saved;
+      if (tcgetattr(0, &saved) == 0) g_saved_termios = saved;
+      if (auto s = MakeRaw(0); !s.ok()) return s;
+      console = FileDescriptor(fcntl(0, F_DUPFD_CLOEXEC, 10));
+      int p[2];
+      if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return absl::ErrnoToStatus(errno, "pipe2");
+      winsize_events = FileDescriptor(fcntl(p[0], F_DUPFD_CLOEXEC, 10));
+      close(p[0]);
+      g_winsize_pipe = p[1];  // runsc's until it exits
+      struct sigaction sa = {};
+      sa.sa_handler = ForwardWinsize;
+      sa.sa_flags = SA_RESTART;
+      sigaction(SIGWINCH, &sa, nullptr);
+    } else {
+      return absl::InvalidArgumentError(
+          "config.json: process.terminal is true: --console-socket is required (or, for run, "
+          "a terminal on stdin)");
+    }
+    if (!console.valid()) return absl::ErrnoToStatus(errno, "the console");
   }
   auto exe = FindExecutable(spec->root_path, spec->process);
   if (!exe.ok()) return exe.status();
@@ -208,7 +256,7 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
 
   // The sandbox's fds 0..7: its own stdio (the log), the gofer's socket, the control socket,
   // and init's stdio: the caller's, as runc passes them on (conmon reads the container's
-  // output from the pipes it gave create).
+  // output from the pipes it gave create); then the console (8) and its size events (9).
   std::vector<FileDescriptor> fds;
   FileDescriptor null_fd, log_fd;
   if (detached) {
@@ -223,9 +271,12 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
     if (!copy.ok()) return copy.status();
     fds.push_back(std::move(*copy));
   }
-  constexpr int kSandboxFds = 8;
-  int child_fds[kSandboxFds];
-  for (int i = 0; i < kSandboxFds; ++i) child_fds[i] = fds[i].get();
+  const bool has_console = console.valid(), has_winsize = winsize_events.valid();
+  if (has_console) fds.push_back(std::move(console));         // fd 8
+  if (has_winsize) fds.push_back(std::move(winsize_events));  // fd 9
+  const int num_fds = static_cast<int>(fds.size());
+  int child_fds[10];
+  for (int i = 0; i < num_fds; ++i) child_fds[i] = fds[i].get();
 
   const OciProcess& p = spec->process;
   std::vector<std::string> args = {"runsc", "--platform=" + g.platform};
@@ -237,6 +288,8 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
                absl::StrCat("--uid=", p.uid), absl::StrCat("--gid=", p.gid)});
   args.push_back(spec->root_read_only ? "--root-readonly" : "--root-writable");
   args.push_back("--container=" + EncodeContainerSetup(setup));
+  if (has_console) args.push_back("--console-fd=8");
+  if (has_winsize) args.push_back("--console-winsize-fd=9");
   for (const std::string& e : p.env) args.push_back("--env=" + e);
   args.push_back("--");
   args.insert(args.end(), p.args.begin(), p.args.end());
@@ -249,7 +302,7 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
       prctl(PR_SET_PDEATHSIG, 0);  // create returns; the sandbox stays
       setsid();
     }
-    for (int i = 0; i < kSandboxFds; ++i) {
+    for (int i = 0; i < num_fds; ++i) {
       if (dup2(child_fds[i], i) < 0) _exit(125);
     }
     execve("/proc/self/exe", cargs.data(), environ);
@@ -272,6 +325,12 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
     while (!log.empty() && log.back() == '\n') log.pop_back();
     return absl::InternalError(
         absl::StrCat("the sandbox failed to start", log.empty() ? "" : ": ", log));
+  }
+
+  if (pty) {
+    // The sandbox holds the replica now; the master is the console socket's.
+    if (auto st = SendConsoleMaster(flags.console_socket, pty->master.get()); !st.ok()) return st;
+    pty.reset();
   }
 
   Created out;
@@ -327,6 +386,7 @@ int Create(const GlobalFlags& g, const CreateFlags& flags, const std::string& id
 int Run(const GlobalFlags& g, const CreateFlags& flags, const std::string& id) {
   auto created = CreateSandbox(g, flags, id, /*detached=*/false);
   if (!created.ok()) {
+    RestoreTerminal();
     ReportError(g, std::string(created.status().message()));
     return created.status().message().find("not found in $PATH") != std::string_view::npos ? 127
                                                                                            : 1;
@@ -342,6 +402,7 @@ int Run(const GlobalFlags& g, const CreateFlags& flags, const std::string& id) {
   }
   while (waitpid(created->gofer, nullptr, 0) < 0 && errno == EINTR) {
   }
+  RestoreTerminal();
   auto hooks = SavedHooks(created->state);
   Cgroup::FromJson(created->state.cgroup).Destroy();
   std::error_code ec;

@@ -32,6 +32,8 @@ struct BootFlags {
   uint32_t uid = 0;
   uint32_t gid = 0;
   std::string container;  // runsc create's ContainerSetup, as JSON (runsc/container_setup.h)
+  int console_fd = -1;          // a host terminal: init's console (OCI process.terminal)
+  int console_winsize_fd = -1;  // readable when its size changes (else a watcher is forked)
 };
 
 // `runsc do`'s own flags.

@@ -92,13 +92,6 @@ absl::Status ApplyMount(vfs::MountNamespace& mounts, sentry::kernel::Kernel& ker
     return absl::OkStatus();
   }
   const vfs::FilesystemType* type = kernel.filesystems().Find(m.type);
-  if (type == nullptr && (m.type == "devpts" || m.type == "mqueue")) {
-    // Every runc config has them; the sandbox does not yet. Logged, not printed: a runtime
-    // says nothing on an ordinary config.
-    spdlog::info("{} on {}: the sandbox has no {} file system yet; left out", m.type, m.destination,
-                 m.type);
-    return absl::OkStatus();
-  }
   if (type == nullptr) return MountError(m, "the sandbox has no such file system type", 0);
   vfs::MountArgs args;
   args.source = m.source.empty() ? "none" : m.source;

@@ -28,7 +28,8 @@ const std::set<std::string> kTakesValue = {
     "--bundle",     "-b",           "--pid-file", "--console-socket",
     "--process",    "-p",           "--env",      "-e",
     "--user",       "-u",           "--format",   "-f",
-    "--control-fd", "--uid",        "--gid",      "--preserve-fds"};
+    "--control-fd", "--uid",        "--gid",      "--preserve-fds",
+    "--console-fd", "--console-winsize-fd"};
 
 // How many words a subcommand takes before the program's own command line: `do PROGRAM...`,
 // `boot -- PROGRAM...`, `exec ID PROGRAM...`. Other subcommands have no program.
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
     cmd->add_option("-b,--bundle", create.bundle, "the bundle directory (default: .)");
     cmd->add_option("--pid-file", create.pid_file, "write the sandbox's host pid there");
     cmd->add_option("--console-socket", create.console_socket,
-                    "a unix socket for the terminal's master (terminals: not yet)");
+                    "a unix socket that receives the terminal's master (process.terminal)");
     cmd->add_flag("--no-pivot,--no-new-keyring", create.accepted_flag, "accepted");
     cmd->add_option("id", id, "container id")->required();
   };
@@ -135,8 +136,9 @@ int main(int argc, char** argv) {
   cmd_exec->add_option("--pid-file", exec.pid_file, "write the sandbox's host pid there");
   cmd_exec->add_option("--cwd", exec.cwd, "working directory in the container");
   cmd_exec->add_option("-e,--env", exec.env, "KEY=VALUE (repeatable)")->expected(1)->take_all();
-  cmd_exec->add_flag("-t,--tty", exec.tty, "a terminal (not yet)");
-  cmd_exec->add_option("--console-socket", exec.console_socket, "for --tty (not yet)");
+  cmd_exec->add_flag("-t,--tty", exec.tty, "a terminal for the process");
+  cmd_exec->add_option("--console-socket", exec.console_socket,
+                       "with --tty: a unix socket that receives the terminal's master");
   cmd_exec->add_option("-u,--user", exec.user, "UID[:GID] to run as (numbers)");
   int preserve_fds = 0;  // accepted; no fds beyond stdio are passed
   cmd_exec->add_option("--preserve-fds", preserve_fds, "accepted");
@@ -185,6 +187,8 @@ int main(int argc, char** argv) {
   cmd_boot->add_option("--uid", boot.uid);
   cmd_boot->add_option("--gid", boot.gid);
   cmd_boot->add_option("--container", boot.container);
+  cmd_boot->add_option("--console-fd", boot.console_fd);
+  cmd_boot->add_option("--console-winsize-fd", boot.console_winsize_fd);
 
   CLI11_PARSE(app, program_start, argv);
 
@@ -242,6 +246,8 @@ int main(int argc, char** argv) {
                            .stdio_fd = boot.stdio_fd,
                            .uid = boot.uid,
                            .gid = boot.gid,
+                           .console_fd = boot.console_fd,
+                           .console_winsize_fd = boot.console_winsize_fd,
                            .container = {}};
   for (const std::string& v : boot.volumes) {
     if (v.size() < 4 || (v.compare(0, 3, "ro:") != 0 && v.compare(0, 3, "rw:") != 0)) {

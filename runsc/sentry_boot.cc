@@ -10,11 +10,15 @@
 #include "absl/strings/str_split.h"
 #include "platform/ptrace/ptrace_platform.h"
 #include "platform/ptrace/stub_seccomp.h"
+#include "runsc/console.h"
 #include "runsc/container_mounts.h"
 #include "runsc/sandbox_namespaces.h"
 #include "runsc/sentry_confinement.h"
 #include "sentry/control/server.h"
 #include "sentry/fsimpl/dev/dev.h"
+#include "sentry/fsimpl/devpts/devpts.h"
+#include "sentry/fsimpl/devpts/host_console.h"
+#include "sentry/fsimpl/devpts/terminal.h"
 #include "sentry/fsimpl/gofer/gofer_fs.h"
 #include "sentry/fsimpl/mqueue/mqueue.h"
 #include "sentry/fsimpl/overlay/overlay.h"
@@ -98,16 +102,22 @@ void RegisterFilesystems(sentry::kernel::Kernel& kernel,
                        const std::vector<vfs::MountOption>& options) -> sentry::Result<void> {
         return tmpfs::Remount(root, TRY(tmpfs::ParseMountOptions(options, ram)));
       }});
-  kernel.filesystems().Register(
-      vfs::FilesystemType{.name = "proc",
-                          .mount = [&kernel, host](const vfs::MountArgs& args) -> RootResult {
-                            TRY(CheckProcOptions(args.options));
-                            return sentry::fsimpl::proc::NewProcRoot(kernel, host);
-                          },
-                          .remount =
-                              [](vfs::Inode&, const std::vector<vfs::MountOption>& options) {
-                                return CheckProcOptions(options);
-                              }});
+  kernel.filesystems().Register(vfs::FilesystemType{
+      .name = "proc",
+      .mount = [&kernel, host](const vfs::MountArgs& args) -> RootResult {
+        TRY(CheckProcOptions(args.options));
+        return sentry::fsimpl::proc::NewProcRoot(kernel, host);
+      },
+      .remount = [](vfs::Inode&, const std::vector<vfs::MountOption>& options) {
+        return CheckProcOptions(options);
+      }});
+  kernel.filesystems().Register(vfs::FilesystemType{
+      .name = "devpts",
+      .mount = [&kernel](const vfs::MountArgs& args) -> RootResult {
+        namespace devpts = sentry::fsimpl::devpts;
+        return devpts::Devpts::NewRoot(kernel, TRY(devpts::ParseDevptsOptions(args.options)));
+      },
+      .remount = nullptr});
   auto sys = sentry::fsimpl::sys::NewSysRoot({.num_cpus = host.num_cpus});
   kernel.filesystems().Register(
       vfs::FilesystemType{.name = "sysfs",
@@ -169,6 +179,8 @@ absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
   for (const Extra& e :
        {Extra{"/dev", sentry::fsimpl::dev::NewDevFilesystem(memory)->root(), "tmpfs", MS_NOSUID},
         Extra{"/dev/mqueue", instance("mqueue"), "mqueue", kNoSuidDevExec},
+        // With ptmxmode=0666 (the default here), as container runtimes mount it.
+        Extra{"/dev/pts", instance("devpts"), "devpts", MS_NOSUID | MS_NOEXEC},
         Extra{"/proc", instance("proc"), "proc", kNoSuidDevExec},
         Extra{"/sys", instance("sysfs"), "sysfs", kNoSuidDevExec}}) {
     // A container's rootfs may lack them (the host's root has them all): made in the overlay.
@@ -261,13 +273,38 @@ int Boot(BootConfig config) {
   }
   k.SetMounts(std::move(*mounts));
 
-  sentry::kernel::InitProcessArgs init{.path = config.executable_path,
-                                       .argv = std::move(config.argv),
-                                       .envp = std::move(config.envp),
-                                       .stdio = {},
-                                       .cwd = config.cwd,
-                                       .identity = config.container.identity};
-  if (config.stdio_fd >= 0) {
+  sentry::kernel::InitProcessArgs init;
+  init.path = config.executable_path;
+  init.argv = std::move(config.argv);
+  init.envp = std::move(config.envp);
+  init.cwd = config.cwd;
+  init.identity = config.container.identity;
+  std::unique_ptr<sentry::fsimpl::devpts::HostConsole> console;
+  if (config.console_fd >= 0) {
+    // Size changes come from runsc run's SIGWINCH, or from a watcher forked now, while the
+    // sentry may still fork freely.
+    sentry::FileDescriptor winsize_events;
+    if (config.console_winsize_fd >= 0) {
+      winsize_events = sentry::FileDescriptor(config.console_winsize_fd);
+    } else if (auto w = StartWinsizeWatcher(config.console_fd); w.ok()) {
+      winsize_events = std::move(*w);
+    } else {
+      spdlog::info("console: {}", std::string(w.status().message()));
+    }
+    auto c = sentry::fsimpl::devpts::HostConsole::Open(
+        k.mounts(), sentry::FileDescriptor(config.console_fd), std::move(winsize_events),
+        config.uid, config.gid);
+    if (!c) {
+      spdlog::error("console: opening a terminal in the sandbox: {}", strerror(c.error().value));
+      return 1;
+    }
+    console = std::move(*c);
+    init.stdio_files.assign(3, console->replica());
+    init.terminal = console->terminal();
+    if (config.stdio_fd >= 0) {
+      for (int fd = config.stdio_fd; fd < config.stdio_fd + 3; ++fd) close(fd);  // unused
+    }
+  } else if (config.stdio_fd >= 0) {
     for (int fd = config.stdio_fd; fd < config.stdio_fd + 3; ++fd) init.stdio.emplace_back(fd);
   } else {
     for (int fd = 0; fd < 3; ++fd) init.stdio.emplace_back(fcntl(fd, F_DUPFD_CLOEXEC, 3));
@@ -281,6 +318,10 @@ int Boot(BootConfig config) {
   if (auto s = ConfineSentry({.memory_fd = memory_fd}); !s.ok()) {
     spdlog::error("confining the sentry: {}", s.ToString());
     return 1;
+  }
+  if (console) {
+    console->Start();  // threads only now: the sentry confines itself single-threaded
+    console.reset();   // init's stdio keep the replica; the threads keep the rest
   }
   // The server is never destroyed: its threads run until the sentry exits.
   sentry::control::Server* control = nullptr;

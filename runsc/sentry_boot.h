@@ -39,6 +39,12 @@ struct BootConfig {
   int stdio_fd = -1;
   uint32_t uid = 0;  // the container's user (OCI process.user)
   uint32_t gid = 0;
+  // A host terminal in raw mode (OCI process.terminal): init gets a sandbox terminal, joined
+  // to it, as its stdio and controlling terminal. -1: init's stdio are the sentry's own.
+  int console_fd = -1;
+  // Readable when the console's size changes (runsc run forwards its SIGWINCH); -1: the
+  // sentry forks a watcher that makes the console its controlling terminal.
+  int console_winsize_fd = -1;
   ContainerSetup container;  // runsc create's: config.json's mounts and process identity
 };
 

@@ -9,6 +9,8 @@
 
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "sentry/fsimpl/devpts/host_console.h"
+#include "sentry/fsimpl/devpts/terminal.h"
 #include "spdlog/spdlog.h"
 
 namespace sentry::control {
@@ -136,7 +138,26 @@ nlohmann::json Server::Exec(Message& request, int conn) {
   args.envp = Strings(request.body, "env");
   std::string cwd = request.body.value("cwd", std::string());
   args.cwd = cwd.empty() ? std::string(1, '/') : std::move(cwd);
-  for (auto& fd : request.fds) args.stdio.push_back(std::move(fd));
+  if (request.body.value("tty", false)) {
+    // runsc exec --tty: the first fd is a host terminal (raw), the second, if any, says when
+    // its size changes. The process gets a new sandbox terminal joined to it.
+    if (request.fds.empty()) return Error("exec --tty: no terminal");
+    FileDescriptor host = std::move(request.fds[0]);
+    FileDescriptor winsize_events;
+    if (request.fds.size() > 1) winsize_events = std::move(request.fds[1]);
+    auto console = fsimpl::devpts::HostConsole::Open(kernel_.mounts(), std::move(host),
+                                                     std::move(winsize_events),
+                                                     kernel_.options().uid, kernel_.options().gid);
+    if (!console) {
+      return Error(std::string("exec --tty: a terminal in the sandbox: ") +
+                   strerror(console.error().value));
+    }
+    args.stdio_files.assign(3, (*console)->replica());
+    args.terminal = (*console)->terminal();
+    (*console)->Start();
+  } else {
+    for (auto& fd : request.fds) args.stdio.push_back(std::move(fd));
+  }
   if (request.body.contains("identity")) {
     auto identity = DecodeIdentity(request.body["identity"]);
     if (!identity.ok()) return Error(std::string(identity.status().message()));

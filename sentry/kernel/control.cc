@@ -84,8 +84,7 @@ std::expected<pid_t, StartError> Kernel::StartProcess(InitProcessArgs args) {
       if (!error.empty()) absl::StrAppend(&msg, ": ", error);
       return fail({err, std::move(msg)});
     }
-    auto task = NewFirstTask(tg, std::move(*program), std::move(args.stdio), std::move(fs),
-                             std::move(*context), args.identity);
+    auto task = NewFirstTask(tg, std::move(*program), args, std::move(fs), std::move(*context));
     {
       absl::MutexLock lock(&procs_mu_);
       started_.push_back(tg);

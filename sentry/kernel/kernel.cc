@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "sentry/fsimpl/host/host_file.h"
 #include "sentry/kernel/ipc/ipc_namespace.h"
+#include "sentry/kernel/ctty.h"
 #include "sentry/kernel/task.h"
 #include "sentry/loader/loader.h"
 #include "sentry/vfs/resolve.h"
@@ -101,8 +102,7 @@ std::expected<int, StartError> Kernel::RunInit(InitProcessArgs args) {
     return std::unexpected(StartError{err, msg});
   }
 
-  auto task = NewFirstTask(tg, std::move(*program), std::move(args.stdio), std::move(fs),
-                           std::move(*context), args.identity);
+  auto task = NewFirstTask(tg, std::move(*program), args, std::move(fs), std::move(*context));
   RunTask(std::move(task));
   // The sandbox ends with init's process, not with its first thread.
   int status;
@@ -116,16 +116,25 @@ std::expected<int, StartError> Kernel::RunInit(InitProcessArgs args) {
 }
 
 std::shared_ptr<Task> Kernel::NewFirstTask(std::shared_ptr<ThreadGroup> tg, LoadedProgram program,
-                                           std::vector<FileDescriptor> stdio,
+                                           InitProcessArgs& args,
                                            std::shared_ptr<FsContext> fs,
-                                           std::unique_ptr<platform::Context> context,
-                                           const std::optional<ProcessIdentity>& identity) {
+                                           std::unique_ptr<platform::Context> context) {
+  const std::optional<ProcessIdentity>& identity = args.identity;
   auto fds = std::make_shared<vfs::FdTable>();
-  for (size_t i = 0; i < stdio.size(); ++i) {
-    (void)fds->InstallAt(static_cast<int>(i), fsimpl::host::HostFile::Create(std::move(stdio[i])),
-                         false);
+  for (size_t i = 0; i < args.stdio.size(); ++i) {
+    (void)fds->InstallAt(static_cast<int>(i),
+                         fsimpl::host::HostFile::Create(std::move(args.stdio[i])), false);
+  }
+  for (size_t i = 0; i < args.stdio_files.size(); ++i) {
+    (void)fds->InstallAt(static_cast<int>(i), args.stdio_files[i], false);
   }
   pid_t pid = tg->tgid();
+  if (args.terminal) {
+    // A session of its own, whose controlling terminal is the console runsc gave it.
+    tg->set_sid(pid);
+    tg->set_pgid(pid);
+    if (SetSessionTerminal(pid, args.terminal)) (void)args.terminal->AttachSession(pid, pid);
+  }
   auto task = std::make_shared<Task>(*this, tg, pid, std::move(program.mm), std::move(fds),
                                      std::move(fs), std::move(context));
   task->set_creds(StartingCredentials(identity));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -33,6 +34,7 @@ namespace sentry::kernel {
 
 class Task;
 class ThreadGroup;
+class ControllingTerminal;
 struct FsContext;
 namespace ipc {
 class IpcNamespace;
@@ -73,6 +75,10 @@ struct InitProcessArgs {
   std::vector<std::string> argv;
   std::vector<std::string> envp;
   std::vector<FileDescriptor> stdio;  // become fds 0, 1, 2
+  // Instead of `stdio`, when set: sandbox files for fds 0, 1, 2 (a terminal's replica).
+  std::vector<std::shared_ptr<vfs::FileDescription>> stdio_files;
+  // When set, the process leads a session of its own with this as its controlling terminal.
+  std::shared_ptr<ControllingTerminal> terminal;
   std::string cwd = "/";              // resolved in the mount tree
   // Unset: KernelOptions' uid and gid with the defaults above.
   std::optional<ProcessIdentity> identity;
@@ -203,10 +209,9 @@ class Kernel {
   // The first task of a process started from outside (init, runsc exec): its stdio are host
   // files; it is registered in `tg` and the pid indexes.
   std::shared_ptr<Task> NewFirstTask(std::shared_ptr<ThreadGroup> tg, LoadedProgram program,
-                                     std::vector<FileDescriptor> stdio,
+                                     InitProcessArgs& args,
                                      std::shared_ptr<FsContext> fs,
-                                     std::unique_ptr<platform::Context> context,
-                                     const std::optional<ProcessIdentity>& identity);
+                                     std::unique_ptr<platform::Context> context);
   // The credentials such a process starts with, and its limits and umask, set before its
   // program loads (RLIMIT_STACK shapes the new address space).
   Credentials StartingCredentials(const std::optional<ProcessIdentity>& identity) const;
@@ -254,6 +259,26 @@ class Kernel {
   Result<pid_t> SetSid(Task& caller);
   Result<pid_t> GetPgid(Task& caller, pid_t pid);
   Result<pid_t> GetSid(Task& caller, pid_t pid);
+
+  // Controlling terminals and what terminals ask of the process tree (sessions.cc).
+  // A process's controlling terminal (its session's, unless it gave it up with TIOCNOTTY).
+  std::shared_ptr<ControllingTerminal> TerminalOf(const ThreadGroup& tg);
+  // The session `sid` gets `tty` as its controlling terminal; EPERM if it has one.
+  Result<void> SetSessionTerminal(pid_t sid, std::shared_ptr<ControllingTerminal> tty);
+  // The session `sid` loses its controlling terminal, if that is `tty`.
+  void ClearSessionTerminal(pid_t sid, const ControllingTerminal* tty);
+  // TIOCNOTTY by a process that does not lead its session: it alone loses the terminal.
+  void DropTerminal(const ThreadGroup& tg);
+  // A process ended: if it led a session, the session's terminal hears of it.
+  void SessionLeaderExited(ThreadGroup& tg);
+  // A signal from the kernel (si_code SI_KERNEL) to every process of group `pgid`, or to one.
+  void SignalProcessGroup(pid_t pgid, int sig);
+  void SignalProcessFromKernel(pid_t tgid, int sig);
+  // Whether a live process of group `pgid` exists, and whether it is in session `sid`.
+  bool ProcessGroupExists(pid_t pgid);
+  bool ProcessGroupInSession(pid_t pgid, pid_t sid);
+  // POSIX's orphaned process group: no member has a parent in another group of its session.
+  bool ProcessGroupOrphaned(pid_t pgid);
 
   // Every live task, for the calls that act on a process group or a user (setpriority).
   std::vector<std::shared_ptr<Task>> AllTasks();
@@ -336,6 +361,11 @@ class Kernel {
   std::map<std::string, std::shared_ptr<vfs::Mount>, std::less<>> internal_mounts_
       ABSL_GUARDED_BY(internal_mounts_mu_);
   vfs::FilesystemRegistry filesystems_;
+  // Sessions' controlling terminals, by session id; a leaf lock.
+  absl::Mutex ctty_mu_;
+  absl::flat_hash_map<pid_t, std::shared_ptr<ControllingTerminal>> session_ttys_
+      ABSL_GUARDED_BY(ctty_mu_);
+  absl::flat_hash_set<pid_t> ctty_dropped_ ABSL_GUARDED_BY(ctty_mu_);  // TIOCNOTTY'd processes
   std::bitset<1024> reported_;
   timespec boot_boottime_{};
   std::atomic_flag report_lock_ = ATOMIC_FLAG_INIT;

@@ -549,6 +549,7 @@ void Kernel::ProcessExited(ThreadGroup& tg, int wait_status) {
       for (auto& m : members) (void)SendToThreadGroup(*m, info);
     }
   }
+  SessionLeaderExited(tg);  // its controlling terminal hangs up the foreground group
   for (auto& [t, sig] : pdeath) {
     siginfo_t info{};
     info.si_signo = sig;

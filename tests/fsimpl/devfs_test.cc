@@ -40,6 +40,13 @@ TEST_F(DevfsTest, Layout) {
     EXPECT_EQ(st->st_uid, 0u);
     EXPECT_EQ(st->st_size, 0);
   }
+  auto tty = vfs_.Stat("tty");
+  ASSERT_TRUE(tty);
+  EXPECT_EQ(tty->st_mode, S_IFCHR | 0666);
+  EXPECT_EQ(tty->st_rdev, makedev(5, 0));
+  // Outside any task there is no controlling terminal to open.
+  EXPECT_EQ(ErrnoOf(vfs_.Open("tty", O_RDWR)), ENXIO);
+  EXPECT_EQ(*vfs_.ReadLink("ptmx"), "pts/ptmx");
   EXPECT_EQ(*vfs_.ReadLink("fd"), "/proc/self/fd");
   EXPECT_EQ(*vfs_.ReadLink("stdin"), "/proc/self/fd/0");
   EXPECT_EQ(*vfs_.ReadLink("stdout"), "/proc/self/fd/1");

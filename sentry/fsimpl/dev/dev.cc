@@ -5,6 +5,9 @@
 
 #include <cerrno>
 
+#include "sentry/kernel/ctty.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/kernel/task.h"
 #include "sentry/vfs/iovec.h"
 
 namespace sentry::fsimpl::dev {
@@ -63,6 +66,21 @@ class RandomDev : public CharDevice {
   Result<uint64_t> Write(std::span<const iovec> src) override { return IovecTotal(src); }
 };
 
+// /dev/tty: every open is one of the caller's controlling terminal (ENXIO without one).
+class TtyDev : public CharDevice {
+ public:
+  Result<uint64_t> Read(std::span<const iovec>) override { return Err(EIO); }
+  Result<uint64_t> Write(std::span<const iovec>) override { return Err(EIO); }
+  Result<std::shared_ptr<vfs::FileDescription>> Open(const vfs::VirtualDentry& path,
+                                                     int flags) override {
+    kernel::Task* task = kernel::Task::Current();
+    if (task == nullptr) return Err(ENXIO);
+    auto terminal = task->kernel().TerminalOf(task->thread_group());
+    if (!terminal) return Err(ENXIO);
+    return terminal->OpenAsDevTty(path, flags);
+  }
+};
+
 }  // namespace
 
 std::shared_ptr<CharDevice> NullDevice() { return std::make_shared<NullDev>(); }
@@ -89,6 +107,9 @@ std::shared_ptr<tmpfs::Filesystem> NewDevFilesystem(mm::MemoryFile& memory) {
   for (const DeviceNode& d : devices) {
     (void)root.AddDevice(d.name, 0666, makedev(1, d.minor), d.device, root_creds);
   }
+  (void)root.AddDevice("tty", 0666, makedev(5, 0), std::make_shared<TtyDev>(), root_creds);
+  // As container runtimes make it: the ptmx of the devpts mounted on /dev/pts.
+  (void)root.Symlink("ptmx", "pts/ptmx", root_creds);
   (void)root.Symlink("fd", "/proc/self/fd", root_creds);
   (void)root.Symlink("stdin", "/proc/self/fd/0", root_creds);
   (void)root.Symlink("stdout", "/proc/self/fd/1", root_creds);

@@ -1,6 +1,7 @@
 // /dev: a tmpfs populated the way a container's /dev looks (devtmpfs-like): the memory devices
-// null, zero, full, random and urandom, the fd and std* symlinks into /proc/self/fd, and the
-// shm and pts directories.
+// null, zero, full, random and urandom, tty (the caller's controlling terminal), ptmx (a symlink
+// to pts/ptmx, where the sandbox mounts devpts), the fd and std* symlinks into /proc/self/fd,
+// and the shm and pts directories.
 #pragma once
 
 #include <memory>

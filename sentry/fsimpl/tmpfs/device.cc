@@ -11,6 +11,7 @@ Result<std::shared_ptr<vfs::FileDescription>> DeviceInode::Open(const vfs::Virtu
                                                                 int flags) {
   if (flags & O_DIRECTORY) return Err(ENOTDIR);
   if (flags & O_PATH) return OpenPath(path, flags);
+  if (auto own = TRY(device_->Open(path, flags))) return own;
   auto self = std::static_pointer_cast<DeviceInode>(shared_from_this());
   // O_TRUNC means nothing to a character device.
   return std::make_shared<DeviceFile>(StatusFlags(flags), path, std::move(self));

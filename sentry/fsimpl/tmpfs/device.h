@@ -18,6 +18,12 @@ class CharDevice {
   virtual ~CharDevice() = default;
   virtual Result<uint64_t> Read(std::span<const iovec> dst) = 0;
   virtual Result<uint64_t> Write(std::span<const iovec> src) = 0;
+  // A device whose opens give files of their own (/dev/tty: the caller's terminal) returns
+  // one here; null means a DeviceFile that reads and writes through this device.
+  virtual Result<std::shared_ptr<vfs::FileDescription>> Open(const vfs::VirtualDentry& /*path*/,
+                                                             int /*flags*/) {
+    return nullptr;
+  }
 };
 
 class DeviceInode : public TmpfsInode {
