@@ -37,7 +37,8 @@ Task::Task(Kernel& kernel, std::shared_ptr<ThreadGroup> tg, pid_t tid,
       mm_(std::move(mm)),
       fds_(std::move(fds)),
       fs_(std::move(fs)),
-      context_(std::move(context)) {
+      context_(std::move(context)),
+      start_time_ns_(kernel.UptimeNs()) {
   const KernelOptions& o = kernel.options();
   creds_ = Credentials{o.uid, o.uid, o.uid, o.gid, o.gid, o.gid};
   if (o.uid != 0) creds_.cap_effective = creds_.cap_permitted = 0;  // as after setuid(2)
