@@ -483,10 +483,13 @@ std::string MountInfoText(ProcFs& fs) {
     int parent_id = parent ? fs.MountId(parent) : id;
     dev_t dev = 0;
     if (auto st = m->root()->inode().Stat()) dev = st->st_dev;
+    // A mount that binds a directory of another file system (a volume) names that directory.
+    std::string fs_root = m->root()->PathInFilesystem();
+    if (!m->fs_root().empty()) fs_root = fs_root == "/" ? m->fs_root() : m->fs_root() + fs_root;
     absl::StrAppendFormat(&s, "%d %d %u:%u %s %s %s - %s %s %s\n", id, parent_id, major(dev),
-                          minor(dev), Mangle(m->root()->PathInFilesystem()),
-                          Mangle(MountPointOf(m, mounts, root)), MountOptions(*m), m->fs_type(),
-                          Mangle(m->source()), m->read_only() ? "ro" : "rw");
+                          minor(dev), Mangle(fs_root), Mangle(MountPointOf(m, mounts, root)),
+                          MountOptions(*m), m->fs_type(), Mangle(m->source()),
+                          m->read_only() ? "ro" : "rw");
   }
   return s;
 }
