@@ -241,10 +241,10 @@ Result<void> MayReadPrivate(const ProcFs&, const Subject& s) {
 }
 
 std::pair<uint64_t, uint64_t> CpuTicks(kernel::Task& t) {
-  uint64_t app = t.context().AppCpuTimeNs();
-  uint64_t total = t.CpuTimeNs();
-  uint64_t sys = total > app ? total - app : 0;
-  return {app / kNsPerTick, sys / kNsPerTick};
+  // The sentry's share is known only on the task's own thread; another reader sees 0 there
+  // rather than its own thread's time.
+  kernel::ThreadGroup::CpuTimes cpu = t.CpuTimesSplit();
+  return {cpu.user_ns / kNsPerTick, cpu.sys_ns / kNsPerTick};
 }
 
 std::string CommOf(const Subject& s) { return s.task ? s.task->comm() : s.exited->comm; }
