@@ -113,10 +113,8 @@ uint64_t Task::CpuTimeNs() const {
 namespace sentry::kernel {
 
 std::string Task::comm() const {
-  {
-    std::lock_guard lock(attr_mu_);
-    if (comm_) return *comm_;
-  }
+  std::lock_guard lock(attr_mu_);
+  if (comm_) return *comm_;
   // Linux names a task after the last component of the path it was executed by
   // (TASK_COMM_LEN: 15 bytes and the NUL).
   std::string_view path = exe_path_;
