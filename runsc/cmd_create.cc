@@ -29,6 +29,7 @@
 #include "runsc/container_state.h"
 #include "runsc/control_client.h"
 #include "runsc/gofer_start.h"
+#include "runsc/host_mounts.h"
 #include "runsc/oci_spec.h"
 #include "runsc/sandbox_namespaces.h"
 #include "sentry/control/protocol.h"
@@ -127,6 +128,13 @@ ContainerSetup SetupFor(const OciSpec& spec, std::vector<gofer::GoferMount>& bin
       bool ro = std::find(m.options.begin(), m.options.end(), "ro") != m.options.end();
       bind_sources.push_back({.host_path = m.source, .read_only = ro});
       cm.attach = static_cast<int>(bind_sources.size());
+      std::error_code ec;
+      auto real = std::filesystem::canonical(m.source, ec);
+      if (auto host = ec ? std::nullopt : FindHostMount(real.string())) {
+        cm.host_fs_type = host->fs_type;
+        cm.host_fs_source = host->source;
+        cm.host_fs_root = host->root;
+      }
     }
     setup.mounts.push_back(std::move(cm));
   }

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "runsc/gofer_start.h"
+#include "runsc/host_mounts.h"
 #include "runsc/sandbox_namespaces.h"
 #include "sentry/base/file_descriptor.h"
 
@@ -139,6 +140,15 @@ int Do(const GlobalFlags& flags, const DoFlags& do_flags, const std::vector<std:
                            "--cwd=" + sandbox_cwd, "--hostname=" + Hostname()});
   for (const Volume& v : volumes) {
     args.push_back(absl::StrCat("--volume=", v.read_only ? "ro:" : "rw:", v.sandbox));
+  }
+  // What the host's mount table says each volume binds, for the sandbox's /proc/mounts. A
+  // volume whose mount cannot be found keeps the sentry's default presentation, and so do the
+  // ones after it (the flags pair up in order).
+  for (const Volume& v : volumes) {
+    auto m = FindHostMount(v.host);
+    if (!m) break;
+    args.push_back(absl::StrCat("--volume-fs=", EscapeMountField(m->fs_type), " ",
+                                EscapeMountField(m->source), " ", EscapeMountField(m->root)));
   }
   args.push_back("--");
   args.insert(args.end(), program.begin(), program.end());

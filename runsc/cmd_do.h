@@ -21,6 +21,9 @@ struct GlobalFlags {
 struct BootFlags {
   int gofer_fd = -1;
   std::vector<std::string> volumes;  // "ro:PATH" or "rw:PATH", in attach-point order
+  // "TYPE SOURCE ROOT" per volume, in the same order (the host mount each binds; fields
+  // escaped as in mountinfo); may be shorter than `volumes`.
+  std::vector<std::string> volume_fs;
   std::string executable_path;
   std::string cwd = "/";
   std::string hostname = "localhost";

@@ -69,8 +69,10 @@ absl::Status ApplyMount(vfs::MountNamespace& mounts, sentry::kernel::Kernel& ker
     if (!root) return MountError(m, "attaching to the gofer", root.error().value);
     auto at = MakeMountPoint(mounts, m.destination, (*root)->IsDir());
     if (!at) return MountError(m, "making the mount point", at.error().value);
-    auto mount = std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(std::move(*root)), "gofer",
-                                              "none", options.flags);
+    bool known = !m.host_fs_type.empty();
+    auto mount = std::make_shared<vfs::Mount>(
+        vfs::Dentry::NewRoot(std::move(*root)), known ? m.host_fs_type : "gofer",
+        known ? m.host_fs_source : "none", options.flags, known ? m.host_fs_root : "");
     if (auto r = mounts.AddMount(*at, std::move(mount)); !r) {
       return MountError(m, "mounting", r.error().value);
     }

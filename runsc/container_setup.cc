@@ -32,7 +32,8 @@ std::string EncodeContainerSetup(const ContainerSetup& setup) {
                       {"type", m.type},
                       {"source", m.source},
                       {"options", m.options},
-                      {"attach", m.attach}});
+                      {"attach", m.attach},
+                      {"host_fs", {m.host_fs_type, m.host_fs_source, m.host_fs_root}}});
   }
   json j = {{"mounts", mounts}, {"masked", setup.masked_paths}, {"readonly", setup.readonly_paths}};
   if (setup.identity) j["identity"] = sentry::control::EncodeIdentity(*setup.identity);
@@ -48,11 +49,15 @@ absl::StatusOr<ContainerSetup> DecodeContainerSetup(const std::string& text) {
   try {
     ContainerSetup setup;
     for (const auto& m : j.value("mounts", json::array())) {
+      const auto& host_fs = m.at("host_fs");
       setup.mounts.push_back({.destination = m.at("destination").get<std::string>(),
                               .type = m.at("type").get<std::string>(),
                               .source = m.at("source").get<std::string>(),
                               .options = m.at("options").get<std::vector<std::string>>(),
-                              .attach = m.at("attach").get<int>()});
+                              .attach = m.at("attach").get<int>(),
+                              .host_fs_type = host_fs.at(0).get<std::string>(),
+                              .host_fs_source = host_fs.at(1).get<std::string>(),
+                              .host_fs_root = host_fs.at(2).get<std::string>()});
     }
     setup.masked_paths = j.value("masked", std::vector<std::string>{});
     setup.readonly_paths = j.value("readonly", std::vector<std::string>{});

@@ -19,6 +19,9 @@ struct ContainerMount {
   std::string source;  // shown in /proc/mounts; for a bind mount, the host path
   std::vector<std::string> options;
   int attach = -1;  // a bind mount's gofer attach point
+  // A bind mount as /proc/mounts shows it: the host file system's type and device, and the
+  // bound path within it (FindHostMount); empty when the host's mount table did not say.
+  std::string host_fs_type, host_fs_source, host_fs_root;
 };
 
 struct ContainerSetup {

@@ -12,8 +12,10 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "runsc/cmd_do.h"
 #include "runsc/cmd_oci.h"
+#include "runsc/host_mounts.h"
 #include "runsc/sentry_boot.h"
 
 extern char** environ;
@@ -179,6 +181,7 @@ int main(int argc, char** argv) {
   cmd_boot->add_option("--exe-path", boot.executable_path)->required();
   cmd_boot->add_option("--hostname", boot.hostname);
   cmd_boot->add_option("--volume", boot.volumes)->expected(1)->take_all();
+  cmd_boot->add_option("--volume-fs", boot.volume_fs)->expected(1)->take_all();
   cmd_boot->add_option("--control-fd", boot.control_fd);
   cmd_boot->add_option("--stdio-fd", boot.stdio_fd);
   cmd_boot->add_flag("--root-readonly", boot.root_read_only);
@@ -254,7 +257,19 @@ int main(int argc, char** argv) {
       fprintf(stderr, "runsc boot: bad --volume %s\n", v.c_str());
       return 2;
     }
-    config.volumes.push_back({.path = v.substr(3), .read_only = v[1] == 'o'});
+    config.volumes.push_back(
+        {.path = v.substr(3), .read_only = v[1] == 'o', .fs_type = {}, .source = {}, .fs_root = {}});
+  }
+  // --volume-fs="TYPE SOURCE ROOT" (each field escaped as in mountinfo), one per --volume.
+  for (size_t i = 0; i < boot.volume_fs.size() && i < config.volumes.size(); ++i) {
+    std::vector<std::string> f = absl::StrSplit(boot.volume_fs[i], ' ');
+    if (f.size() != 3) {
+      fprintf(stderr, "runsc boot: bad --volume-fs %s\n", boot.volume_fs[i].c_str());
+      return 2;
+    }
+    config.volumes[i].fs_type = runsc::UnescapeMountField(f[0]);
+    config.volumes[i].source = runsc::UnescapeMountField(f[1]);
+    config.volumes[i].fs_root = runsc::UnescapeMountField(f[2]);
   }
   if (!boot.container.empty()) {
     auto setup = runsc::DecodeContainerSetup(boot.container);

@@ -205,10 +205,11 @@ absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
     if (!volume_root) return failed("attaching to the gofer", volume_root.error().value);
     auto at = MakeMountPoint(*mounts, v.path, (*volume_root)->IsDir());
     if (!at) return failed("making the mount point", at.error().value);
-    auto m = std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(std::move(*volume_root)), "gofer",
-                                          "none", v.read_only ? MS_RDONLY : 0);
-    if (auto r = mounts->AddMount(*at, std::move(m)); !r)
-      return failed("mounting", r.error().value);
+    bool known = !v.fs_type.empty();
+    auto m = std::make_shared<vfs::Mount>(
+        vfs::Dentry::NewRoot(std::move(*volume_root)), known ? v.fs_type : "gofer",
+        known ? v.source : "none", v.read_only ? MS_RDONLY : 0, known ? v.fs_root : "");
+    if (auto r = mounts->AddMount(*at, std::move(m)); !r) return failed("mounting", r.error().value);
   }
   if (auto s = ApplyContainerMounts(*mounts, kernel, *fs, container); !s.ok()) return s;
   if (root_read_only) {

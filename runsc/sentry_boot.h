@@ -14,6 +14,11 @@ namespace runsc {
 struct VolumeMount {
   std::string path;  // absolute, in the sandbox
   bool read_only = false;
+  // How /proc/mounts shows it: the host file system it binds (type, source device, and the
+  // directory's path inside it). Empty type: unknown, shown as "gofer" from "none".
+  std::string fs_type;
+  std::string source;
+  std::string fs_root;
 };
 
 struct BootConfig {

@@ -145,10 +145,8 @@ std::shared_ptr<Task> Kernel::NewFirstTask(std::shared_ptr<ThreadGroup> tg, Load
   task->state() = program.state;
   task->set_exe_path(program.execfn);
   task->set_argv(std::move(program.argv));
-  absl::MutexLock lock(&procs_mu_);
-  tg->tasks_.push_back(task);
-  task_index_[pid] = task;
-  tg_index_[pid] = tg;
+  task->set_exec_strings(program.strings);
+  RegisterTask(task);
   return task;
 }
 

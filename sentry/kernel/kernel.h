@@ -21,6 +21,7 @@
 #include "sentry/arch/cpu_state.h"
 #include "sentry/base/file_descriptor.h"
 #include "sentry/base/user_addr.h"
+#include "sentry/kernel/exec_strings.h"
 #include "sentry/kernel/futex.h"
 #include "sentry/kernel/limits.h"
 #include "sentry/kernel/timers.h"
@@ -39,6 +40,7 @@ struct FsContext;
 namespace ipc {
 class IpcNamespace;
 }
+struct ExitedLeader;
 // Serves one syscall for a task and returns the value for rax; provided by sentry/syscalls, so
 // the kernel does not depend on the layer above it.
 using SyscallDispatcher = uint64_t (*)(Task& task, uint64_t nr,
@@ -101,6 +103,7 @@ struct LoadedProgram {
   arch::CpuState state;
   std::string execfn;
   std::vector<std::string> argv;  // after "#!" rewriting
+  ExecStrings strings;            // where argv and envp went in the new memory
 };
 
 struct Credentials;
@@ -279,6 +282,33 @@ class Kernel {
   bool ProcessGroupInSession(pid_t pgid, pid_t sid);
   // POSIX's orphaned process group: no member has a parent in another group of its session.
   bool ProcessGroupOrphaned(pid_t pgid);
+  // What /proc sees of the pid index (sentry/kernel/pid_index.cc). A process is visible from
+  // the moment its first thread runs until it is reaped, zombies included; a thread while it
+  // runs. Everything is handed out by shared_ptr: a task that exits meanwhile stays valid
+  // (if dead) for as long as the caller holds it.
+  struct ProcessView {
+    std::shared_ptr<ThreadGroup> tg;
+    // Its thread whose tid is the tgid; null once that has exited (the process is a zombie,
+    // or runs on in its other threads), when exited_leader says what it was.
+    std::shared_ptr<Task> leader;
+    std::shared_ptr<const ExitedLeader> exited_leader;
+    std::vector<std::shared_ptr<Task>> threads;  // the live ones, by tid
+    bool zombie = false;                         // every thread has exited; not reaped yet
+    int wait_status = 0;                         // a zombie's
+  };
+  // The process `tgid`, or nullopt when there is none (never was, reaped, not started yet).
+  std::optional<ProcessView> FindProcess(pid_t tgid);
+  // Whether `tg` is still the unreaped process with its id.
+  bool IsVisible(const ThreadGroup& tg);
+  // The ids of every visible process, ascending.
+  std::vector<pid_t> ProcessIds();
+  // The signals pending for the thread (first) and for its whole process (second).
+  std::pair<uint64_t, uint64_t> PendingSets(Task& task);
+  // Signals queued to `tg` and its threads (status's SigQ).
+  size_t QueuedSignals(ThreadGroup& tg);
+  // Enters a task made outside Fork (a test's) in its thread group and the pid index, as
+  // NewFirstTask does for init.
+  void RegisterTask(const std::shared_ptr<Task>& task);
 
   // Every live task, for the calls that act on a process group or a user (setpriority).
   std::vector<std::shared_ptr<Task>> AllTasks();

@@ -110,12 +110,16 @@ Result<LoadedProgram> Kernel::LoadProgram(const FsContextSnapshot& fs, const Cre
                         .euid = creds.euid,
                         .gid = creds.rgid,
                         .egid = creds.egid};
-  auto state = loader::Load(*mm, *exe, exec, open);
-  if (!state) {
-    if (error) *error = state.error().message;
-    return Err(state.error().err);
+  auto loaded = loader::Load(*mm, *exe, exec, open);
+  if (!loaded) {
+    if (error) *error = loaded.error().message;
+    return Err(loaded.error().err);
   }
-  return LoadedProgram{std::move(mm), *state, execfn, std::move(argv)};
+  ExecStrings strings{.arg_start = loaded->arg_start,
+                      .arg_end = loaded->arg_end,
+                      .env_start = loaded->env_start,
+                      .env_end = loaded->env_end};
+  return LoadedProgram{std::move(mm), loaded->state, execfn, std::move(argv), strings};
 }
 
 Result<void> Kernel::Execve(Task& task, const std::string& path, std::vector<std::string> argv,
@@ -161,6 +165,7 @@ Result<void> Kernel::Execve(Task& task, const std::string& path, std::vector<std
   }
   task.set_exe_path(program->execfn);
   task.set_argv(std::move(program->argv));
+  task.set_exec_strings(program->strings);
   // POSIX timers do not survive execve (ITIMER_REAL does).
   std::map<int, std::shared_ptr<IntervalTimer>> timers;
   {
@@ -229,11 +234,25 @@ void Kernel::TaskExited(Task& task, int wait_status) {
   // exit_notify): a waiter finds its record locks and flocks gone.
   task.ReleaseFiles();
   ThreadGroup& tg = task.thread_group();
+  // The leader's /proc/PID outlives it (as a zombie, or while other threads run on).
+  std::shared_ptr<const ExitedLeader> leader;
+  if (task.tid() == tg.tgid()) {
+    ThreadGroup::CpuTimes cpu = task.CpuTimesSplit();
+    leader =
+        std::make_shared<const ExitedLeader>(ExitedLeader{.comm = task.comm(),
+                                                          .creds = task.creds(),
+                                                          .groups = task.groups(),
+                                                          .signal_mask = task.signal_mask(),
+                                                          .start_time_ns = task.start_time_ns(),
+                                                          .user_ns = cpu.user_ns,
+                                                          .sys_ns = cpu.sys_ns});
+  }
   bool last;
   int status;
   std::vector<std::shared_ptr<Task>> wake;  // a parent told that the group stop is complete
   {
     absl::MutexLock lock(&procs_mu_);
+    if (leader) tg.exited_leader_ = std::move(leader);
     std::erase_if(tg.tasks_, [&](const auto& t) { return t.get() == &task; });
     task_index_.erase(task.tid());
     last = tg.tasks_.empty();
@@ -429,6 +448,7 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     task->set_creds(parent.creds());
     task->set_exe_path(parent.exe_path());
     task->set_argv(parent.argv());
+    task->set_exec_strings(parent.exec_strings());
     task->InheritAttrsFrom(parent);
     task->set_signal_mask(parent.signal_mask());
     task->set_cpu_affinity(parent.cpu_affinity());

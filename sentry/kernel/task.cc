@@ -38,7 +38,8 @@ Task::Task(Kernel& kernel, std::shared_ptr<ThreadGroup> tg, pid_t tid,
       mm_(std::move(mm)),
       fds_(std::move(fds)),
       fs_(std::move(fs)),
-      context_(std::move(context)) {
+      context_(std::move(context)),
+      start_time_ns_(kernel.UptimeNs()) {
   const KernelOptions& o = kernel.options();
   creds_ = Credentials{o.uid, o.uid, o.uid, o.gid, o.gid, o.gid};
   if (o.uid != 0) creds_.cap_effective = creds_.cap_permitted = 0;  // as after setuid(2)
@@ -143,10 +144,8 @@ uint64_t Task::SentryCpuTimeNs() const {
 namespace sentry::kernel {
 
 std::string Task::comm() const {
-  {
-    std::lock_guard lock(attr_mu_);
-    if (comm_) return *comm_;
-  }
+  std::lock_guard lock(attr_mu_);
+  if (comm_) return *comm_;
   // Linux names a task after the last component of the path it was executed by
   // (TASK_COMM_LEN: 15 bytes and the NUL).
   std::string_view path = exe_path_;

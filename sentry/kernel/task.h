@@ -20,6 +20,7 @@
 #include "sentry/base/errno.h"
 #include "sentry/base/interrupter.h"
 #include "sentry/base/user_addr.h"
+#include "sentry/kernel/exec_strings.h"
 #include "sentry/kernel/limits.h"
 #include "sentry/kernel/signal_state.h"
 #include "sentry/kernel/timers.h"
@@ -63,6 +64,18 @@ struct Credentials {
   bool keep_caps = false;  // PR_SET_KEEPCAPS: setuid away from root keeps the permitted set
 
   bool HasCapability(int cap) const { return (cap_effective >> cap) & 1; }
+};
+
+// What a process's first thread (its leader) leaves behind when it exits, for /proc/PID while
+// the process is a zombie (or runs on in other threads): Linux keeps the leader's task_struct
+// until the process is reaped; the sentry keeps these few fields instead of the whole Task.
+struct ExitedLeader {
+  std::string comm;
+  Credentials creds;
+  std::vector<uint32_t> groups;
+  uint64_t signal_mask = 0;
+  uint64_t start_time_ns = 0;
+  uint64_t user_ns = 0, sys_ns = 0;  // its CPU time
 };
 
 // A process. Its place in the process tree and its exit state are guarded by the Kernel's
@@ -145,6 +158,8 @@ class ThreadGroup {
   // Whether every thread has ended (a zombie, or reaped); a pidfd is then readable.
   bool exited() const { return exited_flag_.load(); }
   bool reaped() const { return reaped_.load(); }
+  // Set when its leader thread exits (Kernel::TaskExited); read under Kernel::procs_mu_.
+  const std::shared_ptr<const ExitedLeader>& exited_leader() const { return exited_leader_; }
 
   // fork: the child starts with the parent's limits and dispositions.
   void InheritFrom(ThreadGroup& parent) {
@@ -201,6 +216,7 @@ class ThreadGroup {
   bool continued_report_ = false;  // a continue wait(WCONTINUED) has yet to see
   uint64_t continue_count_ = 0;    // SIGCONTs sent; a stop dequeued before one is void
   pid_t creator_tid_ = 0;          // the thread that forked it (__WNOTHREAD)
+  std::shared_ptr<const ExitedLeader> exited_leader_;
 };
 
 // Signalled once: a vfork child has exec'd or exited, and its parent may go on.
@@ -269,16 +285,38 @@ class Task {
   FsContext& fs() { return *fs_; }
   platform::Context& context() { return *context_; }
   arch::CpuState& state() { return state_; }
+  // Only the task's own thread changes its credentials, so it reads them through creds();
+  // any other thread (/proc, a signal's permission check) takes a copy with CredsCopy().
   const Credentials& creds() const { return creds_; }
+  Credentials CredsCopy() const {
+    std::lock_guard lock(res_mu_);
+    return creds_;
+  }
   pid_t tid() const { return tid_.load(); }
 
   // After execve: a new address space and what goes with it.
-  void ReplaceMm(std::shared_ptr<mm::MemoryManager> mm) { mm_ = std::move(mm); }
+  void ReplaceMm(std::shared_ptr<mm::MemoryManager> mm) {
+    std::lock_guard lock(res_mu_);
+    mm_ = std::move(mm);
+  }
   std::shared_ptr<ThreadGroup> thread_group_ptr() { return tg_; }
-  std::shared_ptr<vfs::FdTable> fds_ptr() { return fds_; }
-  std::shared_ptr<FsContext> fs_ptr() { return fs_; }
-  std::shared_ptr<mm::MemoryManager> mm_ptr() { return mm_; }
-  void set_creds(const Credentials& c) { creds_ = c; }
+  // The _ptr() getters may be called from any thread (mm() and fds() only from the task's own):
+  // fds_ptr() is null once the task has exited (ReleaseFiles).
+  std::shared_ptr<vfs::FdTable> fds_ptr() const {
+    std::lock_guard lock(res_mu_);
+    return fds_;
+  }
+  std::shared_ptr<FsContext> fs_ptr() const { return fs_; }
+  std::shared_ptr<mm::MemoryManager> mm_ptr() const {
+    std::lock_guard lock(res_mu_);
+    return mm_;
+  }
+  void set_creds(const Credentials& c) {
+    std::lock_guard lock(res_mu_);
+    creds_ = c;
+  }
+  // When the task was created, in nanoseconds since the kernel started (stat's starttime).
+  uint64_t start_time_ns() const { return start_time_ns_; }
   UserAddr clear_child_tid() const { return clear_child_tid_; }
 
   // Ends this thread with a wait(2) status (exit(2); Kernel::ExitGroup ends them all).
@@ -304,7 +342,11 @@ class Task {
     vfork_done_.reset();
   }
   // At exit: lets go of the fd table, which closes its files if no other task shares it.
-  void ReleaseFiles() { fds_.reset(); }
+  void ReleaseFiles() {
+    std::shared_ptr<vfs::FdTable> fds;  // the files close outside the lock
+    std::lock_guard lock(res_mu_);
+    fds.swap(fds_);
+  }
 
   uint64_t signal_mask() const { return signal_mask_.load(); }
   // rt_sigtimedwait unblocks the signals it waits for; they still count as blocked when
@@ -336,10 +378,31 @@ class Task {
   // CPU time of the sentry thread serving this task (readable from any thread once it runs).
   uint64_t SentryCpuTimeNs() const;
   // The path the current executable was started from (AT_EXECFN), for /proc/PID/exe.
-  const std::string& exe_path() const { return exe_path_; }
-  void set_exe_path(std::string p) { exe_path_ = std::move(p); }
-  const std::vector<std::string>& argv() const { return argv_; }
-  void set_argv(std::vector<std::string> a) { argv_ = std::move(a); }
+  // Copies, because other threads (/proc, runsc ps) read them while exec may change them.
+  std::string exe_path() const {
+    std::lock_guard lock(attr_mu_);
+    return exe_path_;
+  }
+  void set_exe_path(std::string p) {
+    std::lock_guard lock(attr_mu_);
+    exe_path_ = std::move(p);
+  }
+  std::vector<std::string> argv() const {
+    std::lock_guard lock(attr_mu_);
+    return argv_;
+  }
+  void set_argv(std::vector<std::string> a) {
+    std::lock_guard lock(attr_mu_);
+    argv_ = std::move(a);
+  }
+  ExecStrings exec_strings() const {
+    std::lock_guard lock(attr_mu_);
+    return exec_strings_;
+  }
+  void set_exec_strings(const ExecStrings& s) {
+    std::lock_guard lock(attr_mu_);
+    exec_strings_ = s;
+  }
   // The thread's name (comm): PR_SET_NAME's, or else the executable's file name.
   std::string comm() const;
   void set_comm(std::string name) {
@@ -418,9 +481,15 @@ class Task {
   std::atomic<bool> stop_pending_{false};
   TaskInterrupter interrupter_;
   std::shared_ptr<Completion> vfork_done_;
+  // Guards mm_, fds_ and creds_ against a reader on another thread while the task's own
+  // thread replaces them (exec, exit, setuid).
+  mutable std::mutex res_mu_;
+  const uint64_t start_time_ns_;
+  // comm_, sched_, groups_, exe_path_, argv_ and exec_strings_, read by /proc and other tasks.
+  mutable std::mutex attr_mu_;
   std::string exe_path_;
   std::vector<std::string> argv_;
-  mutable std::mutex attr_mu_;  // comm_, sched_ and groups_, read by /proc and other tasks
+  ExecStrings exec_strings_;
   std::vector<uint32_t> groups_;
   std::optional<std::string> comm_;
   SchedAttr sched_;

@@ -155,8 +155,8 @@ std::expected<void, LoadError> LoadSegments(mm::MemoryManager& mm, const FileRea
 
 }  // namespace
 
-std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, vfs::FileDescription& exe,
-                                              const ExecArgs& args, const FileOpener& open) {
+std::expected<Loaded, LoadError> Load(mm::MemoryManager& mm, vfs::FileDescription& exe,
+                                      const ExecArgs& args, const FileOpener& open) {
   FileReader read = ReaderFor(exe);
   auto parsed = Parse(exe, read);
   if (!parsed) return std::unexpected(parsed.error());
@@ -181,7 +181,8 @@ std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, vfs::FileDe
   if (elf.interp) {
     auto file = open(*elf.interp);
     if (!file) {
-      return std::unexpected(Error(file.error().value, "cannot open the interpreter " + *elf.interp));
+      return std::unexpected(
+          Error(file.error().value, "cannot open the interpreter " + *elf.interp));
     }
     FileReader interp_read = ReaderFor(**file);
     auto interp = Parse(**file, interp_read);
@@ -220,7 +221,8 @@ std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, vfs::FileDe
   if (strings > layout.stack_limit / 4) {
     return std::unexpected(Error(E2BIG, "arguments and environment exceed a quarter of the stack"));
   }
-  uint64_t stack_size = std::max<uint64_t>(kInitialStackSize, *PageRoundUp(strings + 4 * kPageSize));
+  uint64_t stack_size =
+      std::max<uint64_t>(kInitialStackSize, *PageRoundUp(strings + 4 * kPageSize));
   if (auto r = mm.MMap({.addr = layout.stack_top - stack_size,
                         .length = stack_size,
                         .prot = PROT_READ | PROT_WRITE | (elf.executable_stack ? PROT_EXEC : 0),
@@ -232,6 +234,9 @@ std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, vfs::FileDe
 
   StackBuilder stack(layout.stack_top - sizeof(uint64_t));
   uint64_t execfn_addr = stack.PushString(args.execfn);
+  // The strings go down from here, envp's last first, so argv's and envp's lie in order
+  // below AT_EXECFN's: [arg_start, arg_end == env_start) and [env_start, env_end).
+  uint64_t env_end = stack.sp();
   std::vector<uint64_t> envp_addrs, argv_addrs;
   for (auto it = args.envp.rbegin(); it != args.envp.rend(); ++it) {
     envp_addrs.insert(envp_addrs.begin(), stack.PushString(*it));
@@ -239,6 +244,8 @@ std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, vfs::FileDe
   for (auto it = args.argv.rbegin(); it != args.argv.rend(); ++it) {
     argv_addrs.insert(argv_addrs.begin(), stack.PushString(*it));
   }
+  uint64_t arg_start = stack.sp();
+  uint64_t env_start = envp_addrs.empty() ? env_end : envp_addrs.front();
   uint64_t platform_addr = stack.PushString("x86_64");
   uint8_t random_bytes[16];
   if (getrandom(random_bytes, sizeof(random_bytes), 0) != sizeof(random_bytes)) {
@@ -287,8 +294,11 @@ std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, vfs::FileDe
     return std::unexpected(Error(E2BIG, "initial stack does not fit"));
   }
 
-  arch::CpuState state = arch::CpuState::ForEntry(entry, stack.sp());
-  return state;
+  return Loaded{.state = arch::CpuState::ForEntry(entry, stack.sp()),
+                .arg_start = arg_start,
+                .arg_end = env_start,
+                .env_start = env_start,
+                .env_end = env_end};
 }
 
 }  // namespace sentry::loader

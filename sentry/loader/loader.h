@@ -35,9 +35,18 @@ mm::Layout ChooseLayout(uint64_t max_addr, uint64_t stack_limit,
 using FileOpener =
     std::function<Result<std::shared_ptr<vfs::FileDescription>>(const std::string& path)>;
 
+// A loaded program: the registers to start it with, and where its argument and environment
+// strings lie on the new stack ([arg_start, arg_end) then [env_start, env_end), each string
+// NUL-terminated, as Linux's mm->arg_start..env_end).
+struct Loaded {
+  arch::CpuState state;
+  uint64_t arg_start = 0, arg_end = 0;
+  uint64_t env_start = 0, env_end = 0;
+};
+
 // Loads the executable `exe` (and its interpreter, through `open`) into `mm` (fresh, with the
-// layout from ChooseLayout) and returns the registers to start it with.
-std::expected<arch::CpuState, LoadError> Load(mm::MemoryManager& mm, vfs::FileDescription& exe,
-                                              const ExecArgs& args, const FileOpener& open);
+// layout from ChooseLayout).
+std::expected<Loaded, LoadError> Load(mm::MemoryManager& mm, vfs::FileDescription& exe,
+                                      const ExecArgs& args, const FileOpener& open);
 
 }  // namespace sentry::loader

@@ -32,15 +32,22 @@ struct VirtualDentry;
 
 class Mount {
  public:
-  Mount(std::shared_ptr<Dentry> root, std::string fs_type, std::string source, int flags)
+  // `fs_root`: where `root` lies inside the file system the mount shows (mountinfo's root
+  // field), when that is not the path the sandbox's own dentries give: a --volume binds a host
+  // directory, which is a root in the sandbox but e.g. /home/u/data on its host file system.
+  Mount(std::shared_ptr<Dentry> root, std::string fs_type, std::string source, int flags,
+        std::string fs_root = {})
       : root_(std::move(root)),
         fs_type_(std::move(fs_type)),
         source_(std::move(source)),
+        fs_root_(std::move(fs_root)),
         flags_(flags & kMountFlagsMask) {}
 
   const std::shared_ptr<Dentry>& root() const { return root_; }
   const std::string& fs_type() const { return fs_type_; }
   const std::string& source() const { return source_; }
+  // Empty unless given: the root dentry's own path in its file system is the answer then.
+  const std::string& fs_root() const { return fs_root_; }
   int flags() const { return flags_.load(std::memory_order_relaxed); }  // kMountFlagsMask bits
   bool read_only() const { return flags() & MS_RDONLY; }
   // mountinfo's ID, given when the mount joins a namespace's tree (0 before).
@@ -62,6 +69,7 @@ class Mount {
   const std::shared_ptr<Dentry> root_;
   const std::string fs_type_;
   const std::string source_;
+  const std::string fs_root_;
   std::atomic<int> flags_;
   std::atomic<int> id_{0};
   std::atomic<int> writers_{0};

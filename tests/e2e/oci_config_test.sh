@@ -74,6 +74,7 @@ echo "nofile $(ulimit -n) $(ulimit -Hn)"
 echo "umask $(umask)"
 echo "groups $(id -G)"
 touch /scratch/f && chown 1 /scratch/f 2>/dev/null || echo chown-refused
+grep " /data " /proc/mounts | cut -d" " -f1,3
 '
 want='tmpfs tmpfs rw,nosuid,nodev
 data-ok
@@ -86,7 +87,8 @@ etc-ro-refused
 nofile 123 456
 umask 0027
 groups 0 10 20
-chown-refused'
+chown-refused
+$(findmnt -n -o SOURCE,FSTYPE --target "$tmp/data" | awk '{print $1, $2}')'
 got=$(rt run --bundle "$bundle" "$id" 2>"$tmp/err" </dev/null)
 rc=$?
 [ $rc = 0 ] || fail "run exited $rc: $(cat "$tmp/err")"

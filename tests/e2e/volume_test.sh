@@ -32,12 +32,27 @@ got=$(sandbox --volume "$tmp/data:$vol" /bin/sh -c \
 [ ! -e "$vol" ] || fail "the mount point $vol was made on the host"
 echo pre-existing >"$tmp/data/pre"
 
-# :ro: writes fail with EROFS and the host directory does not change.
+# :ro: writes fail with EROFS and the host directory does not change. /proc/mounts shows the
+# volume as a bind mount of the host file system it lies on, read-only.
+host_type=$(findmnt -n -o FSTYPE -T "$tmp/data")
+host_source=$(findmnt -n -o SOURCE -T "$tmp/data")
 got=$(sandbox --volume "$tmp/data:$vol:ro" /bin/sh -c \
   "cat $vol/pre; echo x >$vol/g; mkdir $vol/d2; grep ' $vol ' /proc/self/mounts" 2>&1)
 case $got in
-  *"pre-existing"*"Read-only file system"*"Read-only file system"*" $vol gofer ro,"*) ;;
-  *) fail "a :ro volume printed '$got' (wanted the file, two EROFS and a ro mount)" ;;
+  *"pre-existing"*"Read-only file system"*"Read-only file system"*"$host_source $vol $host_type ro,"*) ;;
+  *) fail "a :ro volume printed '$got' (wanted the file, two EROFS and a ro $host_type mount of $host_source)" ;;
+esac
+# mountinfo's root field is the directory's path inside that file system: the host mount's own
+# root, then the path below its mount point.
+data=$(readlink -f "$tmp/data")
+target=$(findmnt -n -o TARGET -T "$data")
+fsroot=$(findmnt -n -o FSROOT -T "$data")
+below=${data#"${target%/}"}
+want_root="${fsroot%/}$below"
+got=$(sandbox --volume "$tmp/data:$vol" /bin/sh -c "grep ' $vol ' /proc/self/mountinfo" 2>&1)
+case $got in
+  *" $want_root $vol rw,"*"- $host_type $host_source rw"*) ;;
+  *) fail "the volume's mountinfo line is '$got' (wanted root $want_root, $host_type from $host_source)" ;;
 esac
 [ ! -e "$tmp/data/g" ] && [ ! -e "$tmp/data/d2" ] || fail "a :ro volume changed the host directory"
 

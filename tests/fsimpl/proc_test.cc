@@ -151,10 +151,27 @@ class ProcTest : public ::testing::Test {
     fsctx->cwd = Resolve("/tmp").value();
     auto context = std::make_unique<FakeContext>();
     context_ = context.get();
-    task_ = std::make_unique<kernel::Task>(*kernel_, NewInitThreadGroup(), 1, mm_, fds_, fsctx,
+    task_ = std::make_shared<kernel::Task>(*kernel_, NewInitThreadGroup(), 1, mm_, fds_, fsctx,
                                            std::move(context));
     task_->set_exe_path("/bin/prog");
     task_->set_argv({"prog", "--flag", "x y"});
+    // The strings exec would have put on the stack, where cmdline and environ read them.
+    auto strings = mm_->MMap(Anon(kPageSize, PROT_READ | PROT_WRITE, "[stack]"));
+    EXPECT_TRUE(strings);
+    const std::string args("prog\0--flag\0x y\0", 16), env("HOME=/\0LANG=C\0", 14);
+    EXPECT_TRUE(mm_->CopyOut(*strings, (args + env).data(), args.size() + env.size()));
+    task_->set_exec_strings({.arg_start = strings->value,
+                             .arg_end = strings->value + args.size(),
+                             .env_start = strings->value + args.size(),
+                             .env_end = strings->value + args.size() + env.size()});
+    kernel_->RegisterTask(task_);
+  }
+  ~ProcTest() override { Exit(); }
+
+  // The task's thread ends as Kernel::RunTask ends it: the process becomes a zombie.
+  void Exit() {
+    if (task_ && !exited_) kernel_->TaskExited(*task_, 0);
+    exited_ = true;
   }
 
   // Runs `body` as the task (once per test: the task exits afterwards).
@@ -263,7 +280,8 @@ class ProcTest : public ::testing::Test {
   std::shared_ptr<mm::MemoryManager> mm_;
   std::shared_ptr<vfs::FdTable> fds_;
   FakeContext* context_ = nullptr;
-  std::unique_ptr<kernel::Task> task_;
+  std::shared_ptr<kernel::Task> task_;
+  bool exited_ = false;
 };
 
 // ---- /proc itself ----------------------------------------------------------------------------
@@ -300,11 +318,15 @@ TEST_F(ProcTest, SelfAndThreadSelfResolveToTheCallingTask) {
   });
 }
 
-TEST_F(ProcTest, OutsideAnyTaskThereIsNoSelfAndNoPid) {
+TEST_F(ProcTest, OutsideAnyTaskThereIsNoSelfButEveryPid) {
   EXPECT_EQ(Link("/proc/self"), "<errno 2>");
-  EXPECT_EQ(ErrnoOf(Resolve("/proc/1")), ENOENT);
+  // The processes come from the kernel's pid index, whoever reads.
+  EXPECT_EQ(ErrnoOf(Resolve("/proc/1")), 0);
+  EXPECT_EQ(Contents("/proc/1/comm"), "prog\n");
+  EXPECT_EQ(ErrnoOf(Resolve("/proc/2")), ENOENT);
   auto names = Names("/proc");
-  EXPECT_FALSE(Has(names, "1"));
+  EXPECT_TRUE(Has(names, "1"));
+  EXPECT_FALSE(Has(names, "2"));
   EXPECT_TRUE(Has(names, "cpuinfo"));
 }
 
@@ -330,7 +352,8 @@ TEST_F(ProcTest, StatusShowsTheTask) {
     for (const char* line :
          {"Name:\tprog\n", "Umask:\t0022\n", "State:\tR (running)\n", "Tgid:\t1\n", "Pid:\t1\n",
           "PPid:\t0\n", "Uid:\t0\t0\t0\t0\n", "Gid:\t0\t0\t0\t0\n", "FDSize:\t64\n",
-          "VmSize:\t    1024 kB\n", "VmData:\t    1024 kB\n", "Threads:\t1\n",
+          // The fixture's page of exec strings is the other 4 kB.
+          "VmSize:\t    1028 kB\n", "VmData:\t    1024 kB\n", "Threads:\t1\n",
           "SigBlk:\t0000000000000200\n", "SigIgn:\t0000000000001000\n",
           "SigCgt:\t0000000000004000\n", "CapEff:\t000001ffffffffff\n", "Seccomp:\t0\n",
           "Cpus_allowed:\t3\n", "Cpus_allowed_list:\t0-1\n"}) {
@@ -366,10 +389,10 @@ TEST_F(ProcTest, CmdlineCommMapsAndEnviron) {
     std::string maps = Contents("/proc/self/maps");
     EXPECT_EQ(maps, mm_->MapsText());
     EXPECT_NE(maps.find("[test]"), std::string::npos);
-    EXPECT_EQ(Contents("/proc/self/environ"), "");
+    EXPECT_EQ(Contents("/proc/self/environ"), std::string("HOME=/\0LANG=C\0", 14));
     EXPECT_EQ(Resolve("/proc/self/environ")->inode().Stat()->st_mode, S_IFREG | 0400);
     EXPECT_NE(Contents("/proc/self/limits").find("Max open files"), std::string::npos);
-    EXPECT_EQ(Contents("/proc/self/statm").substr(0, 2), "2 ");
+    EXPECT_EQ(Contents("/proc/self/statm").substr(0, 2), "3 ");  // with the strings' page
   });
 }
 
@@ -585,11 +608,37 @@ TEST_F(ProcTest, TaskDirectoryListsTheThreads) {
 
 TEST_F(ProcTest, FilesOfAGoneTaskFail) {
   std::shared_ptr<vfs::Inode> status;
-  InTask([&] { status = Resolve("/proc/1/status")->dentry->inode_ptr(); });
+  std::shared_ptr<vfs::FileDescription> open_stat;
+  InTask([&] {
+    status = Resolve("/proc/1/status")->dentry->inode_ptr();
+    open_stat = Open("/proc/1/stat").value();
+  });
   ASSERT_TRUE(status);
-  // The task has exited: the kept inode answers ENOENT rather than showing stale state.
+  // The task has exited but is not reaped: a zombie, with what Linux shows of one.
+  Exit();
+  std::string zombie = Contents("/proc/1/status");
+  EXPECT_NE(zombie.find("State:\tZ (zombie)\n"), std::string::npos) << zombie;
+  EXPECT_EQ(zombie.find("Umask:"), std::string::npos) << zombie;
+  EXPECT_EQ(zombie.find("VmSize:"), std::string::npos) << zombie;
+  EXPECT_EQ(Contents("/proc/1/stat").rfind("1 (prog) Z 0 ", 0), 0u);
+  EXPECT_EQ(Contents("/proc/1/cmdline"), "");
+  EXPECT_EQ(ErrnoOf(Open("/proc/1/environ")), ESRCH);
+  EXPECT_EQ(ErrnoOf(Open("/proc/1/mounts")), EINVAL);
+  EXPECT_EQ(ErrnoOf(Resolve("/proc/1/exe")), ENOENT);
+  EXPECT_EQ(ErrnoOf(Resolve("/proc/1/cwd")), ENOENT);
+  EXPECT_EQ(Names("/proc/1/fd"), (std::vector<std::string>{".", ".."}));
+  EXPECT_EQ(Names("/proc/1/task"), (std::vector<std::string>{".", "..", "1"}));
+  EXPECT_NE(Contents("/proc/1/task/1/status").find("State:\tZ (zombie)\n"), std::string::npos);
+  // Gone altogether (reaped, here by its last reference going): the kept inode and the open
+  // file answer ENOENT and ESRCH rather than showing stale state.
+  task_.reset();
   EXPECT_EQ(ErrnoOf(status->Stat()), ENOENT);
   EXPECT_EQ(ErrnoOf(status->Open({}, O_RDONLY)), ENOENT);
+  char buf[16];
+  iovec iov{buf, sizeof(buf)};
+  EXPECT_EQ(ErrnoOf(open_stat->Read({&iov, 1}, 0)), ESRCH);
+  EXPECT_EQ(ErrnoOf(Resolve("/proc/1")->inode().Stat()), ENOENT);
+  EXPECT_FALSE(Has(Names("/proc"), "1"));
 }
 
 // ---- Mounts ---------------------------------------------------------------------------------

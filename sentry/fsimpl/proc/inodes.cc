@@ -44,10 +44,9 @@ uint64_t CopyOut(std::span<const iovec> dst, std::string_view text, int64_t offs
 
 }  // namespace
 
-ProcFs::ProcFs(kernel::Kernel& k, HostProcSnapshot host, std::shared_ptr<TaskLookup> tasks)
+ProcFs::ProcFs(kernel::Kernel& k, HostProcSnapshot host)
     : kernel_(k),
       host_(std::move(host)),
-      tasks_(std::move(tasks)),
       dev_(NextProcDev()),
       boot_realtime_(Clock(CLOCK_REALTIME)),
       boot_boottime_(Clock(CLOCK_BOOTTIME)) {}
@@ -59,10 +58,49 @@ uint64_t ProcFs::UptimeNs() const {
   return ns > 0 ? static_cast<uint64_t>(ns) : 0;
 }
 
-Result<kernel::Task*> ProcFs::TaskOr(pid_t tid) const {
-  kernel::Task* t = tasks_->Find(tid);
-  if (t == nullptr) return Err(ESRCH);
-  return t;
+Result<Subject> ProcFs::Resolve(const TaskRef& ref) const {
+  auto tg = ref.tg.lock();
+  if (!tg) return Err(ESRCH);
+  auto view = kernel_.FindProcess(tg->tgid());
+  // The same process still (not reaped, its id not taken by another).
+  if (!view || view->tg != tg) return Err(ESRCH);
+  Subject s{.tg = std::move(view->tg),
+            .task = nullptr,
+            .exited = std::move(view->exited_leader),
+            .threads = std::move(view->threads),
+            .zombie = view->zombie,
+            .wait_status = view->wait_status,
+            .tid = ref.id};
+  if (!ref.is_thread) {
+    s.task = std::move(view->leader);
+    return s;
+  }
+  auto thread = ref.thread.lock();
+  for (const auto& t : s.threads) {
+    if (t == thread && t->tid() == ref.id) {
+      s.task = t;
+      return s;
+    }
+  }
+  // A thread that exited is gone at once, except the leader, which stays (dead) with its
+  // process.
+  if (ref.id == s.tg->tgid() && !view->leader) return s;
+  return Err(ESRCH);
+}
+
+Result<TaskRef> ProcFs::RefTo(pid_t tgid, pid_t tid, bool thread) const {
+  auto view = kernel_.FindProcess(tgid);
+  if (!view) return Err(ENOENT);
+  TaskRef ref{.tg = view->tg, .thread = {}, .id = thread ? tid : tgid, .is_thread = thread};
+  if (!thread) return ref;
+  for (const auto& t : view->threads) {
+    if (t->tid() == tid) {
+      ref.thread = t;
+      return ref;
+    }
+  }
+  if (tid == tgid && !view->leader) return ref;  // the dead leader of a live process
+  return Err(ENOENT);
 }
 
 uint64_t InoFor(std::string_view key) {
@@ -73,16 +111,16 @@ uint64_t InoFor(std::string_view key) {
 
 // ---- ProcInode ----------------------------------------------------------------------------
 
-ProcInode::ProcInode(std::shared_ptr<ProcFs> fs, mode_t mode, uint64_t ino, pid_t tid)
+ProcInode::ProcInode(std::shared_ptr<ProcFs> fs, mode_t mode, uint64_t ino, TaskRef ref)
     : Inode(mode),
       fs_(std::move(fs)),
       mode_(mode),
       ino_(ino),
-      tid_(tid),
+      ref_(std::move(ref)),
       ctime_(Clock(CLOCK_REALTIME)) {}
 
 Result<void> ProcInode::CheckAlive() const {
-  if (tid_ != 0 && fs_->tasks().Find(tid_) == nullptr) return Err(ENOENT);
+  if (ref_.bound() && !fs_->Resolve(ref_)) return Err(ENOENT);
   return {};
 }
 
@@ -93,11 +131,12 @@ Result<struct stat> ProcInode::Stat() {
   st.st_ino = ino_;
   st.st_mode = type() | Perms();
   st.st_nlink = Links();
-  if (tid_ != 0) {
+  if (ref_.bound()) {
     // A task's files belong to its effective IDs (Linux's task_dump_owner, for a dumpable task).
-    if (kernel::Task* t = fs_->tasks().Find(tid_)) {
-      st.st_uid = t->creds().euid;
-      st.st_gid = t->creds().egid;
+    if (auto s = fs_->Resolve(ref_)) {
+      kernel::Credentials c = s->task ? s->task->CredsCopy() : s->exited->creds;
+      st.st_uid = c.euid;
+      st.st_gid = c.egid;
     }
   }
   st.st_size = Size();
@@ -107,7 +146,7 @@ Result<struct stat> ProcInode::Stat() {
 }
 
 Result<struct statfs> ProcInode::StatFs() {
-  struct statfs st{};
+  struct statfs st {};
   st.f_type = PROC_SUPER_MAGIC;
   st.f_bsize = kPageSize;
   st.f_frsize = kPageSize;
@@ -123,9 +162,9 @@ Result<void> ProcInode::SetStat(const vfs::SetStatRequest& req) {
 
 // ---- ProcDir ------------------------------------------------------------------------------
 
-ProcDir::ProcDir(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, pid_t tid,
+ProcDir::ProcDir(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, TaskRef ref,
                  std::vector<Child> children, bool sysctl)
-    : ProcInode(std::move(fs), S_IFDIR | perms, ino, tid),
+    : ProcInode(std::move(fs), S_IFDIR | perms, ino, std::move(ref)),
       children_(std::move(children)),
       sysctl_(sysctl) {}
 
@@ -199,12 +238,14 @@ Result<void> ProcDir::Rename(std::string_view old_name, vfs::Inode& new_dir,
 
 // ---- GeneratedFile and SnapshotFile --------------------------------------------------------
 
-GeneratedFile::GeneratedFile(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, pid_t tid,
-                             Generator generate, WritePolicy writes, bool seek_end_ok)
-    : ProcInode(std::move(fs), S_IFREG | perms, ino, tid),
+GeneratedFile::GeneratedFile(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, TaskRef ref,
+                             Generator generate, WritePolicy writes, bool seek_end_ok,
+                             OpenCheck may_open)
+    : ProcInode(std::move(fs), S_IFREG | perms, ino, std::move(ref)),
       generate_(std::move(generate)),
       writes_(writes),
-      seek_end_ok_(seek_end_ok) {}
+      seek_end_ok_(seek_end_ok),
+      may_open_(std::move(may_open)) {}
 
 Result<std::shared_ptr<vfs::FileDescription>> GeneratedFile::Open(const vfs::VirtualDentry& path,
                                                                   int flags) {
@@ -212,22 +253,33 @@ Result<std::shared_ptr<vfs::FileDescription>> GeneratedFile::Open(const vfs::Vir
   int mode = flags & O_ACCMODE;
   bool writing = mode == O_WRONLY || mode == O_RDWR;
   if (writing && writes_ == WritePolicy::kOpenEacces) return Err(EACCES);
+  if (may_open_) TRY(may_open_());
   std::string text = TRY(generate_());
   int write_errno = writes_ == WritePolicy::kWriteEio ? EIO : EINVAL;
-  return std::shared_ptr<vfs::FileDescription>(
-      std::make_shared<SnapshotFile>(flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC),
-                                     path, generate_, std::move(text), write_errno, seek_end_ok_));
+  GeneratedFile::OpenCheck alive;
+  if (ref().bound()) {
+    alive = [fs = fs_ptr(), ref = ref()]() -> Result<void> {
+      TRY(fs->Resolve(ref));
+      return {};
+    };
+  }
+  return std::shared_ptr<vfs::FileDescription>(std::make_shared<SnapshotFile>(
+      flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC), path, generate_,
+      std::move(text), write_errno, seek_end_ok_, std::move(alive)));
 }
 
 SnapshotFile::SnapshotFile(int flags, vfs::VirtualDentry path, GeneratedFile::Generator generate,
-                           std::string text, int write_errno, bool seek_end_ok)
+                           std::string text, int write_errno, bool seek_end_ok,
+                           GeneratedFile::OpenCheck alive)
     : FileDescription(flags, std::move(path)),
       generate_(std::move(generate)),
+      alive_(std::move(alive)),
       write_errno_(write_errno),
       seek_end_ok_(seek_end_ok),
       text_(std::move(text)) {}
 
 Result<uint64_t> SnapshotFile::Read(std::span<const iovec> dst, std::optional<int64_t> offset) {
+  if (alive_) TRY(alive_());
   std::unique_lock lock(pos_mu_);
   int64_t at = offset.value_or(pos_);
   if (at < 0) return Err(EINVAL);
@@ -277,9 +329,9 @@ Result<int64_t> SnapshotFile::Seek(int64_t offset, int whence) {
 
 // ---- ProcSymlink --------------------------------------------------------------------------
 
-ProcSymlink::ProcSymlink(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, pid_t tid,
+ProcSymlink::ProcSymlink(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, TaskRef ref,
                          Text text, Target magic)
-    : ProcInode(std::move(fs), S_IFLNK | perms, ino, tid),
+    : ProcInode(std::move(fs), S_IFLNK | perms, ino, std::move(ref)),
       text_(std::move(text)),
       magic_(std::move(magic)) {}
 

@@ -4,9 +4,9 @@
 // computes, and magic links (/proc/PID/exe, fd/N, cwd, root) that lead to a place in the tree
 // rather than to a path.
 //
-// Inodes bound to a task hold its TID, never the Task, and look it up at each operation: the
-// dentry cache keeps /proc names after their task or fd is gone, so each operation must ask
-// again (Linux revalidates its proc dentries for the same reason).
+// Inodes bound to a task hold a TaskRef (weak references, never a Task) and resolve it at each
+// operation: the dentry cache keeps /proc names after their task or fd is gone, so each
+// operation must ask again (Linux revalidates its proc dentries for the same reason).
 #pragma once
 
 #include <sys/stat.h>
@@ -21,20 +21,47 @@
 
 #include "absl/synchronization/mutex.h"
 #include "sentry/fsimpl/proc/proc.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/kernel/task.h"
 #include "sentry/vfs/file_description.h"
 #include "sentry/vfs/inode.h"
 #include "sentry/vfs/mount.h"
 
 namespace sentry::fsimpl::proc {
 
+// What a per-task inode stands for: a process (/proc/PID) or one thread (/proc/PID/task/TID),
+// held weakly so that it keeps nothing alive. An unbound inode (the global files) has id 0.
+struct TaskRef {
+  std::weak_ptr<kernel::ThreadGroup> tg;
+  std::weak_ptr<kernel::Task> thread;  // thread directories only
+  pid_t id = 0;                        // the tgid, or the thread's tid
+  bool is_thread = false;
+  bool bound() const { return id != 0; }
+};
+
+// A TaskRef resolved for one operation: what the files read. Holding it keeps the objects
+// valid (a task that exits meanwhile is dead, not freed).
+struct Subject {
+  std::shared_ptr<kernel::ThreadGroup> tg;
+  // The thread, or the process's leader; null once it has exited, and then `exited` says
+  // what it was (its /proc entries show a zombie).
+  std::shared_ptr<kernel::Task> task;
+  std::shared_ptr<const kernel::ExitedLeader> exited;
+  std::vector<std::shared_ptr<kernel::Task>> threads;  // the process's live threads, by tid
+  bool zombie = false;                                 // the whole process has exited
+  int wait_status = 0;                                 // a zombie's, as wait(2) will see it
+  pid_t tid = 0;                                       // the thread id it shows
+};
+
 // What the whole instance shares. Immutable after construction.
 class ProcFs {
  public:
-  ProcFs(kernel::Kernel& k, HostProcSnapshot host, std::shared_ptr<TaskLookup> tasks);
+  ProcFs(kernel::Kernel& k, HostProcSnapshot host);
 
   kernel::Kernel& kernel() const { return kernel_; }
   const HostProcSnapshot& host() const { return host_; }
-  const TaskLookup& tasks() const { return *tasks_; }
+  // The task reading (the caller's own thread), or null outside any task.
+  static kernel::Task* Reader() { return kernel::Task::Current(); }
   dev_t dev() const { return dev_; }
   // When the instance was created: the sandbox's boot, for uptime and btime.
   const timespec& boot_realtime() const { return boot_realtime_; }
@@ -45,13 +72,14 @@ class ProcFs {
   // place) gets 0.
   static int MountId(const std::shared_ptr<vfs::Mount>& m) { return m ? m->id() : 0; }
 
-  // The task `tid`, or ESRCH (a file whose task exited).
-  Result<kernel::Task*> TaskOr(pid_t tid) const;
+  // What `ref` stands for now, or ESRCH once it is gone (reaped, or a thread that exited).
+  Result<Subject> Resolve(const TaskRef& ref) const;
+  // A reference to process `tgid` or, with `thread`, to thread `tid` of it; ENOENT if none.
+  Result<TaskRef> RefTo(pid_t tgid, pid_t tid, bool thread) const;
 
  private:
   kernel::Kernel& kernel_;
   const HostProcSnapshot host_;
-  const std::shared_ptr<TaskLookup> tasks_;
   const dev_t dev_;
   timespec boot_realtime_;
   timespec boot_boottime_;
@@ -61,11 +89,11 @@ class ProcFs {
 // the same number, so readdir and stat agree without keeping every inode alive.
 uint64_t InoFor(std::string_view key);
 
-// Fields every procfs inode has. `tid` binds it to a task (0: not bound): a bound inode is
-// owned by the task's effective IDs and answers ENOENT once the task is gone.
+// Fields every procfs inode has. `ref` binds it to a task: a bound inode is owned by the
+// task's effective IDs and answers ENOENT once the task is gone.
 class ProcInode : public vfs::Inode {
  public:
-  ProcInode(std::shared_ptr<ProcFs> fs, mode_t mode, uint64_t ino, pid_t tid);
+  ProcInode(std::shared_ptr<ProcFs> fs, mode_t mode, uint64_t ino, TaskRef ref);
 
   Result<struct stat> Stat() override;
   // procfs keeps no attributes: chmod is EPERM as on Linux; the changes Linux accepts and
@@ -75,7 +103,7 @@ class ProcInode : public vfs::Inode {
   const void* FilesystemId() const override { return fs_.get(); }
 
   uint64_t ino() const { return ino_; }
-  pid_t tid() const { return tid_; }
+  const TaskRef& ref() const { return ref_; }
   ProcFs& fs() const { return *fs_; }
   const std::shared_ptr<ProcFs>& fs_ptr() const { return fs_; }
 
@@ -91,7 +119,7 @@ class ProcInode : public vfs::Inode {
   const std::shared_ptr<ProcFs> fs_;
   const mode_t mode_;
   const uint64_t ino_;
-  const pid_t tid_;
+  const TaskRef ref_;
   const timespec ctime_;
 };
 
@@ -107,7 +135,7 @@ class ProcDir : public ProcInode {
   };
   // `sysctl`: under /proc/sys, where Linux checks the directory's own mode bits even for root,
   // so removing a name is EACCES rather than EPERM.
-  ProcDir(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, pid_t tid,
+  ProcDir(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, TaskRef ref,
           std::vector<Child> children, bool sysctl = false);
 
   Result<std::shared_ptr<vfs::Inode>> Lookup(std::string_view name) override;
@@ -161,8 +189,11 @@ enum class WritePolicy {
 class GeneratedFile : public ProcInode {
  public:
   using Generator = std::function<Result<std::string>()>;
-  GeneratedFile(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, pid_t tid,
-                Generator generate, WritePolicy writes, bool seek_end_ok = false);
+  // Asked at each open before the text is made: a permission or state check (environ).
+  using OpenCheck = std::function<Result<void>()>;
+  GeneratedFile(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, TaskRef ref,
+                Generator generate, WritePolicy writes, bool seek_end_ok = false,
+                OpenCheck may_open = nullptr);
 
   Result<std::shared_ptr<vfs::FileDescription>> Open(const vfs::VirtualDentry& path,
                                                      int flags) override;
@@ -171,14 +202,17 @@ class GeneratedFile : public ProcInode {
   const Generator generate_;
   const WritePolicy writes_;
   const bool seek_end_ok_;
+  const OpenCheck may_open_;
 };
 
 // An open generated file: a snapshot of the text, read with read/pread, positioned with lseek
-// (SEEK_END only where Linux allows it, as an offset from size 0).
+// (SEEK_END only where Linux allows it, as an offset from size 0). `alive`, for a task's file,
+// is asked at every read: once the task is gone reads fail (ESRCH) even from the snapshot.
 class SnapshotFile : public vfs::FileDescription {
  public:
   SnapshotFile(int flags, vfs::VirtualDentry path, GeneratedFile::Generator generate,
-               std::string text, int write_errno, bool seek_end_ok);
+               std::string text, int write_errno, bool seek_end_ok,
+               GeneratedFile::OpenCheck alive = nullptr);
 
   Result<uint64_t> Read(std::span<const iovec> dst, std::optional<int64_t> offset) override;
   Result<uint64_t> Write(std::span<const iovec> src, std::optional<int64_t> offset) override;
@@ -186,6 +220,7 @@ class SnapshotFile : public vfs::FileDescription {
 
  private:
   const GeneratedFile::Generator generate_;
+  const GeneratedFile::OpenCheck alive_;
   const int write_errno_;
   const bool seek_end_ok_;
   // Guarded by pos_mu_, with the position: a read and the regeneration it causes are atomic.
@@ -199,7 +234,7 @@ class ProcSymlink : public ProcInode {
  public:
   using Text = std::function<Result<std::string>()>;
   using Target = std::function<Result<vfs::VirtualDentry>()>;
-  ProcSymlink(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, pid_t tid, Text text,
+  ProcSymlink(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, TaskRef ref, Text text,
               Target magic = nullptr);
 
   Result<std::string> ReadLink() override;

@@ -6,8 +6,8 @@
 //   auto mount = std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(root), "proc", "proc",
 //                                             MS_NOSUID | MS_NODEV | MS_NOEXEC);
 //
-// Tasks are found through a TaskLookup; the kernel has no task registry yet, so the default one
-// knows only the calling task (Task::Current()), which is all there is today.
+// Tasks are found in the kernel's pid index (Kernel::FindProcess): every process of the
+// sandbox from its start until it is reaped, and each of its running threads.
 #pragma once
 
 #include <sys/types.h>
@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "sentry/vfs/inode.h"
 
@@ -38,29 +37,8 @@ struct HostProcSnapshot {
   static HostProcSnapshot Capture();
 };
 
-// How /proc finds tasks: the seam where the kernel's task registry slots in. Until there is
-// one, CurrentTaskLookup() serves the only task there is, the caller. A Task* it returns is
-// valid while the caller's operation runs (today: the caller itself, which cannot exit under
-// it); a registry with exiting tasks will need to hand out references that keep them alive.
-class TaskLookup {
- public:
-  virtual ~TaskLookup() = default;
-  // The task the calling thread runs ("self"), or null outside any task.
-  virtual kernel::Task* Current() const = 0;
-  // The thread `tid` (a TID in the caller's PID namespace), or null if there is none.
-  virtual kernel::Task* Find(pid_t tid) const = 0;
-  // The TGIDs of every process the caller can see, ascending: the numbered /proc entries.
-  virtual std::vector<pid_t> ThreadGroups() const = 0;
-  // The TIDs of process `tgid`'s threads, ascending: /proc/TGID/task.
-  virtual std::vector<pid_t> Threads(pid_t tgid) const = 0;
-};
-
-// The lookup that knows only Task::Current().
-std::shared_ptr<TaskLookup> CurrentTaskLookup();
-
 // The root directory of a new procfs instance. `k` must outlive it; its mount tree is read
 // when a file asks for it (so the procfs can be created before Kernel::SetMounts).
-std::shared_ptr<vfs::Inode> NewProcRoot(kernel::Kernel& k, HostProcSnapshot host = {},
-                                        std::shared_ptr<TaskLookup> tasks = CurrentTaskLookup());
+std::shared_ptr<vfs::Inode> NewProcRoot(kernel::Kernel& k, HostProcSnapshot host = {});
 
 }  // namespace sentry::fsimpl::proc

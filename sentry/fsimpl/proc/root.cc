@@ -25,40 +25,15 @@ constexpr uint64_t kDefaultMemTotal = uint64_t{4} << 30;
 // The file systems mount(2) inside the sandbox knows by name.
 constexpr const char* kFilesystems = "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tmqueue\n";
 
-class CurrentTaskOnly : public TaskLookup {
- public:
-  kernel::Task* Current() const override { return kernel::Task::Current(); }
-  kernel::Task* Find(pid_t tid) const override {
-    kernel::Task* t = kernel::Task::Current();
-    return t != nullptr && t->tid() == tid ? t : nullptr;
-  }
-  std::vector<pid_t> ThreadGroups() const override {
-    kernel::Task* t = kernel::Task::Current();
-    if (t == nullptr) return {};
-    return {t->thread_group().tgid()};
-  }
-  std::vector<pid_t> Threads(pid_t tgid) const override {
-    kernel::Task* t = kernel::Task::Current();
-    if (t == nullptr || t->thread_group().tgid() != tgid) return {};
-    return {t->tid()};
-  }
-};
-
-// Every task the lookup knows, for the system-wide figures.
-std::vector<kernel::Task*> AllTasks(const ProcFs& fs) {
-  std::vector<kernel::Task*> out;
-  for (pid_t tgid : fs.tasks().ThreadGroups()) {
-    for (pid_t tid : fs.tasks().Threads(tgid)) {
-      if (kernel::Task* t = fs.tasks().Find(tid)) out.push_back(t);
-    }
-  }
-  return out;
+// Every running task, for the system-wide figures.
+std::vector<std::shared_ptr<kernel::Task>> AllTasks(const ProcFs& fs) {
+  return fs.kernel().AllTasks();
 }
 
 // Busy CPU time of the whole sandbox, in ticks: user and system.
 std::pair<uint64_t, uint64_t> SandboxCpuTicks(const ProcFs& fs) {
   uint64_t user = 0, sys = 0;
-  for (kernel::Task* t : AllTasks(fs)) {
+  for (const auto& t : AllTasks(fs)) {
     auto [u, s] = CpuTicks(*t);
     user += u;
     sys += s;
@@ -148,7 +123,7 @@ std::string SystemStatText(const ProcFs& fs) {
   absl::StrAppendFormat(&s,
                         "intr 0\nctxt 0\nbtime %d\nprocesses %u\nprocs_running %u\n"
                         "procs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
-                        fs.boot_realtime().tv_sec, tasks, fs.tasks().Current() ? 1 : 0);
+                        fs.boot_realtime().tv_sec, tasks, ProcFs::Reader() ? 1 : 0);
   return s;
 }
 
@@ -163,33 +138,38 @@ std::string UptimeText(const ProcFs& fs) {
 std::string LoadavgText(const ProcFs& fs) {
   // No run queue to average: the load is 0. "running/total" counts threads; the last field is
   // the most recent PID, which the highest TID stands in for.
-  std::vector<kernel::Task*> tasks = AllTasks(fs);
+  auto tasks = AllTasks(fs);
   pid_t last = 0;
-  for (kernel::Task* t : tasks) last = std::max(last, t->tid());
-  return absl::StrFormat("0.00 0.00 0.00 %u/%u %d\n", fs.tasks().Current() ? 1 : 0, tasks.size(),
-                         last);
+  for (const auto& t : tasks) last = std::max(last, t->tid());
+  return absl::StrFormat("0.00 0.00 0.00 %u/%u %d\n", ProcFs::Reader() ? 1 : 0, tasks.size(), last);
 }
 
 class RootDir : public ProcDir {
  public:
   RootDir(std::shared_ptr<ProcFs> fs, std::vector<Child> children)
-      : ProcDir(std::move(fs), 0555, /*ino=*/1, /*tid=*/0, std::move(children)) {}
+      : ProcDir(std::move(fs), 0555, /*ino=*/1, TaskRef{}, std::move(children)) {}
 
  protected:
   Result<std::shared_ptr<ProcInode>> DynamicLookup(std::string_view name) override {
     // Any thread can be looked up by its TID, though only processes are listed (as on Linux).
     auto pid = ParsePid(name);
-    if (!pid || fs().tasks().Find(*pid) == nullptr) return Err(ENOENT);
-    return NewTaskDir(fs_ptr(), *pid, /*thread=*/false);
+    if (!pid) return Err(ENOENT);
+    if (auto ref = fs().RefTo(*pid, *pid, /*thread=*/false)) {
+      return NewTaskDir(fs_ptr(), std::move(*ref), /*process_view=*/true);
+    }
+    auto thread = fs().kernel().FindTask(*pid);
+    if (!thread) return Err(ENOENT);
+    TaskRef ref = TRY(fs().RefTo(thread->thread_group().tgid(), *pid, /*thread=*/true));
+    return NewTaskDir(fs_ptr(), std::move(ref), /*process_view=*/true);
   }
   Result<std::vector<vfs::DirEntry>> DynamicEntries() override {
     std::vector<vfs::DirEntry> out;
-    for (pid_t pid : fs().tasks().ThreadGroups()) {
+    for (pid_t pid : fs().kernel().ProcessIds()) {
       out.push_back({InoFor(absl::StrCat("p/", pid)), DT_DIR, absl::StrCat(pid)});
     }
     return out;
   }
-  nlink_t DynamicSubdirs() const override { return fs().tasks().ThreadGroups().size(); }
+  nlink_t DynamicSubdirs() const override { return fs().kernel().ProcessIds().size(); }
 };
 
 using Text = std::function<std::string(const ProcFs&)>;
@@ -200,7 +180,8 @@ ProcDir::Child File(const std::shared_ptr<ProcFs>& fs, std::string name, std::st
   uint64_t ino = InoFor(key);
   auto gen = [fs, text = std::move(text)]() -> Result<std::string> { return text(*fs); };
   return {std::move(name), DT_REG, [fs, ino, perms, gen, writes, seek_end_ok] {
-            return std::make_shared<GeneratedFile>(fs, perms, ino, 0, gen, writes, seek_end_ok);
+            return std::make_shared<GeneratedFile>(fs, perms, ino, TaskRef{}, gen, writes,
+                                                   seek_end_ok);
           }};
 }
 
@@ -208,14 +189,14 @@ ProcDir::Child Dir(const std::shared_ptr<ProcFs>& fs, std::string name, std::str
                    std::vector<ProcDir::Child> children, bool sysctl) {
   uint64_t ino = InoFor(key);
   return {std::move(name), DT_DIR, [fs, ino, children = std::move(children), sysctl] {
-            return std::make_shared<ProcDir>(fs, 0555, ino, 0, children, sysctl);
+            return std::make_shared<ProcDir>(fs, 0555, ino, TaskRef{}, children, sysctl);
           }};
 }
 
 ProcDir::Child Link(const std::shared_ptr<ProcFs>& fs, std::string name, ProcSymlink::Text text) {
   uint64_t ino = InoFor(absl::StrCat("g/", name));
   return {std::move(name), DT_LNK, [fs, ino, text = std::move(text)] {
-            return std::make_shared<ProcSymlink>(fs, 0777, ino, 0, text);
+            return std::make_shared<ProcSymlink>(fs, 0777, ino, TaskRef{}, text);
           }};
 }
 
@@ -274,12 +255,12 @@ std::vector<ProcDir::Child> RootChildren(const std::shared_ptr<ProcFs>& fs) {
   };
   // self and thread-self come after the fixed files and before the PIDs, as on Linux.
   c.push_back(Link(fs, "self", [fs]() -> Result<std::string> {
-    kernel::Task* t = fs->tasks().Current();
+    kernel::Task* t = ProcFs::Reader();
     if (t == nullptr) return Err(ENOENT);
     return absl::StrCat(t->thread_group().tgid());
   }));
   c.push_back(Link(fs, "thread-self", [fs]() -> Result<std::string> {
-    kernel::Task* t = fs->tasks().Current();
+    kernel::Task* t = ProcFs::Reader();
     if (t == nullptr) return Err(ENOENT);
     return absl::StrCat(t->thread_group().tgid(), "/task/", t->tid());
   }));
@@ -288,13 +269,10 @@ std::vector<ProcDir::Child> RootChildren(const std::shared_ptr<ProcFs>& fs) {
 
 }  // namespace
 
-std::shared_ptr<TaskLookup> CurrentTaskLookup() { return std::make_shared<CurrentTaskOnly>(); }
-
-std::shared_ptr<vfs::Inode> NewProcRoot(kernel::Kernel& k, HostProcSnapshot host,
-                                        std::shared_ptr<TaskLookup> tasks) {
+std::shared_ptr<vfs::Inode> NewProcRoot(kernel::Kernel& k, HostProcSnapshot host) {
   if (host.num_cpus == 0) host.num_cpus = 1;
   if (host.mem_total_bytes == 0) host.mem_total_bytes = kDefaultMemTotal;
-  auto fs = std::make_shared<ProcFs>(k, std::move(host), std::move(tasks));
+  auto fs = std::make_shared<ProcFs>(k, std::move(host));
   return std::make_shared<RootDir>(fs, RootChildren(fs));
 }
 

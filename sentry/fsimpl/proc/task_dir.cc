@@ -13,22 +13,25 @@
 namespace sentry::fsimpl::proc {
 namespace {
 
-using TaskText = std::function<std::string(ProcFs&, kernel::Task&)>;
+using TaskText = std::function<Result<std::string>(ProcFs&, const Subject&)>;
 
-// A generator over task `tid`, failing with ESRCH once the task is gone.
-GeneratedFile::Generator ForTask(std::shared_ptr<ProcFs> fs, pid_t tid, TaskText text) {
-  return [fs = std::move(fs), tid, text = std::move(text)]() -> Result<std::string> {
-    kernel::Task* t = TRY(fs->TaskOr(tid));
-    return text(*fs, *t);
-  };
+// A generator over the task `ref` names, failing with ESRCH once it is gone.
+GeneratedFile::Generator ForTask(std::shared_ptr<ProcFs> fs, TaskRef ref, TaskText text) {
+  return
+      [fs = std::move(fs), ref = std::move(ref), text = std::move(text)]() -> Result<std::string> {
+        Subject s = TRY(fs->Resolve(ref));
+        return text(*fs, s);
+      };
 }
 
-// The open file behind fd `fd` of task `tid`; ENOENT when either is gone, as Linux's
-// /proc/PID/fd/N lookups fail.
-Result<std::shared_ptr<vfs::FileDescription>> FileOf(const ProcFs& fs, pid_t tid, int fd) {
-  kernel::Task* t = fs.tasks().Find(tid);
-  if (t == nullptr) return Err(ENOENT);
-  auto file = t->fds().Get(fd);
+// The open file behind fd `fd` of the task `ref` names; ENOENT when either is gone (an exited
+// task has no fd table), as Linux's /proc/PID/fd/N lookups fail.
+Result<std::shared_ptr<vfs::FileDescription>> FileOf(const ProcFs& fs, const TaskRef& ref, int fd) {
+  auto s = fs.Resolve(ref);
+  if (!s || !s->task) return Err(ENOENT);
+  auto fds = s->task->fds_ptr();
+  if (!fds) return Err(ENOENT);
+  auto file = fds->Get(fd);
   if (!file) return Err(ENOENT);
   return *file;
 }
@@ -88,27 +91,28 @@ Result<vfs::VirtualDentry> MagicTargetOf(std::shared_ptr<vfs::FileDescription> f
 // /proc/PID/fd/N.
 class FdLink : public ProcSymlink {
  public:
-  FdLink(std::shared_ptr<ProcFs> fs, uint64_t ino, pid_t tid, int fd)
+  FdLink(std::shared_ptr<ProcFs> fs, uint64_t ino, TaskRef ref, int fd)
       : ProcSymlink(
-            fs, 0700, ino, tid,
-            [fs, tid, fd]() -> Result<std::string> {
-              auto file = TRY(FileOf(*fs, tid, fd));
-              kernel::Task* t = TRY(fs->TaskOr(tid));
-              return FileName(*fs, *t, *file);
+            fs, 0700, ino, ref,
+            [fs, ref, fd]() -> Result<std::string> {
+              TRY(MayReadPrivate(*fs, TRY(fs->Resolve(ref))));
+              auto file = TRY(FileOf(*fs, ref, fd));
+              return FileName(*fs, *file);
             },
-            [fs, tid, fd]() -> Result<vfs::VirtualDentry> {
-              return MagicTargetOf(TRY(FileOf(*fs, tid, fd)));
+            [fs, ref, fd]() -> Result<vfs::VirtualDentry> {
+              TRY(MayReadPrivate(*fs, TRY(fs->Resolve(ref))));
+              return MagicTargetOf(TRY(FileOf(*fs, ref, fd)));
             }),
         fd_(fd) {}
 
  protected:
   Result<void> CheckAlive() const override {
-    TRY(FileOf(fs(), tid(), fd_));
+    TRY(FileOf(fs(), ref(), fd_));
     return {};
   }
   // lr-x------ for a file open for reading, l-wx------ for writing, lrwx------ for both.
   mode_t Perms() const override {
-    auto file = FileOf(fs(), tid(), fd_);
+    auto file = FileOf(fs(), ref(), fd_);
     if (!file) return 0700;
     return S_IXUSR | ((*file)->Readable() ? S_IRUSR : 0) | ((*file)->Writable() ? S_IWUSR : 0);
   }
@@ -120,14 +124,15 @@ class FdLink : public ProcSymlink {
 // /proc/PID/fdinfo/N.
 class FdInfoFile : public GeneratedFile {
  public:
-  FdInfoFile(std::shared_ptr<ProcFs> fs, uint64_t ino, pid_t tid, int fd)
+  FdInfoFile(std::shared_ptr<ProcFs> fs, uint64_t ino, TaskRef ref, int fd)
       : GeneratedFile(
-            fs, 0444, ino, tid,
-            [fs, tid, fd]() -> Result<std::string> {
-              kernel::Task* t = fs->tasks().Find(tid);
-              if (t == nullptr) return Err(ESRCH);
-              auto file = t->fds().Get(fd);
-              auto cloexec = t->fds().GetCloexec(fd);
+            fs, 0444, ino, ref,
+            [fs, ref, fd]() -> Result<std::string> {
+              Subject s = TRY(fs->Resolve(ref));
+              auto fds = s.task ? s.task->fds_ptr() : nullptr;
+              if (!fds) return Err(ENOENT);
+              auto file = fds->Get(fd);
+              auto cloexec = fds->GetCloexec(fd);
               if (!file || !cloexec) return Err(ENOENT);
               return FdInfoText(*fs, **file, *cloexec);
             },
@@ -136,7 +141,7 @@ class FdInfoFile : public GeneratedFile {
 
  protected:
   Result<void> CheckAlive() const override {
-    TRY(FileOf(fs(), tid(), fd_));
+    TRY(FileOf(fs(), ref(), fd_));
     return {};
   }
 
@@ -150,29 +155,40 @@ std::optional<int> ParseFd(std::string_view name) {
   return static_cast<int>(*n);
 }
 
-// fd/ and fdinfo/: one entry per open fd, made by `make`.
+// fd/ and fdinfo/: one entry per open fd, made by `make`. With `private_files`, only readers
+// that may look into the task (MayReadPrivate) list or look up its entries.
 class FdDir : public ProcDir {
  public:
   using Make = std::function<std::shared_ptr<ProcInode>(int fd)>;
-  FdDir(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, pid_t tid, std::string key,
-        uint8_t entry_type, Make make)
-      : ProcDir(std::move(fs), perms, ino, tid, {}),
+  FdDir(std::shared_ptr<ProcFs> fs, mode_t perms, uint64_t ino, TaskRef ref, std::string key,
+        uint8_t entry_type, bool private_files, Make make)
+      : ProcDir(std::move(fs), perms, ino, std::move(ref), {}),
         key_(std::move(key)),
         entry_type_(entry_type),
+        private_files_(private_files),
         make_(std::move(make)) {}
+
+  Result<std::shared_ptr<vfs::FileDescription>> Open(const vfs::VirtualDentry& path,
+                                                     int flags) override {
+    TRY(CheckReader());
+    return ProcDir::Open(path, flags);
+  }
 
  protected:
   Result<std::shared_ptr<ProcInode>> DynamicLookup(std::string_view name) override {
+    TRY(CheckReader());
     auto fd = ParseFd(name);
     if (!fd) return Err(ENOENT);
-    TRY(FileOf(fs(), tid(), *fd));
+    TRY(FileOf(fs(), ref(), *fd));
     return make_(*fd);
   }
   Result<std::vector<vfs::DirEntry>> DynamicEntries() override {
-    kernel::Task* t = fs().tasks().Find(tid());
-    if (t == nullptr) return Err(ENOENT);
+    auto s = fs().Resolve(ref());
+    if (!s) return Err(ENOENT);
     std::vector<vfs::DirEntry> out;
-    for (int fd : OpenFds(*t)) {
+    // An exited task's table is gone: its directory is empty.
+    if (!s->task) return out;
+    for (int fd : OpenFds(*s->task)) {
       std::string name = absl::StrCat(fd);
       out.push_back({InoFor(absl::StrCat(key_, "/", name)), entry_type_, std::move(name)});
     }
@@ -180,27 +196,33 @@ class FdDir : public ProcDir {
   }
 
  private:
+  Result<void> CheckReader() const {
+    auto s = fs().Resolve(ref());
+    if (!s) return Err(ENOENT);
+    if (private_files_) TRY(MayReadPrivate(fs(), *s));
+    return {};
+  }
+
   const std::string key_;
   const uint8_t entry_type_;
+  const bool private_files_;
   const Make make_;
 };
 
 // /proc/PID/task: the threads of PID's thread group.
 class ThreadListDir : public ProcDir {
  public:
-  ThreadListDir(std::shared_ptr<ProcFs> fs, uint64_t ino, pid_t tid)
-      : ProcDir(std::move(fs), 0555, ino, tid, {}) {}
+  ThreadListDir(std::shared_ptr<ProcFs> fs, uint64_t ino, TaskRef ref)
+      : ProcDir(std::move(fs), 0555, ino, std::move(ref), {}) {}
 
  protected:
   Result<std::shared_ptr<ProcInode>> DynamicLookup(std::string_view name) override {
     auto id = ParsePid(name);
-    kernel::Task* owner = fs().tasks().Find(tid());
-    kernel::Task* t = id ? fs().tasks().Find(*id) : nullptr;
-    if (owner == nullptr || t == nullptr ||
-        t->thread_group().tgid() != owner->thread_group().tgid()) {
-      return Err(ENOENT);
-    }
-    return NewTaskDir(fs_ptr(), *id, /*thread=*/true);
+    auto s = fs().Resolve(ref());
+    if (!id || !s) return Err(ENOENT);
+    TaskRef thread = TRY(fs().RefTo(s->tg->tgid(), *id, /*thread=*/true));
+    if (thread.tg.lock() != s->tg) return Err(ENOENT);
+    return NewTaskDir(fs_ptr(), std::move(thread), /*process_view=*/false);
   }
   Result<std::vector<vfs::DirEntry>> DynamicEntries() override {
     std::vector<vfs::DirEntry> out;
@@ -212,10 +234,19 @@ class ThreadListDir : public ProcDir {
   nlink_t DynamicSubdirs() const override { return Threads().size(); }
 
  private:
+  // The live threads, and a leader that has exited while the process is not reaped.
   std::vector<pid_t> Threads() const {
-    kernel::Task* owner = fs().tasks().Find(tid());
-    if (owner == nullptr) return {};
-    return fs().tasks().Threads(owner->thread_group().tgid());
+    auto s = fs().Resolve(ref());
+    if (!s) return {};
+    std::vector<pid_t> ids;
+    pid_t tgid = s->tg->tgid();
+    bool leader_live = false;
+    for (const auto& t : s->threads) {
+      ids.push_back(t->tid());
+      leader_live |= t->tid() == tgid;
+    }
+    if (!leader_live) ids.insert(ids.begin(), tgid);
+    return ids;
   }
 };
 
@@ -227,11 +258,12 @@ thread_local int exe_resolution_depth = 0;
 // TODO: Task should keep the executable's VirtualDentry from exec; this re-resolution sees a
 // renamed or deleted executable as gone, and a relative path from today's cwd.
 Result<vfs::VirtualDentry> ExeOf(kernel::Task& t) {
-  if (t.exe_path().empty()) return Err(ENOENT);
+  std::string path = t.exe_path();
+  if (path.empty()) return Err(ENOENT);
   if (exe_resolution_depth > 0) return Err(ELOOP);
   ++exe_resolution_depth;
   vfs::ResolveContext ctx{t.kernel().mounts(), RootOf(t), vfs::FsCredentials{}};
-  auto vd = vfs::Resolve(ctx, CwdOf(t), t.exe_path(), vfs::kFollowFinal);
+  auto vd = vfs::Resolve(ctx, CwdOf(t), path, vfs::kFollowFinal);
   --exe_resolution_depth;
   return vd;
 }
@@ -241,80 +273,111 @@ Result<vfs::VirtualDentry> Present(vfs::VirtualDentry vd) {
   return vd;
 }
 
-std::vector<ProcDir::Child> TaskChildren(const std::shared_ptr<ProcFs>& fs, pid_t tid, bool thread,
-                                         const std::string& key) {
+// The task a file reads, or `err` once it has exited (Linux: its mm or fs is gone).
+Result<kernel::Task*> LiveTask(const Subject& s, int err) {
+  if (!s.task) return Err(err);
+  return s.task.get();
+}
+
+std::vector<ProcDir::Child> TaskChildren(const std::shared_ptr<ProcFs>& fs, const TaskRef& ref,
+                                         bool process_view, const std::string& key) {
   std::vector<ProcDir::Child> c;
-  auto file = [&](std::string name, mode_t perms, TaskText text, bool seek_end_ok = false) {
+  auto file = [&](std::string name, mode_t perms, TaskText text, bool seek_end_ok = false,
+                  GeneratedFile::OpenCheck may_open = nullptr) {
     uint64_t ino = InoFor(absl::StrCat(key, "/", name));
-    auto gen = ForTask(fs, tid, std::move(text));
-    c.push_back({std::move(name), DT_REG, [fs, ino, tid, perms, gen, seek_end_ok] {
-                   return std::make_shared<GeneratedFile>(fs, perms, ino, tid, gen,
-                                                          WritePolicy::kWriteEinval, seek_end_ok);
+    auto gen = ForTask(fs, ref, std::move(text));
+    c.push_back({std::move(name), DT_REG, [fs, ino, ref, perms, gen, seek_end_ok, may_open] {
+                   return std::make_shared<GeneratedFile>(
+                       fs, perms, ino, ref, gen, WritePolicy::kWriteEinval, seek_end_ok, may_open);
                  }});
   };
-  // The simple files Linux lets lseek(SEEK_END) from their size 0.
-  auto seekable_file = [&](std::string name, mode_t perms, TaskText text) {
-    file(std::move(name), perms, std::move(text), /*seek_end_ok=*/true);
+  auto text = [](std::function<std::string(ProcFs&, const Subject&)> f) -> TaskText {
+    return [f = std::move(f)](ProcFs& fs, const Subject& s) -> Result<std::string> {
+      return f(fs, s);
+    };
   };
   using Place = std::function<Result<vfs::VirtualDentry>(kernel::Task&)>;
-  // exe, cwd, root: magic links to a place, read as its path from the reader's root.
+  // exe, cwd, root: magic links to a place, read as its path from the reader's root. An
+  // exited task has none (ENOENT).
   auto link = [&](std::string name, Place place) {
     uint64_t ino = InoFor(absl::StrCat(key, "/", name));
-    c.push_back({std::move(name), DT_LNK, [fs, ino, tid, place] {
-                   auto target = [fs, tid, place]() -> Result<vfs::VirtualDentry> {
-                     return place(*TRY(fs->TaskOr(tid)));
+    c.push_back({std::move(name), DT_LNK, [fs, ino, ref, place] {
+                   auto target = [fs, ref, place]() -> Result<vfs::VirtualDentry> {
+                     Subject s = TRY(fs->Resolve(ref));
+                     return place(*TRY(LiveTask(s, ENOENT)));
                    };
-                   auto text = [fs, tid, place]() -> Result<std::string> {
-                     kernel::Task* t = TRY(fs->TaskOr(tid));
+                   auto text = [fs, ref, place]() -> Result<std::string> {
+                     Subject s = TRY(fs->Resolve(ref));
+                     kernel::Task* t = TRY(LiveTask(s, ENOENT));
                      auto vd = place(*t);
                      // An executable that cannot be found again still reads as its path.
-                     if (!vd && !t->exe_path().empty() && t->exe_path()[0] == '/' &&
-                         vd.error() == Errno(ELOOP)) {
-                       return t->exe_path();
+                     std::string exe = t->exe_path();
+                     if (!vd && !exe.empty() && exe[0] == '/' && vd.error() == Errno(ELOOP)) {
+                       return exe;
                      }
-                     return t->kernel().mounts().PathOf(TRY(std::move(vd)), ReaderRoot(*fs, *t));
+                     return fs->kernel().mounts().PathOf(TRY(std::move(vd)), ReaderRoot(*fs));
                    };
-                   return std::make_shared<ProcSymlink>(fs, 0777, ino, tid, text, target);
+                   return std::make_shared<ProcSymlink>(fs, 0777, ino, ref, text, target);
                  }});
   };
   auto dir = [&](std::string name, std::function<std::shared_ptr<ProcInode>(uint64_t)> make) {
     uint64_t ino = InoFor(absl::StrCat(key, "/", name));
     c.push_back({std::move(name), DT_DIR, [make, ino] { return make(ino); }});
   };
+  // Files that show the task's namespace: an exited task has none, and Linux fails the open.
+  auto needs_live = [fs, ref]() -> Result<void> {
+    Subject s = TRY(fs->Resolve(ref));
+    TRY(LiveTask(s, EINVAL));
+    return {};
+  };
 
-  file("cgroup", 0444, [](ProcFs&, kernel::Task&) { return std::string("0::/\n"); });
-  seekable_file("cmdline", 0444, [](ProcFs&, kernel::Task& t) { return CmdlineText(t); });
+  file("cgroup", 0444, text([](ProcFs&, const Subject&) { return std::string("0::/\n"); }));
+  file(
+      "cmdline", 0444, [](ProcFs&, const Subject& s) { return CmdlineText(s); },
+      /*seek_end_ok=*/true);
   // Writable on Linux (it renames the task); the sentry's tasks have no settable name yet.
-  file("comm", 0644, [](ProcFs&, kernel::Task& t) { return CommOf(t) + "\n"; });
+  file("comm", 0644, text([](ProcFs&, const Subject& s) { return CommOf(s) + "\n"; }));
   link("cwd", [](kernel::Task& t) { return Present(CwdOf(t)); });
-  // The environment lives in the application's memory and the sentry does not record where
-  // exec put it yet, so this reads as empty.
-  seekable_file("environ", 0400, [](ProcFs&, kernel::Task&) { return std::string(); });
+  // Another user's environment is private; an exited task's memory is gone (ESRCH at open).
+  file(
+      "environ", 0400, [](ProcFs&, const Subject& s) { return EnvironText(s); },
+      /*seek_end_ok=*/true,
+      [fs, ref]() -> Result<void> {
+        Subject s = TRY(fs->Resolve(ref));
+        TRY(LiveTask(s, ESRCH));
+        return MayReadPrivate(*fs, s);
+      });
   link("exe", ExeOf);
   std::string fd_key = key + "/fd";
-  dir("fd", [fs, tid, fd_key](uint64_t ino) {
-    return std::make_shared<FdDir>(fs, 0500, ino, tid, fd_key, DT_LNK, [fs, tid, fd_key](int fd) {
-      return std::make_shared<FdLink>(fs, InoFor(absl::StrCat(fd_key, "/", fd)), tid, fd);
-    });
+  dir("fd", [fs, ref, fd_key](uint64_t ino) {
+    return std::make_shared<FdDir>(
+        fs, 0500, ino, ref, fd_key, DT_LNK, /*private_files=*/true, [fs, ref, fd_key](int fd) {
+          return std::make_shared<FdLink>(fs, InoFor(absl::StrCat(fd_key, "/", fd)), ref, fd);
+        });
   });
   std::string fdinfo_key = key + "/fdinfo";
-  dir("fdinfo", [fs, tid, fdinfo_key](uint64_t ino) {
-    return std::make_shared<FdDir>(fs, 0555, ino, tid, fdinfo_key, DT_REG,
-                                   [fs, tid, fdinfo_key](int fd) {
+  dir("fdinfo", [fs, ref, fdinfo_key](uint64_t ino) {
+    return std::make_shared<FdDir>(fs, 0555, ino, ref, fdinfo_key, DT_REG, /*private_files=*/false,
+                                   [fs, ref, fdinfo_key](int fd) {
                                      return std::make_shared<FdInfoFile>(
-                                         fs, InoFor(absl::StrCat(fdinfo_key, "/", fd)), tid, fd);
+                                         fs, InoFor(absl::StrCat(fdinfo_key, "/", fd)), ref, fd);
                                    });
   });
-  file("limits", 0444, [](ProcFs&, kernel::Task& t) { return LimitsText(t); });
-  file("maps", 0444, [](ProcFs&, kernel::Task& t) { return t.mm().MapsText(); });
-  file("mountinfo", 0444, MountInfoText);
-  file("mounts", 0444, MountsText);
+  file("limits", 0444, text([](ProcFs&, const Subject& s) { return LimitsText(s); }));
+  file("maps", 0444, [](ProcFs&, const Subject& s) -> Result<std::string> {
+    auto mm = s.task ? s.task->mm_ptr() : nullptr;
+    return mm ? mm->MapsText() : std::string();
+  });
+  file("mountinfo", 0444, text([](ProcFs& fs, const Subject&) { return MountInfoText(fs); }), false,
+       needs_live);
+  file("mounts", 0444, text([](ProcFs& fs, const Subject&) { return MountsText(fs); }), false,
+       needs_live);
   link("root", [](kernel::Task& t) { return Present(RootOf(t)); });
-  file("stat", 0444, StatText);
-  file("statm", 0444, [](ProcFs&, kernel::Task& t) { return StatmText(t); });
-  file("status", 0444, StatusText);
-  if (!thread) {
-    dir("task", [fs, tid](uint64_t ino) { return std::make_shared<ThreadListDir>(fs, ino, tid); });
+  file("stat", 0444, text(StatText));
+  file("statm", 0444, text([](ProcFs&, const Subject& s) { return StatmText(s); }));
+  file("status", 0444, text(StatusText));
+  if (process_view) {
+    dir("task", [fs, ref](uint64_t ino) { return std::make_shared<ThreadListDir>(fs, ino, ref); });
   }
   return c;
 }
@@ -330,10 +393,11 @@ std::optional<pid_t> ParsePid(std::string_view name) {
   return v;
 }
 
-std::shared_ptr<ProcInode> NewTaskDir(std::shared_ptr<ProcFs> fs, pid_t tid, bool thread) {
-  std::string key = absl::StrCat(thread ? "t/" : "p/", tid);
-  auto children = TaskChildren(fs, tid, thread, key);
-  return std::make_shared<ProcDir>(std::move(fs), 0555, InoFor(key), tid, std::move(children));
+std::shared_ptr<ProcInode> NewTaskDir(std::shared_ptr<ProcFs> fs, TaskRef ref, bool process_view) {
+  std::string key = absl::StrCat(process_view ? "p/" : "t/", ref.id);
+  auto children = TaskChildren(fs, ref, process_view, key);
+  return std::make_shared<ProcDir>(std::move(fs), 0555, InoFor(key), std::move(ref),
+                                   std::move(children));
 }
 
 }  // namespace sentry::fsimpl::proc

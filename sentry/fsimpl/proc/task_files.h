@@ -15,8 +15,10 @@
 
 namespace sentry::fsimpl::proc {
 
-// /proc/TID (thread = false: the process view, with task/) or /proc/TGID/task/TID.
-std::shared_ptr<ProcInode> NewTaskDir(std::shared_ptr<ProcFs> fs, pid_t tid, bool thread);
+// The directory of the task `ref` names: with `process_view`, /proc/ID (with task/; ID is a
+// process's, or a thread's, which Linux resolves though it does not list it), else
+// /proc/TGID/task/TID.
+std::shared_ptr<ProcInode> NewTaskDir(std::shared_ptr<ProcFs> fs, TaskRef ref, bool process_view);
 
 // A PID or fd as procfs spells it: decimal digits, no sign, no leading zero; else nullopt.
 std::optional<pid_t> ParsePid(std::string_view name);
@@ -24,31 +26,40 @@ std::optional<pid_t> ParsePid(std::string_view name);
 // A task's root and working directory (copied under its FsContext lock).
 vfs::VirtualDentry RootOf(kernel::Task& t);
 vfs::VirtualDentry CwdOf(kernel::Task& t);
-// The root paths are shown from: the reading task's, or `owner`'s when no task reads.
-vfs::VirtualDentry ReaderRoot(const ProcFs& fs, kernel::Task& owner);
+// The root paths are shown from: the reading task's, or else the mount tree's.
+vfs::VirtualDentry ReaderRoot(const ProcFs& fs);
 
-// The texts. Each reads the task's state at the moment it is called.
-std::string CommOf(const kernel::Task& t);  // what exec set: the file name, 15 bytes at most
-std::string StatusText(ProcFs& fs, kernel::Task& t);
-std::string StatText(ProcFs& fs, kernel::Task& t);
-std::string StatmText(kernel::Task& t);
-std::string CmdlineText(const kernel::Task& t);
-std::string LimitsText(kernel::Task& t);
-std::string MountsText(ProcFs& fs, kernel::Task& t);
-std::string MountInfoText(ProcFs& fs, kernel::Task& t);
+// Whether the reading task may look into `s`'s memory and files (environ, fd/): Linux's
+// ptrace_may_access in its PTRACE_MODE_READ_FSCREDS form. The same process always may; else
+// the reader needs CAP_SYS_PTRACE, or the target's real, effective and saved IDs must all be
+// the reader's. EACCES otherwise.
+Result<void> MayReadPrivate(const ProcFs& fs, const Subject& s);
+
+// The texts. Each reads the subject's state at the moment it is called; a subject whose task
+// has exited (a zombie) shows what Linux shows of one.
+std::string CommOf(const Subject& s);  // what exec set: the file name, 15 bytes at most
+std::string StatusText(ProcFs& fs, const Subject& s);
+std::string StatText(ProcFs& fs, const Subject& s);
+std::string StatmText(const Subject& s);
+// cmdline and environ: read from the task's memory between the bounds exec recorded.
+Result<std::string> CmdlineText(const Subject& s);
+Result<std::string> EnvironText(const Subject& s);
+std::string LimitsText(const Subject& s);
+std::string MountsText(ProcFs& fs);
+std::string MountInfoText(ProcFs& fs);
 // What /proc/PID/fd/N reads as for `file`: its path from the reader's root, or for a file with
 // no place in the tree "pipe:[INO]", "socket:[INO]", a device's /dev name, or
 // "anon_inode:[unknown]".
-std::string FileName(ProcFs& fs, kernel::Task& owner, vfs::FileDescription& file);
+std::string FileName(ProcFs& fs, vfs::FileDescription& file);
 std::string FdInfoText(ProcFs& fs, vfs::FileDescription& file, bool cloexec);
 
 // CPU time in clock ticks (USER_HZ): the application's own (user), and the sentry's serving it
 // (system: the work Linux would count there). The second reads the calling thread's clock, so
-// it is right for the reading task only, the only one there is today.
+// it is exact for the reading task only.
 std::pair<uint64_t, uint64_t> CpuTicks(kernel::Task& t);
 inline constexpr uint64_t kTicksPerSecond = 100;
 
-// The task's open fd numbers, ascending.
+// The task's open fd numbers, ascending; none once it has exited.
 std::vector<int> OpenFds(kernel::Task& t);
 
 // The memory figures of status and statm, in bytes, taken from the task's maps.

@@ -3,10 +3,13 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+#include <sched.h>
 #include <algorithm>
 #include <charconv>
 #include <mutex>
 #include <optional>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -90,16 +93,23 @@ std::optional<MapsLine> ParseMapsLine(std::string_view line) {
 }
 
 // The caller is the task when it reads its own files; only then is it surely running.
-bool IsReader(const ProcFs& fs, const kernel::Task& t) { return fs.tasks().Current() == &t; }
+bool IsReader(const kernel::Task* t) { return t != nullptr && ProcFs::Reader() == t; }
+
+// The state letter and its name: the reader runs; everything else waits for the sentry (the
+// sentry does not tell a task blocked in a syscall from one running application code).
+std::pair<char, const char*> StateOf(const Subject& s) {
+  if (!s.task) return {'Z', "zombie"};
+  if (IsReader(s.task.get())) return {'R', "running"};
+  return {'S', "sleeping"};
+}
 
 struct SignalSets {
   uint64_t ignored = 0;
   uint64_t caught = 0;
 };
 
-SignalSets SignalSetsOf(kernel::Task& t) {
+SignalSets SignalSetsOf(kernel::ThreadGroup& tg) {
   SignalSets s;
-  kernel::ThreadGroup& tg = t.thread_group();
   std::lock_guard lock(tg.mu());
   for (int sig = 1; sig <= kernel::kNumSignals; ++sig) {
     uint64_t handler = tg.action(sig).handler;
@@ -109,9 +119,64 @@ SignalSets SignalSetsOf(kernel::Task& t) {
   return s;
 }
 
-kernel::Rlimit LimitOf(kernel::Task& t, int resource) {
-  std::lock_guard lock(t.thread_group().mu());
-  return t.thread_group().limits().Get(resource);
+kernel::Rlimit LimitOf(kernel::ThreadGroup& tg, int resource) {
+  std::lock_guard lock(tg.mu());
+  return tg.limits().Get(resource);
+}
+
+// The figures stat and status show of a task, or of what an exited leader left.
+struct TaskFacts {
+  std::string comm;
+  kernel::Credentials creds;
+  std::vector<uint32_t> groups;
+  uint64_t signal_mask = 0;
+  uint64_t start_time_ns = 0;
+  uint64_t utime = 0, stime = 0;  // ticks
+  kernel::Task::SchedAttr sched;
+};
+
+TaskFacts FactsOf(const Subject& s) {
+  TaskFacts f;
+  if (s.task) {
+    kernel::Task& t = *s.task;
+    f.comm = t.comm();
+    f.creds = t.CredsCopy();
+    f.groups = t.groups();
+    f.signal_mask = t.signal_mask();
+    f.start_time_ns = t.start_time_ns();
+    std::tie(f.utime, f.stime) = CpuTicks(t);
+    f.sched = t.sched();
+  } else {
+    const kernel::ExitedLeader& e = *s.exited;
+    f.comm = e.comm;
+    f.creds = e.creds;
+    f.groups = e.groups;
+    f.signal_mask = e.signal_mask;
+    f.start_time_ns = e.start_time_ns;
+    f.utime = e.user_ns / kNsPerTick;
+    f.stime = e.sys_ns / kNsPerTick;
+  }
+  return f;
+}
+
+// Reads [start, end) of `mm`, page by page, stopping at the first page that cannot be read
+// (as Linux's access_remote_vm returns what it got).
+std::string ReadRange(mm::MemoryManager& mm, uint64_t start, uint64_t end) {
+  std::string out;
+  if (end <= start) return out;
+  out.reserve(end - start);
+  for (uint64_t at = start; at < end;) {
+    uint64_t page_end = (at / kPageSize + 1) * kPageSize;
+    uint64_t n = std::min(end, page_end) - at;
+    size_t old = out.size();
+    out.resize(old + n);
+    if (!mm.CopyIn(UserAddr(at), out.data() + old, n)) {
+      out.resize(old);
+      break;
+    }
+    at += n;
+  }
+  return out;
 }
 
 // Linux's FDSize: the fd array's size, which grows in powers of two from 64.
@@ -140,9 +205,8 @@ std::string CpuMask(unsigned cpus) {
 
 std::string CpuList(unsigned cpus) { return cpus == 1 ? "0" : absl::StrCat("0-", cpus - 1); }
 
-size_t ThreadCount(const ProcFs& fs, kernel::Task& t) {
-  return std::max<size_t>(1, fs.tasks().Threads(t.thread_group().tgid()).size());
-}
+// A zombie counts as the one thread Linux keeps until it is reaped.
+size_t ThreadCount(const Subject& s) { return std::max<size_t>(1, s.threads.size()); }
 
 }  // namespace
 
@@ -156,21 +220,35 @@ vfs::VirtualDentry CwdOf(kernel::Task& t) {
   return t.fs().cwd;
 }
 
-vfs::VirtualDentry ReaderRoot(const ProcFs& fs, kernel::Task& owner) {
-  kernel::Task* reader = fs.tasks().Current();
-  vfs::VirtualDentry root = RootOf(reader != nullptr ? *reader : owner);
-  if (!root.dentry) root = owner.kernel().mounts().Root();
+vfs::VirtualDentry ReaderRoot(const ProcFs& fs) {
+  vfs::VirtualDentry root;
+  if (kernel::Task* reader = ProcFs::Reader()) root = RootOf(*reader);
+  if (!root.dentry) root = fs.kernel().mounts().Root();
   return root;
 }
 
-std::pair<uint64_t, uint64_t> CpuTicks(kernel::Task& t) {
-  uint64_t app = t.context().AppCpuTimeNs();
-  uint64_t total = t.CpuTimeNs();
-  uint64_t sys = total > app ? total - app : 0;
-  return {app / kNsPerTick, sys / kNsPerTick};
+Result<void> MayReadPrivate(const ProcFs&, const Subject& s) {
+  kernel::Task* reader = ProcFs::Reader();
+  if (reader == nullptr || &reader->thread_group() == s.tg.get()) return {};
+  const kernel::Credentials& me = reader->creds();
+  constexpr uint64_t kCapSysPtrace = uint64_t{1} << CAP_SYS_PTRACE;
+  if (me.cap_effective & kCapSysPtrace) return {};
+  kernel::Credentials c = s.task ? s.task->CredsCopy() : s.exited->creds;
+  // The reader's fs IDs are its effective ones: nothing sets them apart yet.
+  bool same_user = c.ruid == me.euid && c.euid == me.euid && c.suid == me.euid;
+  bool same_group = c.rgid == me.egid && c.egid == me.egid && c.sgid == me.egid;
+  if (same_user && same_group && s.tg->dumpable() != 0) return {};
+  return Err(EACCES);
 }
 
-std::string CommOf(const kernel::Task& t) { return t.comm(); }
+std::pair<uint64_t, uint64_t> CpuTicks(kernel::Task& t) {
+  // The sentry's share is known only on the task's own thread; another reader sees 0 there
+  // rather than its own thread's time.
+  kernel::ThreadGroup::CpuTimes cpu = t.CpuTimesSplit();
+  return {cpu.user_ns / kNsPerTick, cpu.sys_ns / kNsPerTick};
+}
+
+std::string CommOf(const Subject& s) { return s.task ? s.task->comm() : s.exited->comm; }
 
 VmStats VmStatsOf(kernel::Task& t) {
   // The memory manager keeps no per-kind counters, so the figures come from the maps text,
@@ -178,7 +256,10 @@ VmStats VmStatsOf(kernel::Task& t) {
   // (the host faults pages in behind the sentry's back), so RSS counts every accessible page:
   // an upper bound that tools showing memory use will overstate.
   VmStats vm;
-  std::string maps = t.mm().MapsText();
+  auto mm = t.mm_ptr();
+  if (!mm) return vm;
+  std::string maps = mm->MapsText();
+  std::string exe_path = t.exe_path();
   std::string_view rest = maps;
   while (!rest.empty()) {
     size_t nl = rest.find('\n');
@@ -200,107 +281,150 @@ VmStats VmStatsOf(kernel::Task& t) {
     } else if (perms[1] == 'w' && perms[3] == 'p') {
       vm.data += len;
     }
-    if (perms[2] == 'x' && file) (m->name == t.exe_path() ? vm.exe : vm.lib) += len;
+    if (perms[2] == 'x' && file) (m->name == exe_path ? vm.exe : vm.lib) += len;
   }
   return vm;
 }
 
-std::vector<int> OpenFds(kernel::Task& t) { return t.fds().Fds(); }
+std::vector<int> OpenFds(kernel::Task& t) {
+  auto fds = t.fds_ptr();
+  return fds ? fds->Fds() : std::vector<int>{};
+}
 
-std::string StatusText(ProcFs& fs, kernel::Task& t) {
-  const kernel::Credentials& c = t.creds();
-  pid_t tgid = t.thread_group().tgid();
-  mode_t umask;
-  {
-    std::lock_guard lock(t.fs().mu);
-    umask = t.fs().umask;
-  }
-  VmStats vm = VmStatsOf(t);
-  SignalSets sigs = SignalSetsOf(t);
+std::string StatusText(ProcFs& fs, const Subject& s) {
+  kernel::ThreadGroup& tg = *s.tg;
+  TaskFacts f = FactsOf(s);
+  const kernel::Credentials& c = f.creds;
+  pid_t tgid = tg.tgid();
+  auto [state, state_name] = StateOf(s);
+  SignalSets sigs = SignalSetsOf(tg);
   auto kb = [](uint64_t bytes) { return absl::StrFormat("%8u kB", bytes / 1024); };
   unsigned cpus = fs.host().num_cpus;
-  std::string s;
-  absl::StrAppend(&s, "Name:\t", CommOf(t), "\n");
-  absl::StrAppendFormat(&s, "Umask:\t%04o\n", umask);
-  absl::StrAppend(&s, "State:\t", IsReader(fs, t) ? "R (running)" : "S (sleeping)", "\n");
-  absl::StrAppend(&s, "Tgid:\t", tgid, "\nNgid:\t0\nPid:\t", t.tid(), "\n");
-  absl::StrAppend(&s, "PPid:\t", t.thread_group().ppid(), "\nTracerPid:\t0\n");
+  std::string out;
+  absl::StrAppend(&out, "Name:\t", f.comm, "\n");
+  // A task that has exited has no fs context, and Linux then leaves the line out.
+  if (s.task) {
+    mode_t umask;
+    {
+      std::lock_guard lock(s.task->fs().mu);
+      umask = s.task->fs().umask;
+    }
+    absl::StrAppendFormat(&out, "Umask:\t%04o\n", umask);
+  }
+  absl::StrAppend(&out, "State:\t", std::string(1, state), " (", state_name, ")\n");
+  absl::StrAppend(&out, "Tgid:\t", tgid, "\nNgid:\t0\nPid:\t", s.tid, "\n");
+  absl::StrAppend(&out, "PPid:\t", tg.ppid(), "\nTracerPid:\t0\n");
   // The fs IDs follow the effective ones: nothing sets them apart yet.
-  absl::StrAppend(&s, "Uid:\t", c.ruid, "\t", c.euid, "\t", c.suid, "\t", c.euid, "\n");
-  absl::StrAppend(&s, "Gid:\t", c.rgid, "\t", c.egid, "\t", c.sgid, "\t", c.egid, "\n");
+  absl::StrAppend(&out, "Uid:\t", c.ruid, "\t", c.euid, "\t", c.suid, "\t", c.euid, "\n");
+  absl::StrAppend(&out, "Gid:\t", c.rgid, "\t", c.egid, "\t", c.sgid, "\t", c.egid, "\n");
   // Linux ends the list of supplementary groups with a space, even an empty one.
-  absl::StrAppend(&s, "FDSize:\t", FdTableSize(OpenFds(t)), "\nGroups:\t");
-  for (uint32_t g : t.groups()) absl::StrAppend(&s, g, " ");
-  absl::StrAppend(&s, " \n");
-  // No process groups or sessions yet: every process leads its own, as init does.
-  absl::StrAppend(&s, "NStgid:\t", tgid, "\nNSpid:\t", t.tid(), "\nNSpgid:\t", tgid, "\nNSsid:\t",
-                  tgid, "\n");
-  absl::StrAppend(&s, "VmPeak:\t", kb(vm.size), "\nVmSize:\t", kb(vm.size), "\n");
-  absl::StrAppend(&s, "VmLck:\t", kb(0), "\nVmPin:\t", kb(0), "\n");
-  absl::StrAppend(&s, "VmHWM:\t", kb(vm.rss), "\nVmRSS:\t", kb(vm.rss), "\n");
-  absl::StrAppend(&s, "RssAnon:\t", kb(vm.rss_anon), "\nRssFile:\t", kb(vm.rss_file),
-                  "\nRssShmem:\t", kb(0), "\n");
-  absl::StrAppend(&s, "VmData:\t", kb(vm.data), "\nVmStk:\t", kb(vm.stack), "\nVmExe:\t",
-                  kb(vm.exe), "\nVmLib:\t", kb(vm.lib), "\n");
-  absl::StrAppend(&s, "VmPTE:\t", kb(0), "\nVmSwap:\t", kb(0), "\nHugetlbPages:\t", kb(0), "\n");
-  absl::StrAppend(&s, "CoreDumping:\t0\nTHP_enabled:\t1\n");
-  absl::StrAppend(&s, "Threads:\t", ThreadCount(fs, t), "\n");
-  absl::StrAppend(&s, "SigQ:\t0/", LimitOf(t, RLIMIT_SIGPENDING).cur, "\n");
-  // Signals are not queued yet, so nothing is ever pending.
-  absl::StrAppendFormat(&s, "SigPnd:\t%016x\nShdPnd:\t%016x\n", 0, 0);
-  absl::StrAppendFormat(&s, "SigBlk:\t%016x\nSigIgn:\t%016x\nSigCgt:\t%016x\n", t.signal_mask(),
+  std::vector<int> fds = s.task ? OpenFds(*s.task) : std::vector<int>{};
+  absl::StrAppend(&out, "FDSize:\t", s.task && s.task->fds_ptr() ? FdTableSize(fds) : 0,
+                  "\nGroups:\t");
+  for (uint32_t g : f.groups) absl::StrAppend(&out, g, " ");
+  absl::StrAppend(&out, " \n");
+  absl::StrAppend(&out, "NStgid:\t", tgid, "\nNSpid:\t", s.tid, "\nNSpgid:\t", tg.pgid(),
+                  "\nNSsid:\t", tg.sid(), "\n");
+  // The memory lines only while the task has its memory, as Linux.
+  if (s.task && s.task->mm_ptr()) {
+    VmStats vm = VmStatsOf(*s.task);
+    absl::StrAppend(&out, "VmPeak:\t", kb(vm.size), "\nVmSize:\t", kb(vm.size), "\n");
+    absl::StrAppend(&out, "VmLck:\t", kb(0), "\nVmPin:\t", kb(0), "\n");
+    absl::StrAppend(&out, "VmHWM:\t", kb(vm.rss), "\nVmRSS:\t", kb(vm.rss), "\n");
+    absl::StrAppend(&out, "RssAnon:\t", kb(vm.rss_anon), "\nRssFile:\t", kb(vm.rss_file),
+                    "\nRssShmem:\t", kb(0), "\n");
+    absl::StrAppend(&out, "VmData:\t", kb(vm.data), "\nVmStk:\t", kb(vm.stack), "\nVmExe:\t",
+                    kb(vm.exe), "\nVmLib:\t", kb(vm.lib), "\n");
+    absl::StrAppend(&out, "VmPTE:\t", kb(0), "\nVmSwap:\t", kb(0), "\nHugetlbPages:\t", kb(0),
+                    "\n");
+    absl::StrAppend(&out, "CoreDumping:\t0\nTHP_enabled:\t1\n");
+  }
+  absl::StrAppend(&out, "Threads:\t", ThreadCount(s), "\n");
+  absl::StrAppend(&out, "SigQ:\t", fs.kernel().QueuedSignals(tg), "/",
+                  LimitOf(tg, RLIMIT_SIGPENDING).cur, "\n");
+  auto [own, shared] = s.task ? fs.kernel().PendingSets(*s.task) : std::pair<uint64_t, uint64_t>{};
+  absl::StrAppendFormat(&out, "SigPnd:\t%016x\nShdPnd:\t%016x\n", own, shared);
+  absl::StrAppendFormat(&out, "SigBlk:\t%016x\nSigIgn:\t%016x\nSigCgt:\t%016x\n", f.signal_mask,
                         sigs.ignored, sigs.caught);
-  absl::StrAppendFormat(&s, "CapInh:\t%016x\nCapPrm:\t%016x\nCapEff:\t%016x\n", c.cap_inheritable,
+  absl::StrAppendFormat(&out, "CapInh:\t%016x\nCapPrm:\t%016x\nCapEff:\t%016x\n", c.cap_inheritable,
                         c.cap_permitted, c.cap_effective);
-  absl::StrAppendFormat(&s, "CapBnd:\t%016x\nCapAmb:\t%016x\n", c.cap_bounding, 0);
+  absl::StrAppendFormat(&out, "CapBnd:\t%016x\nCapAmb:\t%016x\n", c.cap_bounding, 0);
   // Seccomp: the application installs no filter in the sandbox (the sentry's own filters are
   // the host's business and must not show here).
-  absl::StrAppend(&s, "NoNewPrivs:\t", t.no_new_privs() ? 1 : 0,
+  absl::StrAppend(&out, "NoNewPrivs:\t", s.task && s.task->no_new_privs() ? 1 : 0,
                   "\nSeccomp:\t0\nSeccomp_filters:\t0\n");
-  absl::StrAppend(&s, "Speculation_Store_Bypass:\tunknown\nSpeculationIndirectBranch:\tunknown\n");
-  absl::StrAppend(&s, "Cpus_allowed:\t", CpuMask(cpus), "\nCpus_allowed_list:\t", CpuList(cpus),
+  absl::StrAppend(&out,
+                  "Speculation_Store_Bypass:\tunknown\nSpeculationIndirectBranch:\tunknown\n");
+  absl::StrAppend(&out, "Cpus_allowed:\t", CpuMask(cpus), "\nCpus_allowed_list:\t", CpuList(cpus),
                   "\n");
-  absl::StrAppend(&s, "Mems_allowed:\t1\nMems_allowed_list:\t0\n");
-  absl::StrAppend(&s, "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n");
-  return s;
+  absl::StrAppend(&out, "Mems_allowed:\t1\nMems_allowed_list:\t0\n");
+  absl::StrAppend(&out, "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n");
+  return out;
 }
 
-std::string StatText(ProcFs& fs, kernel::Task& t) {
-  pid_t tgid = t.thread_group().tgid();
-  VmStats vm = VmStatsOf(t);
-  SignalSets sigs = SignalSetsOf(t);
-  auto [utime, stime] = CpuTicks(t);
-  kernel::Rlimit rss = LimitOf(t, RLIMIT_RSS);
-  // Fields the sentry does not know (fault counts, the start time, code and stack addresses)
-  // are 0, which is also what Linux shows them as to readers without ptrace access.
-  return absl::StrFormat(
-      "%d (%s) %c %d %d %d 0 -1 %u 0 0 0 0 %u %u 0 0 20 0 %u 0 0 %u %u %u 0 0 0 0 0 0 %u %u "
-      "%u 0 0 0 %d 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-      t.tid(), CommOf(t), IsReader(fs, t) ? 'R' : 'S', t.thread_group().ppid(), tgid, tgid,
-      0x400000u /* PF_RANDOMIZE */, utime, stime, ThreadCount(fs, t), vm.size, vm.rss / kPageSize,
-      rss.cur, t.signal_mask(), sigs.ignored, sigs.caught, SIGCHLD);
+std::string StatText(ProcFs& fs, const Subject& s) {
+  kernel::ThreadGroup& tg = *s.tg;
+  TaskFacts f = FactsOf(s);
+  VmStats vm = s.task ? VmStatsOf(*s.task) : VmStats{};
+  kernel::ExecStrings strings = s.task ? s.task->exec_strings() : kernel::ExecStrings{};
+  SignalSets sigs = SignalSetsOf(tg);
+  auto [own, shared] = s.task ? fs.kernel().PendingSets(*s.task) : std::pair<uint64_t, uint64_t>{};
+  kernel::ThreadGroup::CpuTimes children = tg.reaped_children_cpu();
+  kernel::Rlimit rss = LimitOf(tg, RLIMIT_RSS);
+  bool rt = f.sched.policy == SCHED_FIFO || f.sched.policy == SCHED_RR;
+  int priority = rt ? -1 - f.sched.priority : 20 + f.sched.nice;
+  // Fields the sentry does not know (fault counts, code and stack addresses, the CPU last
+  // run on) are 0, which is also what Linux shows some of them as to readers without ptrace
+  // access. The exit code shows only once the process is a zombie.
+  int exit_code = s.zombie ? s.wait_status : 0;
+  std::string out = absl::StrFormat(
+      "%d (%s) %c %d %d %d 0 -1 %u 0 0 0 0 %u %u %u %u %d %d %u 0 %u ", s.tid, f.comm,
+      StateOf(s).first, tg.ppid(), tg.pgid(), tg.sid(), 0x400000u /* PF_RANDOMIZE */, f.utime,
+      f.stime, children.user_ns / kNsPerTick, children.sys_ns / kNsPerTick, priority, f.sched.nice,
+      ThreadCount(s), f.start_time_ns / kNsPerTick);
+  absl::StrAppendFormat(&out, "%u %u %u 0 0 0 0 0 %u %u %u %u 0 0 0 %d 0 %d %d 0 0 0 0 0 0 ",
+                        vm.size, vm.rss / kPageSize, rss.cur, own | shared, f.signal_mask,
+                        sigs.ignored, sigs.caught, tg.exit_signal(), rt ? f.sched.priority : 0,
+                        f.sched.policy);
+  absl::StrAppendFormat(&out, "%u %u %u %u %d\n", strings.arg_start, strings.arg_end,
+                        strings.env_start, strings.env_end, exit_code);
+  return out;
 }
 
-std::string StatmText(kernel::Task& t) {
+std::string StatmText(const Subject& s) {
   // size resident shared text lib data dt, in pages.
-  VmStats vm = VmStatsOf(t);
+  if (!s.task) return "0 0 0 0 0 0 0\n";
+  VmStats vm = VmStatsOf(*s.task);
   return absl::StrFormat("%u %u %u %u 0 %u 0\n", vm.size / kPageSize, vm.rss / kPageSize,
                          vm.rss_file / kPageSize, vm.exe / kPageSize,
                          (vm.data + vm.stack) / kPageSize);
 }
 
-std::string CmdlineText(const kernel::Task& t) {
-  // The arguments as exec gave them, each ended by a NUL. Linux reads them from the
-  // application's memory (so a program may rewrite them); the sentry keeps exec's copy.
-  std::string s;
-  for (const std::string& arg : t.argv()) {
-    s += arg;
-    s.push_back('\0');
-  }
-  return s;
+Result<std::string> CmdlineText(const Subject& s) {
+  // Linux reads the arguments from the application's memory, so a program may rewrite them.
+  // When the NUL that ended the last argument has been overwritten (setproctitle), the text
+  // runs on into the environment, up to its first NUL.
+  if (!s.task) return std::string();
+  auto mm = s.task->mm_ptr();
+  if (!mm) return std::string();
+  kernel::ExecStrings r = s.task->exec_strings();
+  std::string args = ReadRange(*mm, r.arg_start, r.arg_end);
+  if (args.size() < r.arg_end - r.arg_start || args.empty() || args.back() == '\0') return args;
+  // As Linux's get_mm_proctitle: one string, at most a page, from the first argument on.
+  std::string title = ReadRange(*mm, r.arg_start, r.arg_start + kPageSize);
+  if (size_t nul = title.find('\0'); nul != std::string::npos) title.resize(nul);
+  return title;
 }
 
-std::string LimitsText(kernel::Task& t) {
+Result<std::string> EnvironText(const Subject& s) {
+  if (!s.task) return std::string();
+  auto mm = s.task->mm_ptr();
+  if (!mm) return std::string();
+  kernel::ExecStrings r = s.task->exec_strings();
+  return ReadRange(*mm, r.env_start, r.env_end);
+}
+
+std::string LimitsText(const Subject& subject) {
   struct Row {
     int resource;
     const char* name;
@@ -330,7 +454,7 @@ std::string LimitsText(kernel::Task& t) {
   std::string s =
       absl::StrFormat("%-25s %-20s %-20s %-10s\n", "Limit", "Soft Limit", "Hard Limit", "Units");
   for (const Row& row : kRows) {
-    kernel::Rlimit r = LimitOf(t, row.resource);
+    kernel::Rlimit r = LimitOf(*subject.tg, row.resource);
     absl::StrAppendFormat(&s, "%-25s %-20s %-20s ", row.name, value(r.cur), value(r.max));
     if (row.unit != nullptr) absl::StrAppendFormat(&s, "%-10s", row.unit);
     s += '\n';
@@ -338,9 +462,9 @@ std::string LimitsText(kernel::Task& t) {
   return s;
 }
 
-std::string MountsText(ProcFs& fs, kernel::Task& t) {
-  vfs::MountNamespace& mounts = t.kernel().mounts();
-  vfs::VirtualDentry root = ReaderRoot(fs, t);
+std::string MountsText(ProcFs& fs) {
+  vfs::MountNamespace& mounts = fs.kernel().mounts();
+  vfs::VirtualDentry root = ReaderRoot(fs);
   std::string s;
   for (const auto& m : mounts.Mounts()) {
     absl::StrAppend(&s, Mangle(m->source()), " ", Mangle(MountPointOf(m, mounts, root)), " ",
@@ -349,9 +473,9 @@ std::string MountsText(ProcFs& fs, kernel::Task& t) {
   return s;
 }
 
-std::string MountInfoText(ProcFs& fs, kernel::Task& t) {
-  vfs::MountNamespace& mounts = t.kernel().mounts();
-  vfs::VirtualDentry root = ReaderRoot(fs, t);
+std::string MountInfoText(ProcFs& fs) {
+  vfs::MountNamespace& mounts = fs.kernel().mounts();
+  vfs::VirtualDentry root = ReaderRoot(fs);
   std::string s;
   for (const auto& m : mounts.Mounts()) {
     int id = fs.MountId(m);
@@ -360,16 +484,19 @@ std::string MountInfoText(ProcFs& fs, kernel::Task& t) {
     int parent_id = parent ? fs.MountId(parent) : id;
     dev_t dev = 0;
     if (auto st = m->root()->inode().Stat()) dev = st->st_dev;
+    // A mount that binds a directory of another file system (a volume) names that directory.
+    std::string fs_root = m->root()->PathInFilesystem();
+    if (!m->fs_root().empty()) fs_root = fs_root == "/" ? m->fs_root() : m->fs_root() + fs_root;
     absl::StrAppendFormat(&s, "%d %d %u:%u %s %s %s - %s %s %s\n", id, parent_id, major(dev),
-                          minor(dev), Mangle(m->root()->PathInFilesystem()),
-                          Mangle(MountPointOf(m, mounts, root)), MountOptions(*m), m->fs_type(),
-                          Mangle(m->source()), m->read_only() ? "ro" : "rw");
+                          minor(dev), Mangle(fs_root), Mangle(MountPointOf(m, mounts, root)),
+                          MountOptions(*m), m->fs_type(), Mangle(m->source()),
+                          m->read_only() ? "ro" : "rw");
   }
   return s;
 }
 
-std::string FileName(ProcFs& fs, kernel::Task& owner, vfs::FileDescription& file) {
-  if (file.path().dentry) return owner.kernel().mounts().PathOf(file.path(), ReaderRoot(fs, owner));
+std::string FileName(ProcFs& fs, vfs::FileDescription& file) {
+  if (file.path().dentry) return fs.kernel().mounts().PathOf(file.path(), ReaderRoot(fs));
   auto st = file.Stat();
   if (!st) return "anon_inode:[unknown]";
   unsigned maj = major(st->st_rdev), min = minor(st->st_rdev);
