@@ -122,8 +122,11 @@ absl::StatusOr<FileDescriptor> HighCopy(int fd) {
 ContainerSetup SetupFor(const OciSpec& spec, std::vector<gofer::GoferMount>& bind_sources) {
   ContainerSetup setup;
   for (const OciMount& m : spec.mounts) {
-    ContainerMount cm{
-        .destination = m.destination, .type = m.type, .source = m.source, .options = m.options};
+    ContainerMount cm;
+    cm.destination = m.destination;
+    cm.type = m.type;
+    cm.source = m.source;
+    cm.options = m.options;
     if (m.type == "bind") {
       bool ro = std::find(m.options.begin(), m.options.end(), "ro") != m.options.end();
       bind_sources.push_back({.host_path = m.source, .read_only = ro});

@@ -233,7 +233,7 @@ class Kernel {
   // pidfd_send_signal: `info` (already checked) to the process, with kill's permission rules.
   Result<void> SignalProcessFrom(Task& sender, ThreadGroup& tg, const siginfo_t& info);
   // The live or zombie process with id `tgid`, or null (pidfd_open, waitid).
-  std::shared_ptr<ThreadGroup> FindProcess(pid_t tgid);
+  std::shared_ptr<ThreadGroup> FindUnreaped(pid_t tgid);
   // Whether `sender` may send `sig` to `target` (Linux's check_kill_permission): the same
   // process, matching real/effective against real/saved uids, CAP_KILL, or SIGCONT within
   // a session.

@@ -22,7 +22,7 @@ uint32_t PidFdFile::Readiness(uint32_t mask) {
 std::string PidFdFile::FdInfoLines() {
   pid_t pid = -1;
   if (Task* self = Task::Current()) {
-    if (self->kernel().FindProcess(process_->tgid()).get() == process_.get()) {
+    if (self->kernel().FindUnreaped(process_->tgid()).get() == process_.get()) {
       pid = process_->tgid();
     }
   }

@@ -461,7 +461,7 @@ Result<void> Kernel::SignalProcessFrom(Task& sender, ThreadGroup& tg, const sigi
   return SendToThreadGroup(tg, info);
 }
 
-std::shared_ptr<ThreadGroup> Kernel::FindProcess(pid_t tgid) {
+std::shared_ptr<ThreadGroup> Kernel::FindUnreaped(pid_t tgid) {
   absl::MutexLock lock(&procs_mu_);
   auto it = tg_index_.find(tgid);
   return it == tg_index_.end() ? nullptr : it->second.lock();

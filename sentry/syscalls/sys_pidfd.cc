@@ -31,7 +31,7 @@ Result<uint64_t> Sys_pidfd_open(kernel::Task& t, const Args& a) {
     return Err(EINVAL);
   }
   if (pid <= 0) return Err(EINVAL);
-  auto process = t.kernel().FindProcess(pid);
+  auto process = t.kernel().FindUnreaped(pid);
   if (!process) {
     // A thread that is not its process's leader has no pidfd of the process kind.
     return Err(t.kernel().FindTask(pid) ? EINVAL : ESRCH);
