@@ -28,6 +28,18 @@ constexpr uint64_t kMap32Floor = 0x40000000, kMap32Ceiling = 0x80000000;
 // it (each trap costs tens of microseconds on ptrace), in at most kMaxFaultAroundRuns host mmaps.
 constexpr uint64_t kFaultAroundPages = 32;
 constexpr int kMaxFaultAroundRuns = 8;
+// A write fault on private memory shared copy-on-write copies the aligned chunk around it: a
+// trap costs ~45 us on ptrace, copying 64 KiB a few, and writes tend to come in runs.
+constexpr uint64_t kCowChunk = 64 * 1024;
+
+// Whether `next` is the same mapping as `v` to the application, continued: only the memory
+// behind them differs (as after a copy-on-write copy of part of it).
+bool ContinuesMapping(const Vma& v, const Vma& next) {
+  return !v.special && !next.special && v.end == next.start && v.perms == next.perms &&
+         v.max_perms == next.max_perms && v.shared == next.shared &&
+         v.growsdown == next.growsdown && v.name == next.name && v.owner == next.owner &&
+         v.mappable == next.mappable && (!v.mappable || v.FileOffsetOf(next.start) == next.file_offset);
+}
 
 }  // namespace
 
@@ -54,10 +66,16 @@ MemoryManager::MemoryManager(MemoryFile& file, std::unique_ptr<platform::Address
   }
 }
 
+ForkImage::~ForkImage() {
+  for (const Vma& v : vmas) {
+    if (v.OwnsMemory()) file.DecRef(v.offset, v.length());
+  }
+}
+
 MemoryManager::~MemoryManager() {
   absl::MutexLock lock(&mu_);
   for (const auto& [start, vma] : vmas_) {
-    if (vma.OwnsMemory()) file_.Free(vma.offset, vma.length());
+    if (vma.OwnsMemory()) file_.DecRef(vma.offset, vma.length());
   }
   vmas_.Clear();
   for (const auto& weak : mapped_files_) {
@@ -93,8 +111,59 @@ void MemoryManager::UnmapLocked(uint64_t start, uint64_t end) {
     as_->Unmap(v.start, v.length());
     if (v.special) continue;
     mapped_bytes_ -= v.length();
-    if (v.OwnsMemory()) file_.Free(v.offset, v.length());
+    if (v.OwnsMemory()) file_.DecRef(v.offset, v.length());
   }
+}
+
+Result<void> MemoryManager::MapVmaLocked(const Vma& v, uint64_t start, uint64_t end) {
+  if (!v.OwnsMemory() || !(v.perms & kAccessWrite)) {
+    return as_->MapFile(start, v.OffsetOf(start), end - start, v.perms);
+  }
+  Result<void> status;
+  file_.ForEachRun(v.OffsetOf(start), end - start, [&](uint64_t s, uint64_t e, bool shared) {
+    uint8_t perms = shared ? v.perms & ~kAccessWrite : v.perms;
+    if (auto r = as_->MapFile(v.start + (s - v.offset), s, e - s, perms); !r) status = r;
+  });
+  return status;
+}
+
+void MemoryManager::RepointLocked(uint64_t start, uint64_t end, uint64_t offset) {
+  vmas_.Update(start, end, [&](Vma& v) { v.offset = offset + (v.start - start); });
+}
+
+Result<void> MemoryManager::BreakCowLocked(uint64_t start, uint64_t end) {
+  const Vma* v = vmas_.Find(start);
+  uint64_t old = v->OffsetOf(start), len = end - start;
+  uint8_t perms = v->perms;
+  if (!file_.IsShared(old, len)) return {};
+  auto fresh = file_.Allocate(len);
+  if (!fresh) return Err(ENOMEM);
+  file_.CopyData(old, *fresh, len);
+  // The copy is ours before the old memory may go (DecRef frees the pages we used alone).
+  RepointLocked(start, end, *fresh);
+  file_.DecRef(old, len);
+  return as_->MapFile(start, *fresh, len, perms);
+}
+
+bool MemoryManager::BreakCowFaultLocked(uint64_t addr) {
+  const Vma* v = vmas_.Find(addr);
+  uint64_t page = PageRoundDown(addr);
+  uint64_t off = v->OffsetOf(page);
+  if (file_.RefCount(off) == 1) {
+    // The other users are gone: no copy, just write access again, for the whole run of memory
+    // this VMA uses alone around the page (one host call, however much the child left us).
+    uint64_t lo = 0, hi = 0;
+    file_.ForEachRun(v->offset, v->length(), [&](uint64_t s, uint64_t e, bool shared) {
+      if (!shared && s <= off && off < e) lo = s, hi = e;
+    });
+    if (hi == 0) return false;
+    uint64_t at = v->start + (lo - v->offset);
+    if (as_->Protect(at, hi - lo, v->perms)) return true;
+    return as_->MapFile(at, lo, hi - lo, v->perms).has_value();
+  }
+  uint64_t chunk = page / kCowChunk * kCowChunk;
+  uint64_t start = std::max(v->start, chunk), end = std::min(v->end, chunk + kCowChunk);
+  return BreakCowLocked(start, end).has_value();
 }
 
 void MemoryManager::NoteMapperLocked(const std::shared_ptr<Mappable>& m) {
@@ -317,7 +386,7 @@ Result<void> MemoryManager::MProtect(UserAddr addr, uint64_t length, int prot) {
       as_->Unmap(v.start, v.length());
       return;
     }
-    if (auto r = as_->MapFile(v.start, v.offset, v.length(), perms); !r) status = r;
+    if (auto r = MapVmaLocked(v, v.start, v.end); !r) status = r;
   });
   return status;
 }
@@ -369,7 +438,14 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
     InsertFileVmaLocked(base, dest, new_len, base.FileOffsetOf(old_start));
     return UserAddr(dest);
   }
-  if (old_start + old_len > vma->end) return Err(EFAULT);
+  // The range must lie in one mapping as the application sees it: copy-on-write splits VMAs
+  // that differ only in where their memory is.
+  const Vma* last = vma;
+  while (old_start + old_len > last->end) {
+    const Vma* next = vmas_.Find(last->end);
+    if (next == nullptr || !ContinuesMapping(*last, *next)) return Err(EFAULT);
+    last = next;
+  }
   if (dont_unmap && vma->shared) return Err(EINVAL);
   uint64_t growth = new_len > old_len ? new_len - old_len : (dont_unmap ? old_len : 0);
   if (growth > address_space_limit || mapped_bytes_ > address_space_limit - growth) {
@@ -380,7 +456,7 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
     if (new_len < old_len) UnmapLocked(old_start + new_len, old_start + old_len);
     return old_addr;
   }
-  const Vma base = *vma;
+  const Vma base = *last;  // what a grown part continues
   if (!fixed) {  // growing in place when the space after is free
     uint64_t tail = old_start + old_len, extra = new_len - old_len;
     if (tail == base.end && tail <= layout_.max_addr - extra && vmas_.IsFree(tail, tail + extra)) {
@@ -426,7 +502,7 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
   for (Vma& p : pieces) {
     if (p.mappable) {
       // File pages are faulted in again at the new address.
-    } else if (auto r = as_->MapFile(p.start, p.offset, p.length(), p.perms); !r) {
+    } else if (auto r = MapVmaLocked(p, p.start, p.end); !r) {
       spdlog::error("mremap: remapping moved memory failed");
     }
     vmas_.Insert(std::move(p));
@@ -434,7 +510,7 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
   if (new_len > old_len) {
     if (base.mappable) {
       InsertFileVmaLocked(base, dest + old_len, new_len - old_len,
-                          base.FileOffsetOf(old_start) + old_len);
+                          base.FileOffsetOf(old_start + old_len));
     } else {
       TRY(MapNewLocked(dest + old_len, new_len - old_len, base.perms, base.shared, base.growsdown,
                        base.name));
@@ -478,6 +554,9 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
     uint64_t first, end;
   };
   std::vector<Punch> punches;
+  // Private ranges that share memory copy-on-write: they get fresh zeroed memory of their own
+  // (after the walk, which that would disturb) instead of zeroing what others still use.
+  std::vector<std::pair<uint64_t, uint64_t>> replace;
   bool hole;
   {
     absl::MutexLock lock(&mu_);
@@ -499,8 +578,22 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
         as_->Unmap(s, e - s);
       } else if (discard && !v->shared) {
         // Private anonymous pages read as zero after DONTNEED; shared memory keeps its data.
-        file_.Decommit(v->OffsetOf(s), e - s);
+        if (file_.IsShared(v->OffsetOf(s), e - s)) {
+          replace.emplace_back(s, e);
+        } else {
+          file_.Decommit(v->OffsetOf(s), e - s);
+        }
       }
+    }
+    for (auto [s, e] : replace) {
+      auto fresh = file_.Allocate(e - s);
+      if (!fresh) return Err(ENOMEM);
+      const Vma* v = vmas_.Find(s);
+      uint64_t old = v->OffsetOf(s);
+      uint8_t perms = v->perms;
+      RepointLocked(s, e, *fresh);
+      file_.DecRef(old, e - s);
+      TRY(as_->MapFile(s, *fresh, e - s, perms));
     }
   }
   for (const Punch& p : punches) TRY(p.file->PunchHole(p.first, p.end));
@@ -582,6 +675,12 @@ Result<void> MemoryManager::CopyChunks(UserAddr addr, uint64_t length, uint8_t a
     const Vma* v = vmas_.Find(cur);
     if (v == nullptr && GrowStackLocked(cur)) v = vmas_.Find(cur);
     if (v == nullptr || v->special || (v->perms & access) != access) return Err(EFAULT);
+    if ((access & kAccessWrite) && v->OwnsMemory()) {
+      // The sentry writes through its own mapping, around the stub's write protection.
+      uint64_t stop = end >= v->end ? v->end : *PageRoundUp(end);
+      if (!BreakCowLocked(PageRoundDown(cur), stop)) return Err(EFAULT);
+      v = vmas_.Find(cur);
+    }
     auto [p, avail] = TRY(ResolveLocked(*v, cur));
     uint64_t n = std::min(end - cur, avail);
     fn(p, n);
@@ -647,6 +746,12 @@ Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t leng
     const Vma* v = vmas_.Find(cur);
     if (v == nullptr && GrowStackLocked(cur)) v = vmas_.Find(cur);
     if (v == nullptr || v->special || (v->perms & access) != access) break;
+    if ((access & kAccessWrite) && v->OwnsMemory()) {
+      // The host writes through the sentry's mapping, around the stub's write protection.
+      uint64_t stop = end >= v->end ? v->end : *PageRoundUp(end);
+      if (!BreakCowLocked(PageRoundDown(cur), stop)) break;
+      v = vmas_.Find(cur);
+    }
     auto resolved = ResolveLocked(*v, cur);
     if (!resolved) break;
     auto [p, avail] = *resolved;
@@ -685,6 +790,11 @@ FaultResult MemoryManager::HandleFault(uint64_t addr, int si_code) {
   // A file page not mapped yet. Once mapped it has the VMA's protection, so a protection fault
   // (SEGV_ACCERR) there is the application's.
   if (v->mappable && si_code != SEGV_ACCERR && v->perms != 0) return FaultFilePageLocked(*v, addr);
+  // A write to private memory shared copy-on-write, which is mapped readable only. (ptrace's
+  // siginfo has no error code; nothing else makes a protection fault in a writable private VMA.)
+  if (v->OwnsMemory() && si_code == SEGV_ACCERR && (v->perms & kAccessWrite)) {
+    return BreakCowFaultLocked(addr) ? FaultResult::kHandled : FaultResult::kSegv;
+  }
   return FaultResult::kSegv;
 }
 
@@ -720,38 +830,88 @@ std::string MemoryManager::MapsText() {
   return out;
 }
 
-Result<std::shared_ptr<MemoryManager>> MemoryManager::Fork(
-    std::unique_ptr<platform::AddressSpace> as) {
-  auto child = std::make_shared<MemoryManager>(file_, std::move(as), layout_, shared_regions_);
+Result<std::unique_ptr<ForkImage>> MemoryManager::PrepareFork() {
+  auto image = std::make_unique<ForkImage>(file_);
   absl::MutexLock lock(&mu_);
-  absl::MutexLock child_lock(&child->mu_);
-  child->brk_start_ = brk_start_;
-  child->brk_ = brk_;
+  image->brk_start = brk_start_;
+  image->brk = brk_;
+  // Write protection for the private memory now shared, one host call per run of neighbouring
+  // VMAs (mprotect spans host mappings).
+  uint64_t run_start = 0, run_end = 0;
+  uint8_t run_perms = 0;
+  int err = 0;  // the first host call that failed
+  auto note = [&](const Result<void>& r) {
+    if (!r && err == 0) err = r.error().value;
+  };
+  auto flush = [&] {
+    if (run_end > run_start) {
+      note(as_->Protect(run_start, run_end - run_start, run_perms));
+    }
+    run_start = run_end = 0;
+  };
   for (const auto& [start, vma] : vmas_) {
-    if (vma.special) continue;  // the platform put those in the child already
-    Vma copy = vma;
-    if (vma.mappable) {
-      // The file's pages: the child faults them in as it touches them.
-      child->NoteMapperLocked(vma.mappable);
-      child->mapped_bytes_ += copy.length();
-      child->vmas_.Insert(std::move(copy));
+    if (vma.special) continue;  // the platform puts those in every address space
+    image->vmas.push_back(vma);
+    if (!vma.OwnsMemory()) continue;  // shared memory and file pages stay shared
+    file_.IncRef(vma.offset, vma.length());
+    if (!(vma.perms & kAccessWrite)) continue;
+    uint8_t perms = vma.perms & ~kAccessWrite;
+    if (perms & kAccessExec) {
+      // The platform may refuse to protect executable memory in place.
+      note(as_->MapFile(vma.start, vma.offset, vma.length(), perms));
       continue;
     }
-    if (!vma.owner) {
-      // Private memory: the child gets its own copy, made now (no copy-on-write yet).
-      auto offset = file_.Allocate(vma.length());
-      if (!offset) return Err(ENOMEM);
-      file_.CopyData(vma.offset, *offset, vma.length());
-      copy.offset = *offset;
+    if (run_end != vma.start || run_perms != perms) {
+      flush();
+      run_start = vma.start;
+      run_perms = perms;
     }
-    if (auto r = child->as_->MapFile(copy.start, copy.offset, copy.length(), copy.perms); !r) {
-      if (!copy.owner) file_.Free(copy.offset, copy.length());
-      return std::unexpected(r.error());
+    run_end = vma.end;
+  }
+  flush();
+  if (err == ENOSYS) {
+    // No Protect on this platform: map the private memory again, read-only.
+    err = 0;
+    for (const Vma& v : image->vmas) {
+      if (!v.OwnsMemory() || !(v.perms & kAccessWrite)) continue;
+      note(as_->MapFile(v.start, v.offset, v.length(), v.perms & ~kAccessWrite));
     }
-    child->mapped_bytes_ += copy.length();
-    child->vmas_.Insert(std::move(copy));
+  }
+  // Failing, the image gives its references back; what lost write access here just faults
+  // and gets it back without a copy.
+  if (err != 0) return Err(err);
+  return image;
+}
+
+Result<std::shared_ptr<MemoryManager>> MemoryManager::CompleteFork(
+    std::unique_ptr<platform::AddressSpace> as, std::unique_ptr<ForkImage> image) {
+  auto child = std::make_shared<MemoryManager>(file_, std::move(as), layout_, shared_regions_);
+  absl::MutexLock child_lock(&child->mu_);
+  child->brk_start_ = image->brk_start;
+  child->brk_ = image->brk;
+  // Taken from the back one at a time, so what fails half-way is released once: by the child
+  // what it holds, by the image the rest.
+  while (!image->vmas.empty()) {
+    Vma v = std::move(image->vmas.back());
+    image->vmas.pop_back();
+    child->mapped_bytes_ += v.length();
+    Result<void> mapped;
+    if (v.mappable) {
+      // The file's pages: the child faults them in as it touches them.
+      child->NoteMapperLocked(v.mappable);
+    } else {
+      mapped = child->MapVmaLocked(v, v.start, v.end);
+    }
+    child->vmas_.Insert(std::move(v));
+    if (!mapped) return std::unexpected(mapped.error());
   }
   return child;
+}
+
+Result<std::shared_ptr<MemoryManager>> MemoryManager::Fork(
+    std::unique_ptr<platform::AddressSpace> as) {
+  auto image = TRY(PrepareFork());
+  return CompleteFork(std::move(as), std::move(image));
 }
 
 uint64_t MemoryManager::VmaCount() {

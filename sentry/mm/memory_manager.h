@@ -27,6 +27,21 @@
 namespace sentry::mm {
 
 class Mappable;
+class MemoryManager;
+
+// An address space as fork saw it: the VMAs the child starts with. It holds a reference on
+// their private memory until the child takes them over (or, if the child is never made, gives
+// it back).
+struct ForkImage {
+  explicit ForkImage(MemoryFile& f) : file(f) {}
+  ~ForkImage();
+  ForkImage(const ForkImage&) = delete;
+  ForkImage& operator=(const ForkImage&) = delete;
+  MemoryFile& file;
+  std::vector<Vma> vmas;
+  uint64_t brk_start = 0;
+  uint64_t brk = 0;
+};
 
 // What a fault the platform reported turned out to be.
 enum class FaultResult {
@@ -117,8 +132,16 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   // the application's (SIGSEGV as reported, or SIGBUS past the end of a mapped file).
   FaultResult HandleFault(uint64_t addr, int si_code);
 
-  // fork(2): a copy of this address space (private memory copied, shared memory shared),
-  // mapped into `as`, which the calling thread must be able to drive.
+  // fork(2) in two steps, because a ptrace stub answers only to the threads that trace it.
+  // PrepareFork, on a thread that drives this address space (the forking task's), shares every
+  // private page copy-on-write: the image takes a reference on the memory and this address space
+  // loses write access to it (in the platform only: the VMAs keep their protection, and the
+  // first write faults and copies). CompleteFork, on the thread that will run the child, builds
+  // the child's address space from the image in `as`. Nothing is copied until someone writes.
+  Result<std::unique_ptr<ForkImage>> PrepareFork();
+  Result<std::shared_ptr<MemoryManager>> CompleteFork(std::unique_ptr<platform::AddressSpace> as,
+                                                      std::unique_ptr<ForkImage> image);
+  // Both at once, for a caller that drives both address spaces.
   Result<std::shared_ptr<MemoryManager>> Fork(std::unique_ptr<platform::AddressSpace> as);
 
   // /proc/PID/maps text.
@@ -144,6 +167,19 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   Result<void> MapNewLocked(uint64_t start, uint64_t length, uint8_t perms, bool shared,
                             bool growsdown, std::string name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UnmapLocked(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Maps [start, end) of `v` in the platform: its protection, except that private pages with
+  // another user (copy-on-write) are mapped without write access.
+  Result<void> MapVmaLocked(const Vma& v, uint64_t start, uint64_t end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A write fault at addr in a private writable VMA: memory nobody else uses is mapped writable
+  // again; shared memory (the aligned chunk around addr) is copied first.
+  bool BreakCowFaultLocked(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives [start, end) (page aligned, inside one private VMA) memory of its own, copied from
+  // what it shares, and maps it. Memory nobody else uses is left alone.
+  Result<void> BreakCowLocked(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replaces [start, end) of one private VMA's memory with `offset` (which it owns already).
+  void RepointLocked(uint64_t start, uint64_t end, uint64_t offset)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool GrowStackLocked(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Result<uint64_t> FindSpaceLocked(uint64_t hint, uint64_t length, int flags)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
