@@ -327,8 +327,8 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     }
     // Moved, not copied: this closure lives as long as the thread, and a table it kept would
     // outlive the task's exit (and the locks held through it).
-    auto task = std::make_shared<Task>(*this, tg, tid, std::move(mm), std::move(fds),
-                                       std::move(fs), std::move(*context));
+    auto task = std::make_shared<Task>(*this, tg, tid, std::move(mm), std::move(fds), std::move(fs),
+                                       std::move(*context));
     task->state() = state;
     task->set_creds(parent.creds());
     task->set_exe_path(parent.exe_path());

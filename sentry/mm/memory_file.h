@@ -56,7 +56,8 @@ class MemoryFile {
   uint32_t RefCount(uint64_t offset);
   size_t SharedExtentCount();
 
-  // Copies [src, src+len) to [dst, dst+len), skipping holes so untouched memory stays unallocated.
+  // Copies [src, src+len) to [dst, dst+len) (which reads as zeros), skipping the holes between
+  // 64 KiB windows with data, so untouched memory mostly stays unallocated.
   void CopyData(uint64_t src, uint64_t dst, uint64_t len);
 
   // The sentry's view of [offset, offset+len); the caller has checked the range is allocated.

@@ -28,9 +28,6 @@ constexpr uint64_t kMap32Floor = 0x40000000, kMap32Ceiling = 0x80000000;
 // it (each trap costs tens of microseconds on ptrace), in at most kMaxFaultAroundRuns host mmaps.
 constexpr uint64_t kFaultAroundPages = 32;
 constexpr int kMaxFaultAroundRuns = 8;
-// A write fault on private memory shared copy-on-write copies the aligned chunk around it: a
-// trap costs ~45 us on ptrace, copying 64 KiB a few, and writes tend to come in runs.
-constexpr uint64_t kCowChunk = 64 * 1024;
 
 // Whether `next` is the same mapping as `v` to the application, continued: only the memory
 // behind them differs (as after a copy-on-write copy of part of it).
@@ -38,7 +35,8 @@ bool ContinuesMapping(const Vma& v, const Vma& next) {
   return !v.special && !next.special && v.end == next.start && v.perms == next.perms &&
          v.max_perms == next.max_perms && v.shared == next.shared &&
          v.growsdown == next.growsdown && v.name == next.name && v.owner == next.owner &&
-         v.mappable == next.mappable && (!v.mappable || v.FileOffsetOf(next.start) == next.file_offset);
+         v.mappable == next.mappable &&
+         (!v.mappable || v.FileOffsetOf(next.start) == next.file_offset);
 }
 
 }  // namespace
@@ -63,12 +61,6 @@ MemoryManager::MemoryManager(MemoryFile& file, std::unique_ptr<platform::Address
     v.special = true;
     v.name = r.name;
     vmas_.Insert(std::move(v));
-  }
-}
-
-ForkImage::~ForkImage() {
-  for (const Vma& v : vmas) {
-    if (v.OwnsMemory()) file.DecRef(v.offset, v.length());
   }
 }
 
@@ -113,57 +105,6 @@ void MemoryManager::UnmapLocked(uint64_t start, uint64_t end) {
     mapped_bytes_ -= v.length();
     if (v.OwnsMemory()) file_.DecRef(v.offset, v.length());
   }
-}
-
-Result<void> MemoryManager::MapVmaLocked(const Vma& v, uint64_t start, uint64_t end) {
-  if (!v.OwnsMemory() || !(v.perms & kAccessWrite)) {
-    return as_->MapFile(start, v.OffsetOf(start), end - start, v.perms);
-  }
-  Result<void> status;
-  file_.ForEachRun(v.OffsetOf(start), end - start, [&](uint64_t s, uint64_t e, bool shared) {
-    uint8_t perms = shared ? v.perms & ~kAccessWrite : v.perms;
-    if (auto r = as_->MapFile(v.start + (s - v.offset), s, e - s, perms); !r) status = r;
-  });
-  return status;
-}
-
-void MemoryManager::RepointLocked(uint64_t start, uint64_t end, uint64_t offset) {
-  vmas_.Update(start, end, [&](Vma& v) { v.offset = offset + (v.start - start); });
-}
-
-Result<void> MemoryManager::BreakCowLocked(uint64_t start, uint64_t end) {
-  const Vma* v = vmas_.Find(start);
-  uint64_t old = v->OffsetOf(start), len = end - start;
-  uint8_t perms = v->perms;
-  if (!file_.IsShared(old, len)) return {};
-  auto fresh = file_.Allocate(len);
-  if (!fresh) return Err(ENOMEM);
-  file_.CopyData(old, *fresh, len);
-  // The copy is ours before the old memory may go (DecRef frees the pages we used alone).
-  RepointLocked(start, end, *fresh);
-  file_.DecRef(old, len);
-  return as_->MapFile(start, *fresh, len, perms);
-}
-
-bool MemoryManager::BreakCowFaultLocked(uint64_t addr) {
-  const Vma* v = vmas_.Find(addr);
-  uint64_t page = PageRoundDown(addr);
-  uint64_t off = v->OffsetOf(page);
-  if (file_.RefCount(off) == 1) {
-    // The other users are gone: no copy, just write access again, for the whole run of memory
-    // this VMA uses alone around the page (one host call, however much the child left us).
-    uint64_t lo = 0, hi = 0;
-    file_.ForEachRun(v->offset, v->length(), [&](uint64_t s, uint64_t e, bool shared) {
-      if (!shared && s <= off && off < e) lo = s, hi = e;
-    });
-    if (hi == 0) return false;
-    uint64_t at = v->start + (lo - v->offset);
-    if (as_->Protect(at, hi - lo, v->perms)) return true;
-    return as_->MapFile(at, lo, hi - lo, v->perms).has_value();
-  }
-  uint64_t chunk = page / kCowChunk * kCowChunk;
-  uint64_t start = std::max(v->start, chunk), end = std::min(v->end, chunk + kCowChunk);
-  return BreakCowLocked(start, end).has_value();
 }
 
 void MemoryManager::NoteMapperLocked(const std::shared_ptr<Mappable>& m) {
@@ -319,7 +260,8 @@ Result<UserAddr> MemoryManager::MMap(const MMapRequest& req) {
   auto rounded = PageRoundUp(req.length);
   if (!rounded || *rounded > layout_.max_addr) return Err(ENOMEM);
   uint64_t length = *rounded;
-  if (req.flags & MAP_HUGETLB) return Err(ENOMEM);  // no huge pages are reserved, as on a default host
+  if (req.flags & MAP_HUGETLB)
+    return Err(ENOMEM);  // no huge pages are reserved, as on a default host
 
   bool fixed = req.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
   absl::MutexLock lock(&mu_);
@@ -391,9 +333,8 @@ Result<void> MemoryManager::MProtect(UserAddr addr, uint64_t length, int prot) {
   return status;
 }
 
-Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
-                                       uint64_t new_length, int flags, UserAddr new_addr,
-                                       uint64_t address_space_limit) {
+Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length, uint64_t new_length,
+                                       int flags, UserAddr new_addr, uint64_t address_space_limit) {
   if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) return Err(EINVAL);
   bool may_move = flags & MREMAP_MAYMOVE;
   bool fixed = flags & MREMAP_FIXED;
@@ -457,7 +398,7 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
     return old_addr;
   }
   const Vma base = *last;  // what a grown part continues
-  if (!fixed) {  // growing in place when the space after is free
+  if (!fixed) {            // growing in place when the space after is free
     uint64_t tail = old_start + old_len, extra = new_len - old_len;
     if (tail == base.end && tail <= layout_.max_addr - extra && vmas_.IsFree(tail, tail + extra)) {
       uint64_t tail_offset = base.OffsetOf(tail);
@@ -528,19 +469,34 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
   if (!rounded || addr.value > UINT64_MAX - *rounded) return Err(EINVAL);
   bool discard = false, remove = false;
   switch (advice) {
-    case MADV_NORMAL: case MADV_RANDOM: case MADV_SEQUENTIAL: case MADV_WILLNEED:
-    case MADV_DONTFORK: case MADV_DOFORK: case MADV_MERGEABLE: case MADV_UNMERGEABLE:
-    case MADV_HUGEPAGE: case MADV_NOHUGEPAGE: case MADV_DONTDUMP: case MADV_DODUMP:
-    case MADV_WIPEONFORK: case MADV_KEEPONFORK: case MADV_COLD: case MADV_PAGEOUT:
-    case MADV_POPULATE_READ: case MADV_POPULATE_WRITE:
+    case MADV_NORMAL:
+    case MADV_RANDOM:
+    case MADV_SEQUENTIAL:
+    case MADV_WILLNEED:
+    case MADV_DONTFORK:
+    case MADV_DOFORK:
+    case MADV_MERGEABLE:
+    case MADV_UNMERGEABLE:
+    case MADV_HUGEPAGE:
+    case MADV_NOHUGEPAGE:
+    case MADV_DONTDUMP:
+    case MADV_DODUMP:
+    case MADV_WIPEONFORK:
+    case MADV_KEEPONFORK:
+    case MADV_COLD:
+    case MADV_PAGEOUT:
+    case MADV_POPULATE_READ:
+    case MADV_POPULATE_WRITE:
       break;  // hints that change nothing observable for memory the sentry keeps resident
-    case MADV_DONTNEED: case MADV_FREE:
+    case MADV_DONTNEED:
+    case MADV_FREE:
       discard = true;
       break;
     case MADV_REMOVE:
       remove = true;
       break;
-    case MADV_HWPOISON: case MADV_SOFT_OFFLINE:
+    case MADV_HWPOISON:
+    case MADV_SOFT_OFFLINE:
       return Err(EPERM);
     default:
       return Err(EINVAL);
@@ -568,8 +524,8 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
       if (remove) {
         if (!v->shared || !(v->perms & kAccessWrite)) return Err(v->shared ? EACCES : EINVAL);
         if (v->mappable) {
-          punches.push_back({v->mappable, v->FileOffsetOf(s) / kPageSize,
-                             v->FileOffsetOf(e) / kPageSize});
+          punches.push_back(
+              {v->mappable, v->FileOffsetOf(s) / kPageSize, v->FileOffsetOf(e) / kPageSize});
         } else {
           file_.Decommit(v->OffsetOf(s), e - s);
         }
@@ -735,8 +691,8 @@ Result<std::string> MemoryManager::CopyInString(UserAddr src, uint64_t max_lengt
   return Err(ENAMETOOLONG);
 }
 
-Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t length,
-                                                   uint8_t access, size_t max_views) {
+Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t length, uint8_t access,
+                                                    size_t max_views) {
   std::vector<iovec> views;
   if (length == 0) return views;
   if (addr.value > UINT64_MAX - length) length = UINT64_MAX - addr.value;
@@ -828,90 +784,6 @@ std::string MemoryManager::MapsText() {
     out += '\n';
   }
   return out;
-}
-
-Result<std::unique_ptr<ForkImage>> MemoryManager::PrepareFork() {
-  auto image = std::make_unique<ForkImage>(file_);
-  absl::MutexLock lock(&mu_);
-  image->brk_start = brk_start_;
-  image->brk = brk_;
-  // Write protection for the private memory now shared, one host call per run of neighbouring
-  // VMAs (mprotect spans host mappings).
-  uint64_t run_start = 0, run_end = 0;
-  uint8_t run_perms = 0;
-  int err = 0;  // the first host call that failed
-  auto note = [&](const Result<void>& r) {
-    if (!r && err == 0) err = r.error().value;
-  };
-  auto flush = [&] {
-    if (run_end > run_start) {
-      note(as_->Protect(run_start, run_end - run_start, run_perms));
-    }
-    run_start = run_end = 0;
-  };
-  for (const auto& [start, vma] : vmas_) {
-    if (vma.special) continue;  // the platform puts those in every address space
-    image->vmas.push_back(vma);
-    if (!vma.OwnsMemory()) continue;  // shared memory and file pages stay shared
-    file_.IncRef(vma.offset, vma.length());
-    if (!(vma.perms & kAccessWrite)) continue;
-    uint8_t perms = vma.perms & ~kAccessWrite;
-    if (perms & kAccessExec) {
-      // The platform may refuse to protect executable memory in place.
-      note(as_->MapFile(vma.start, vma.offset, vma.length(), perms));
-      continue;
-    }
-    if (run_end != vma.start || run_perms != perms) {
-      flush();
-      run_start = vma.start;
-      run_perms = perms;
-    }
-    run_end = vma.end;
-  }
-  flush();
-  if (err == ENOSYS) {
-    // No Protect on this platform: map the private memory again, read-only.
-    err = 0;
-    for (const Vma& v : image->vmas) {
-      if (!v.OwnsMemory() || !(v.perms & kAccessWrite)) continue;
-      note(as_->MapFile(v.start, v.offset, v.length(), v.perms & ~kAccessWrite));
-    }
-  }
-  // Failing, the image gives its references back; what lost write access here just faults
-  // and gets it back without a copy.
-  if (err != 0) return Err(err);
-  return image;
-}
-
-Result<std::shared_ptr<MemoryManager>> MemoryManager::CompleteFork(
-    std::unique_ptr<platform::AddressSpace> as, std::unique_ptr<ForkImage> image) {
-  auto child = std::make_shared<MemoryManager>(file_, std::move(as), layout_, shared_regions_);
-  absl::MutexLock child_lock(&child->mu_);
-  child->brk_start_ = image->brk_start;
-  child->brk_ = image->brk;
-  // Taken from the back one at a time, so what fails half-way is released once: by the child
-  // what it holds, by the image the rest.
-  while (!image->vmas.empty()) {
-    Vma v = std::move(image->vmas.back());
-    image->vmas.pop_back();
-    child->mapped_bytes_ += v.length();
-    Result<void> mapped;
-    if (v.mappable) {
-      // The file's pages: the child faults them in as it touches them.
-      child->NoteMapperLocked(v.mappable);
-    } else {
-      mapped = child->MapVmaLocked(v, v.start, v.end);
-    }
-    child->vmas_.Insert(std::move(v));
-    if (!mapped) return std::unexpected(mapped.error());
-  }
-  return child;
-}
-
-Result<std::shared_ptr<MemoryManager>> MemoryManager::Fork(
-    std::unique_ptr<platform::AddressSpace> as) {
-  auto image = TRY(PrepareFork());
-  return CompleteFork(std::move(as), std::move(image));
 }
 
 uint64_t MemoryManager::VmaCount() {

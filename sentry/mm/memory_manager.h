@@ -51,19 +51,19 @@ enum class FaultResult {
 };
 
 struct MMapRequest {
-  uint64_t addr = 0;    // hint, or the exact address with fixed
-  uint64_t length = 0;  // bytes; rounded up to pages
-  int prot = 0;         // PROT_*
-  int flags = 0;        // MAP_* as passed to mmap(2)
-  std::string name;     // shown in the maps listing
+  uint64_t addr = 0;                          // hint, or the exact address with fixed
+  uint64_t length = 0;                        // bytes; rounded up to pages
+  int prot = 0;                               // PROT_*
+  int flags = 0;                              // MAP_* as passed to mmap(2)
+  std::string name;                           // shown in the maps listing
   uint64_t address_space_limit = UINT64_MAX;  // RLIMIT_AS
 };
 
 // Where things go in a fresh address space; chosen (with randomisation) at exec.
 struct Layout {
-  uint64_t max_addr = 0;   // exclusive; above it the platform has reserved space
-  uint64_t mmap_base = 0;  // top-down searches start here
-  uint64_t stack_top = 0;  // exclusive top of the main thread's stack
+  uint64_t max_addr = 0;     // exclusive; above it the platform has reserved space
+  uint64_t mmap_base = 0;    // top-down searches start here
+  uint64_t stack_top = 0;    // exclusive top of the main thread's stack
   uint64_t stack_limit = 0;  // RLIMIT_STACK at exec: how far the stack may grow
   uint64_t vdso_base = 0;    // AT_SYSINFO_EHDR, 0 without a vDSO
 };
