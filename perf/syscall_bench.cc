@@ -18,8 +18,8 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -124,11 +124,43 @@ void BM_fork_wait_64MiB(benchmark::State& state) {
 }
 BENCHMARK(BM_fork_wait_64MiB)->UseRealTime();
 
+// The argument that makes this program exit at once: what BM_fork_exec_wait's child runs.
+constexpr std::string_view kExitAtOnce = "--exit-at-once";
+
+// fork, then exec of a static program (this one, which exits at once), then waitpid: the
+// shell's way to run a command. The child's copy of the parent is dropped at exec unused.
+void BM_fork_exec_wait(benchmark::State& state) {
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) {
+    state.SkipWithError("readlink /proc/self/exe failed");
+    return;
+  }
+  self[n] = '\0';
+  std::string arg(kExitAtOnce);
+  char* child_argv[] = {self, arg.data(), nullptr};
+  for (auto _ : state) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      execv(self, child_argv);
+      _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+      state.SkipWithError("fork/exec/waitpid failed");
+      break;
+    }
+  }
+}
+BENCHMARK(BM_fork_exec_wait)->UseRealTime();
+
 // A thread's life: pthread_create and pthread_join (clone, futex wake on exit).
 void BM_thread_create_join(benchmark::State& state) {
   for (auto _ : state) {
     pthread_t t;
-    if (pthread_create(&t, nullptr, [](void*) -> void* { return nullptr; }, nullptr) != 0) {
+    if (pthread_create(
+            &t, nullptr, [](void*) -> void* { return nullptr; }, nullptr) != 0) {
       state.SkipWithError("pthread_create failed");
       break;
     }
@@ -217,6 +249,7 @@ std::string_view RequestedFormat(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && argv[1] == kExitAtOnce) return 0;
   // Put the defaults first, so that the same flags given on the command line win.
   std::vector<char*> args;
   args.push_back(argv[0]);
