@@ -23,7 +23,8 @@ constexpr size_t kBig = 64 << 20;
 
 // Fills every page of [p, p+len) with a value derived from `seed` and the page index.
 void Fill(char* p, size_t len, char seed) {
-  for (size_t off = 0; off < len; off += PageSize()) p[off] = static_cast<char>(seed + off / PageSize());
+  for (size_t off = 0; off < len; off += PageSize())
+    p[off] = static_cast<char>(seed + off / PageSize());
 }
 
 // Whether every page holds what Fill(seed) wrote.
@@ -64,8 +65,8 @@ TEST(ForkCowTest, ParentAndChildWriteTheirOwnCopies) {
   if (pid == 0) {
     // The child writes the first half, then checks it and the untouched second half.
     Fill(mem.get(), kBig / 2, 7);
-    bool ok = Holds(mem.get(), kBig / 2, 7) && Holds(mem.get() + kBig / 2, kBig / 2,
-                                                     static_cast<char>(1 + kBig / 2 / PageSize()));
+    bool ok = Holds(mem.get(), kBig / 2, 7) &&
+              Holds(mem.get() + kBig / 2, kBig / 2, static_cast<char>(1 + kBig / 2 / PageSize()));
     char c = 0;
     // Wait for the parent's writes, which must not show here.
     if (read(go.r(), &c, 1) != 1) _exit(3);
@@ -107,8 +108,7 @@ TEST(ForkCowTest, HeapStackAndPrivateFileMapping) {
   ASSERT_TRUE(fd.ok());
   unlink(path);
   std::string content(8 * PageSize(), 'f');
-  ASSERT_EQ(write(fd.get(), content.data(), content.size()),
-            static_cast<ssize_t>(content.size()));
+  ASSERT_EQ(write(fd.get(), content.data(), content.size()), static_cast<ssize_t>(content.size()));
   void* fm = mmap(nullptr, content.size(), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd.get(), 0);
   ASSERT_NE(fm, MAP_FAILED);
   char* file_map = static_cast<char*>(fm);
@@ -169,8 +169,7 @@ TEST(ForkCowTest, ReadIntoSharedPageIsPrivate) {
   EXPECT_EQ(InChild([&] {
               // The kernel writes into a page the child shares with the parent.
               if (read(p.r(), mem.get() + PageSize() - 2, 5) != 5) return 2;
-              return std::memcmp(mem.get() + PageSize() - 2, "hello", 5) == 0 &&
-                             mem.get()[0] == 'a'
+              return std::memcmp(mem.get() + PageSize() - 2, "hello", 5) == 0 && mem.get()[0] == 'a'
                          ? 0
                          : 1;
             }),
@@ -196,20 +195,20 @@ TEST(ForkCowTest, MprotectInChild) {
   Anon mem(16 * PageSize());
   ASSERT_NE(mem.get(), nullptr);
   Fill(mem.get(), 16 * PageSize(), 40);
-  EXPECT_EQ(InChild([&] {
-              if (mprotect(mem.get(), 16 * PageSize(), PROT_READ) != 0) return 2;
-              if (!Holds(mem.get(), 16 * PageSize(), 40)) return 3;
-              if (mprotect(mem.get() + 4 * PageSize(), 8 * PageSize(), PROT_READ | PROT_WRITE) !=
-                  0) {
-                return 4;
-              }
-              Fill(mem.get() + 4 * PageSize(), 8 * PageSize(), 41);
-              return Holds(mem.get() + 4 * PageSize(), 8 * PageSize(), 41) &&
-                             Holds(mem.get(), 4 * PageSize(), 40)
-                         ? 0
-                         : 1;
-            }),
-            0);
+  EXPECT_EQ(
+      InChild([&] {
+        if (mprotect(mem.get(), 16 * PageSize(), PROT_READ) != 0) return 2;
+        if (!Holds(mem.get(), 16 * PageSize(), 40)) return 3;
+        if (mprotect(mem.get() + 4 * PageSize(), 8 * PageSize(), PROT_READ | PROT_WRITE) != 0) {
+          return 4;
+        }
+        Fill(mem.get() + 4 * PageSize(), 8 * PageSize(), 41);
+        return Holds(mem.get() + 4 * PageSize(), 8 * PageSize(), 41) &&
+                       Holds(mem.get(), 4 * PageSize(), 40)
+                   ? 0
+                   : 1;
+      }),
+      0);
   EXPECT_TRUE(Holds(mem.get(), 16 * PageSize(), 40));
   Fill(mem.get(), 16 * PageSize(), 42);
   EXPECT_TRUE(Holds(mem.get(), 16 * PageSize(), 42));
