@@ -123,7 +123,9 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   // The sentry's views of [addr, addr+length) for host I/O straight into application memory.
   // Stops at the first inaccessible byte; EFAULT when that is the first byte. Views stay valid
   // only while no other thread unmaps the range or truncates a file mapped there (a task's own
-  // syscall cannot race with itself). File pages side by side in the MemoryFile make one view.
+  // syscall cannot race with itself), and, for writing, while no other thread forks (the
+  // views keep pointing at memory fork then shares). File pages side by side in the MemoryFile
+  // make one view.
   Result<std::vector<iovec>> Translate(UserAddr addr, uint64_t length, uint8_t access,
                                        size_t max_views = 1024);
 
