@@ -548,8 +548,11 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
       uint64_t old = v->OffsetOf(s);
       uint8_t perms = v->perms;
       RepointLocked(s, e, *fresh);
+      // Mapped before the old memory may go, as in BreakCowLocked.
+      auto mapped = as_->MapFile(s, *fresh, e - s, perms);
+      if (!mapped) as_->Unmap(s, e - s);
       file_.DecRef(old, e - s);
-      TRY(as_->MapFile(s, *fresh, e - s, perms));
+      TRY(mapped);
     }
   }
   for (const Punch& p : punches) TRY(p.file->PunchHole(p.first, p.end));

@@ -49,10 +49,13 @@ Result<void> MemoryManager::BreakCowLocked(uint64_t start, uint64_t end) {
   auto fresh = file_.Allocate(len);
   if (!fresh) return Err(ENOMEM);
   file_.CopyData(old, *fresh, len);
-  // The copy is ours before the old memory may go (DecRef frees the pages we used alone).
+  // The stub maps the copy before the old memory may go (DecRef frees the pages we used
+  // alone): the application's other threads must never reach memory that was freed.
   RepointLocked(start, end, *fresh);
+  auto mapped = as_->MapFile(start, *fresh, len, perms);
+  if (!mapped) as_->Unmap(start, len);
   file_.DecRef(old, len);
-  return as_->MapFile(start, *fresh, len, perms);
+  return mapped;
 }
 
 bool MemoryManager::BreakCowFaultLocked(uint64_t addr) {
