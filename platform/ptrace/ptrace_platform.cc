@@ -59,6 +59,14 @@ class PtraceAddressSpace : public sentry::platform::AddressSpace {
     if (!r || *r != 0) spdlog::warn("stub munmap({:#x}, {:#x}) failed", addr, len);
   }
 
+  Result<void> Protect(uint64_t addr, uint64_t len, uint8_t perms) override {
+    // The sentry's seccomp filter, which the stub inherits, refuses mprotect with PROT_EXEC.
+    if (perms & sentry::platform::kAccessExec) return Err(ENOTSUP);
+    uint64_t r = TRY(Run(SYS_mprotect, addr, len, PermsToProt(perms)));
+    if (r > static_cast<uint64_t>(-4096)) return Err(static_cast<int>(-r));
+    return {};
+  }
+
   Result<void> AddThread() override { return stub_->AddThread(); }
   Result<void> EnableForeignAccess() override { return stub_->AddSpareThread(); }
 

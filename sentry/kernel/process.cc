@@ -407,6 +407,17 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     drop_pidfd();
     return Err(EAGAIN);
   }
+  // The parent's private memory becomes copy-on-write here, on the parent's own thread: only a
+  // thread that drives its address space can take write access away there.
+  std::unique_ptr<mm::ForkImage> image;
+  if (!share_vm) {
+    auto prepared = parent.mm().PrepareFork();
+    if (!prepared) {
+      drop_pidfd();
+      return std::unexpected(prepared.error());
+    }
+    image = std::move(*prepared);
+  }
   std::shared_ptr<Completion> vfork_done;
   if (flags & CLONE_VFORK) vfork_done = std::make_shared<Completion>();
   if (real_parent) {
@@ -422,7 +433,8 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     bool done = false;
     Result<void> status;
   } handoff;
-  std::thread([&, tg, fds, fs, state, tid, flags, share_vm, vfork_done]() mutable {
+  std::thread([&, tg, fds, fs, state, tid, flags, share_vm, vfork_done,
+               image = std::move(image)]() mutable {
     auto fail = [&](int err) {
       absl::MutexLock lock(&handoff.mu);
       handoff.status = Err(err);
@@ -436,7 +448,7 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     } else {
       auto as = platform_->NewAddressSpace();
       if (!as.ok()) return fail(EAGAIN);
-      auto copy = parent.mm().Fork(std::move(*as));
+      auto copy = parent.mm().CompleteFork(std::move(*as), std::move(image));
       if (!copy) return fail(copy.error().value);
       mm = std::move(*copy);
     }

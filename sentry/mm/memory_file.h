@@ -4,7 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -36,7 +39,25 @@ class MemoryFile {
   // Zeroes a range by releasing its pages (they read as zero afterwards).
   void Decommit(uint64_t offset, uint64_t len);
 
-  // Copies [src, src+len) to [dst, dst+len), skipping holes so untouched memory stays unallocated.
+  // Copy-on-write sharing (fork). Allocated memory has one user, who gives it back with Free or
+  // DecRef; IncRef adds a user to every page of a range, DecRef takes one away and frees what
+  // nobody uses any more. Only ranges with more than one user are recorded, as extents, so
+  // sharing a whole address space costs one extent per VMA, not one entry per page.
+  void IncRef(uint64_t offset, uint64_t len);
+  void DecRef(uint64_t offset, uint64_t len);
+  // Calls fn(start, end, shared) for the consecutive runs of [offset, offset+len) that have more
+  // than one user (shared) or exactly one, in increasing order.
+  void ForEachRun(uint64_t offset, uint64_t len,
+                  const std::function<void(uint64_t, uint64_t, bool)>& fn);
+  // Whether any page of [offset, offset+len) has more than one user.
+  bool IsShared(uint64_t offset, uint64_t len);
+  // Users of the page at `offset` (1 for memory nobody shares), and the number of extents
+  // recorded: for tests.
+  uint32_t RefCount(uint64_t offset);
+  size_t SharedExtentCount();
+
+  // Copies [src, src+len) to [dst, dst+len) (which reads as zeros), skipping the holes between
+  // 64 KiB windows with data, so untouched memory mostly stays unallocated.
   void CopyData(uint64_t src, uint64_t dst, uint64_t len);
 
   // The sentry's view of [offset, offset+len); the caller has checked the range is allocated.
@@ -46,12 +67,22 @@ class MemoryFile {
 
  private:
   MemoryFile(FileDescriptor fd, uint64_t size, uint8_t* base);
+  struct Shared {
+    uint64_t end;
+    uint32_t users;  // always at least 2
+  };
+  // Splits the extent that straddles `at`, so extents start and end there.
+  void SplitSharedAt(uint64_t at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Joins the touching extents with the same count around [start, end).
+  void MergeShared(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   FileDescriptor fd_;
   uint64_t size_;
   uint8_t* base_;
   absl::Mutex mu_;
   RangeAllocator allocator_ ABSL_GUARDED_BY(mu_);
+  // Ranges with more than one user, by start; disjoint. Anything absent has one user.
+  std::map<uint64_t, Shared> shared_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sentry::mm

@@ -29,6 +29,16 @@ constexpr uint64_t kMap32Floor = 0x40000000, kMap32Ceiling = 0x80000000;
 constexpr uint64_t kFaultAroundPages = 32;
 constexpr int kMaxFaultAroundRuns = 8;
 
+// Whether `next` is the same mapping as `v` to the application, continued: only the memory
+// behind them differs (as after a copy-on-write copy of part of it).
+bool ContinuesMapping(const Vma& v, const Vma& next) {
+  return !v.special && !next.special && v.end == next.start && v.perms == next.perms &&
+         v.max_perms == next.max_perms && v.shared == next.shared &&
+         v.growsdown == next.growsdown && v.name == next.name && v.owner == next.owner &&
+         v.mappable == next.mappable &&
+         (!v.mappable || v.FileOffsetOf(next.start) == next.file_offset);
+}
+
 }  // namespace
 
 uint8_t ProtToPerms(int prot) {
@@ -57,7 +67,7 @@ MemoryManager::MemoryManager(MemoryFile& file, std::unique_ptr<platform::Address
 MemoryManager::~MemoryManager() {
   absl::MutexLock lock(&mu_);
   for (const auto& [start, vma] : vmas_) {
-    if (vma.OwnsMemory()) file_.Free(vma.offset, vma.length());
+    if (vma.OwnsMemory()) file_.DecRef(vma.offset, vma.length());
   }
   vmas_.Clear();
   for (const auto& weak : mapped_files_) {
@@ -93,7 +103,7 @@ void MemoryManager::UnmapLocked(uint64_t start, uint64_t end) {
     as_->Unmap(v.start, v.length());
     if (v.special) continue;
     mapped_bytes_ -= v.length();
-    if (v.OwnsMemory()) file_.Free(v.offset, v.length());
+    if (v.OwnsMemory()) file_.DecRef(v.offset, v.length());
   }
 }
 
@@ -250,7 +260,8 @@ Result<UserAddr> MemoryManager::MMap(const MMapRequest& req) {
   auto rounded = PageRoundUp(req.length);
   if (!rounded || *rounded > layout_.max_addr) return Err(ENOMEM);
   uint64_t length = *rounded;
-  if (req.flags & MAP_HUGETLB) return Err(ENOMEM);  // no huge pages are reserved, as on a default host
+  if (req.flags & MAP_HUGETLB)
+    return Err(ENOMEM);  // no huge pages are reserved, as on a default host
 
   bool fixed = req.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
   absl::MutexLock lock(&mu_);
@@ -317,14 +328,13 @@ Result<void> MemoryManager::MProtect(UserAddr addr, uint64_t length, int prot) {
       as_->Unmap(v.start, v.length());
       return;
     }
-    if (auto r = as_->MapFile(v.start, v.offset, v.length(), perms); !r) status = r;
+    if (auto r = MapVmaLocked(v, v.start, v.end); !r) status = r;
   });
   return status;
 }
 
-Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
-                                       uint64_t new_length, int flags, UserAddr new_addr,
-                                       uint64_t address_space_limit) {
+Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length, uint64_t new_length,
+                                       int flags, UserAddr new_addr, uint64_t address_space_limit) {
   if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) return Err(EINVAL);
   bool may_move = flags & MREMAP_MAYMOVE;
   bool fixed = flags & MREMAP_FIXED;
@@ -369,7 +379,14 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
     InsertFileVmaLocked(base, dest, new_len, base.FileOffsetOf(old_start));
     return UserAddr(dest);
   }
-  if (old_start + old_len > vma->end) return Err(EFAULT);
+  // The range must lie in one mapping as the application sees it: copy-on-write splits VMAs
+  // that differ only in where their memory is.
+  const Vma* last = vma;
+  while (old_start + old_len > last->end) {
+    const Vma* next = vmas_.Find(last->end);
+    if (next == nullptr || !ContinuesMapping(*last, *next)) return Err(EFAULT);
+    last = next;
+  }
   if (dont_unmap && vma->shared) return Err(EINVAL);
   uint64_t growth = new_len > old_len ? new_len - old_len : (dont_unmap ? old_len : 0);
   if (growth > address_space_limit || mapped_bytes_ > address_space_limit - growth) {
@@ -380,8 +397,8 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
     if (new_len < old_len) UnmapLocked(old_start + new_len, old_start + old_len);
     return old_addr;
   }
-  const Vma base = *vma;
-  if (!fixed) {  // growing in place when the space after is free
+  const Vma base = *last;  // what a grown part continues
+  if (!fixed) {            // growing in place when the space after is free
     uint64_t tail = old_start + old_len, extra = new_len - old_len;
     if (tail == base.end && tail <= layout_.max_addr - extra && vmas_.IsFree(tail, tail + extra)) {
       uint64_t tail_offset = base.OffsetOf(tail);
@@ -426,7 +443,7 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
   for (Vma& p : pieces) {
     if (p.mappable) {
       // File pages are faulted in again at the new address.
-    } else if (auto r = as_->MapFile(p.start, p.offset, p.length(), p.perms); !r) {
+    } else if (auto r = MapVmaLocked(p, p.start, p.end); !r) {
       spdlog::error("mremap: remapping moved memory failed");
     }
     vmas_.Insert(std::move(p));
@@ -434,7 +451,7 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
   if (new_len > old_len) {
     if (base.mappable) {
       InsertFileVmaLocked(base, dest + old_len, new_len - old_len,
-                          base.FileOffsetOf(old_start) + old_len);
+                          base.FileOffsetOf(old_start + old_len));
     } else {
       TRY(MapNewLocked(dest + old_len, new_len - old_len, base.perms, base.shared, base.growsdown,
                        base.name));
@@ -452,19 +469,34 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
   if (!rounded || addr.value > UINT64_MAX - *rounded) return Err(EINVAL);
   bool discard = false, remove = false;
   switch (advice) {
-    case MADV_NORMAL: case MADV_RANDOM: case MADV_SEQUENTIAL: case MADV_WILLNEED:
-    case MADV_DONTFORK: case MADV_DOFORK: case MADV_MERGEABLE: case MADV_UNMERGEABLE:
-    case MADV_HUGEPAGE: case MADV_NOHUGEPAGE: case MADV_DONTDUMP: case MADV_DODUMP:
-    case MADV_WIPEONFORK: case MADV_KEEPONFORK: case MADV_COLD: case MADV_PAGEOUT:
-    case MADV_POPULATE_READ: case MADV_POPULATE_WRITE:
+    case MADV_NORMAL:
+    case MADV_RANDOM:
+    case MADV_SEQUENTIAL:
+    case MADV_WILLNEED:
+    case MADV_DONTFORK:
+    case MADV_DOFORK:
+    case MADV_MERGEABLE:
+    case MADV_UNMERGEABLE:
+    case MADV_HUGEPAGE:
+    case MADV_NOHUGEPAGE:
+    case MADV_DONTDUMP:
+    case MADV_DODUMP:
+    case MADV_WIPEONFORK:
+    case MADV_KEEPONFORK:
+    case MADV_COLD:
+    case MADV_PAGEOUT:
+    case MADV_POPULATE_READ:
+    case MADV_POPULATE_WRITE:
       break;  // hints that change nothing observable for memory the sentry keeps resident
-    case MADV_DONTNEED: case MADV_FREE:
+    case MADV_DONTNEED:
+    case MADV_FREE:
       discard = true;
       break;
     case MADV_REMOVE:
       remove = true;
       break;
-    case MADV_HWPOISON: case MADV_SOFT_OFFLINE:
+    case MADV_HWPOISON:
+    case MADV_SOFT_OFFLINE:
       return Err(EPERM);
     default:
       return Err(EINVAL);
@@ -478,6 +510,9 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
     uint64_t first, end;
   };
   std::vector<Punch> punches;
+  // Private ranges that share memory copy-on-write: they get fresh zeroed memory of their own
+  // (after the walk, which that would disturb) instead of zeroing what others still use.
+  std::vector<std::pair<uint64_t, uint64_t>> replace;
   bool hole;
   {
     absl::MutexLock lock(&mu_);
@@ -489,8 +524,8 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
       if (remove) {
         if (!v->shared || !(v->perms & kAccessWrite)) return Err(v->shared ? EACCES : EINVAL);
         if (v->mappable) {
-          punches.push_back({v->mappable, v->FileOffsetOf(s) / kPageSize,
-                             v->FileOffsetOf(e) / kPageSize});
+          punches.push_back(
+              {v->mappable, v->FileOffsetOf(s) / kPageSize, v->FileOffsetOf(e) / kPageSize});
         } else {
           file_.Decommit(v->OffsetOf(s), e - s);
         }
@@ -499,8 +534,25 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
         as_->Unmap(s, e - s);
       } else if (discard && !v->shared) {
         // Private anonymous pages read as zero after DONTNEED; shared memory keeps its data.
-        file_.Decommit(v->OffsetOf(s), e - s);
+        if (file_.IsShared(v->OffsetOf(s), e - s)) {
+          replace.emplace_back(s, e);
+        } else {
+          file_.Decommit(v->OffsetOf(s), e - s);
+        }
       }
+    }
+    for (auto [s, e] : replace) {
+      auto fresh = file_.Allocate(e - s);
+      if (!fresh) return Err(ENOMEM);
+      const Vma* v = vmas_.Find(s);
+      uint64_t old = v->OffsetOf(s);
+      uint8_t perms = v->perms;
+      RepointLocked(s, e, *fresh);
+      // Mapped before the old memory may go, as in BreakCowLocked.
+      auto mapped = as_->MapFile(s, *fresh, e - s, perms);
+      if (!mapped) as_->Unmap(s, e - s);
+      file_.DecRef(old, e - s);
+      TRY(mapped);
     }
   }
   for (const Punch& p : punches) TRY(p.file->PunchHole(p.first, p.end));
@@ -582,6 +634,12 @@ Result<void> MemoryManager::CopyChunks(UserAddr addr, uint64_t length, uint8_t a
     const Vma* v = vmas_.Find(cur);
     if (v == nullptr && GrowStackLocked(cur)) v = vmas_.Find(cur);
     if (v == nullptr || v->special || (v->perms & access) != access) return Err(EFAULT);
+    if ((access & kAccessWrite) && v->OwnsMemory()) {
+      // The sentry writes through its own mapping, around the stub's write protection.
+      uint64_t stop = end >= v->end ? v->end : *PageRoundUp(end);
+      if (!BreakCowLocked(PageRoundDown(cur), stop)) return Err(EFAULT);
+      v = vmas_.Find(cur);
+    }
     auto [p, avail] = TRY(ResolveLocked(*v, cur));
     uint64_t n = std::min(end - cur, avail);
     fn(p, n);
@@ -636,8 +694,8 @@ Result<std::string> MemoryManager::CopyInString(UserAddr src, uint64_t max_lengt
   return Err(ENAMETOOLONG);
 }
 
-Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t length,
-                                                   uint8_t access, size_t max_views) {
+Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t length, uint8_t access,
+                                                    size_t max_views) {
   std::vector<iovec> views;
   if (length == 0) return views;
   if (addr.value > UINT64_MAX - length) length = UINT64_MAX - addr.value;
@@ -647,6 +705,12 @@ Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t leng
     const Vma* v = vmas_.Find(cur);
     if (v == nullptr && GrowStackLocked(cur)) v = vmas_.Find(cur);
     if (v == nullptr || v->special || (v->perms & access) != access) break;
+    if ((access & kAccessWrite) && v->OwnsMemory()) {
+      // The host writes through the sentry's mapping, around the stub's write protection.
+      uint64_t stop = end >= v->end ? v->end : *PageRoundUp(end);
+      if (!BreakCowLocked(PageRoundDown(cur), stop)) break;
+      v = vmas_.Find(cur);
+    }
     auto resolved = ResolveLocked(*v, cur);
     if (!resolved) break;
     auto [p, avail] = *resolved;
@@ -704,6 +768,11 @@ FaultResult MemoryManager::HandleFault(uint64_t addr, int si_code) {
   // A file page not mapped yet. Once mapped it has the VMA's protection, so a protection fault
   // (SEGV_ACCERR) there is the application's.
   if (v->mappable && si_code != SEGV_ACCERR && v->perms != 0) return FaultFilePageLocked(*v, addr);
+  // A write to private memory shared copy-on-write, which is mapped readable only. (ptrace's
+  // siginfo has no error code; nothing else makes a protection fault in a writable private VMA.)
+  if (v->OwnsMemory() && si_code == SEGV_ACCERR && (v->perms & kAccessWrite)) {
+    return BreakCowFaultLocked(addr) ? FaultResult::kHandled : FaultResult::kSegv;
+  }
   return FaultResult::kSegv;
 }
 
@@ -737,40 +806,6 @@ std::string MemoryManager::MapsText() {
     out += '\n';
   }
   return out;
-}
-
-Result<std::shared_ptr<MemoryManager>> MemoryManager::Fork(
-    std::unique_ptr<platform::AddressSpace> as) {
-  auto child = std::make_shared<MemoryManager>(file_, std::move(as), layout_, shared_regions_);
-  absl::MutexLock lock(&mu_);
-  absl::MutexLock child_lock(&child->mu_);
-  child->brk_start_ = brk_start_;
-  child->brk_ = brk_;
-  for (const auto& [start, vma] : vmas_) {
-    if (vma.special) continue;  // the platform put those in the child already
-    Vma copy = vma;
-    if (vma.mappable) {
-      // The file's pages: the child faults them in as it touches them.
-      child->NoteMapperLocked(vma.mappable);
-      child->mapped_bytes_ += copy.length();
-      child->vmas_.Insert(std::move(copy));
-      continue;
-    }
-    if (!vma.owner) {
-      // Private memory: the child gets its own copy, made now (no copy-on-write yet).
-      auto offset = file_.Allocate(vma.length());
-      if (!offset) return Err(ENOMEM);
-      file_.CopyData(vma.offset, *offset, vma.length());
-      copy.offset = *offset;
-    }
-    if (auto r = child->as_->MapFile(copy.start, copy.offset, copy.length(), copy.perms); !r) {
-      if (!copy.owner) file_.Free(copy.offset, copy.length());
-      return std::unexpected(r.error());
-    }
-    child->mapped_bytes_ += copy.length();
-    child->vmas_.Insert(std::move(copy));
-  }
-  return child;
 }
 
 uint64_t MemoryManager::VmaCount() {

@@ -29,6 +29,21 @@
 namespace sentry::mm {
 
 class Mappable;
+class MemoryManager;
+
+// An address space as fork saw it: the VMAs the child starts with. It holds a reference on
+// their private memory until the child takes them over (or, if the child is never made, gives
+// it back).
+struct ForkImage {
+  explicit ForkImage(MemoryFile& f) : file(f) {}
+  ~ForkImage();
+  ForkImage(const ForkImage&) = delete;
+  ForkImage& operator=(const ForkImage&) = delete;
+  MemoryFile& file;
+  std::vector<Vma> vmas;
+  uint64_t brk_start = 0;
+  uint64_t brk = 0;
+};
 
 // What a fault the platform reported turned out to be.
 enum class FaultResult {
@@ -38,19 +53,19 @@ enum class FaultResult {
 };
 
 struct MMapRequest {
-  uint64_t addr = 0;    // hint, or the exact address with fixed
-  uint64_t length = 0;  // bytes; rounded up to pages
-  int prot = 0;         // PROT_*
-  int flags = 0;        // MAP_* as passed to mmap(2)
-  std::string name;     // shown in the maps listing
+  uint64_t addr = 0;                          // hint, or the exact address with fixed
+  uint64_t length = 0;                        // bytes; rounded up to pages
+  int prot = 0;                               // PROT_*
+  int flags = 0;                              // MAP_* as passed to mmap(2)
+  std::string name;                           // shown in the maps listing
   uint64_t address_space_limit = UINT64_MAX;  // RLIMIT_AS
 };
 
 // Where things go in a fresh address space; chosen (with randomisation) at exec.
 struct Layout {
-  uint64_t max_addr = 0;   // exclusive; above it the platform has reserved space
-  uint64_t mmap_base = 0;  // top-down searches start here
-  uint64_t stack_top = 0;  // exclusive top of the main thread's stack
+  uint64_t max_addr = 0;     // exclusive; above it the platform has reserved space
+  uint64_t mmap_base = 0;    // top-down searches start here
+  uint64_t stack_top = 0;    // exclusive top of the main thread's stack
   uint64_t stack_limit = 0;  // RLIMIT_STACK at exec: how far the stack may grow
   uint64_t vdso_base = 0;    // AT_SYSINFO_EHDR, 0 without a vDSO
 };
@@ -124,7 +139,9 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   // The sentry's views of [addr, addr+length) for host I/O straight into application memory.
   // Stops at the first inaccessible byte; EFAULT when that is the first byte. Views stay valid
   // only while no other thread unmaps the range or truncates a file mapped there (a task's own
-  // syscall cannot race with itself). File pages side by side in the MemoryFile make one view.
+  // syscall cannot race with itself), and, for writing, while no other thread forks (the
+  // views keep pointing at memory fork then shares). File pages side by side in the MemoryFile
+  // make one view.
   Result<std::vector<iovec>> Translate(UserAddr addr, uint64_t length, uint8_t access,
                                        size_t max_views = 1024);
 
@@ -144,8 +161,16 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   // the application's (SIGSEGV as reported, or SIGBUS past the end of a mapped file).
   FaultResult HandleFault(uint64_t addr, int si_code);
 
-  // fork(2): a copy of this address space (private memory copied, shared memory shared),
-  // mapped into `as`, which the calling thread must be able to drive.
+  // fork(2) in two steps, because a ptrace stub answers only to the threads that trace it.
+  // PrepareFork, on a thread that drives this address space (the forking task's), shares every
+  // private page copy-on-write: the image takes a reference on the memory and this address space
+  // loses write access to it (in the platform only: the VMAs keep their protection, and the
+  // first write faults and copies). CompleteFork, on the thread that will run the child, builds
+  // the child's address space from the image in `as`. Nothing is copied until someone writes.
+  Result<std::unique_ptr<ForkImage>> PrepareFork();
+  Result<std::shared_ptr<MemoryManager>> CompleteFork(std::unique_ptr<platform::AddressSpace> as,
+                                                      std::unique_ptr<ForkImage> image);
+  // Both at once, for a caller that drives both address spaces.
   Result<std::shared_ptr<MemoryManager>> Fork(std::unique_ptr<platform::AddressSpace> as);
 
   // /proc/PID/maps text.
@@ -171,6 +196,19 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   Result<void> MapNewLocked(uint64_t start, uint64_t length, uint8_t perms, bool shared,
                             bool growsdown, std::string name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UnmapLocked(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Maps [start, end) of `v` in the platform: its protection, except that private pages with
+  // another user (copy-on-write) are mapped without write access.
+  Result<void> MapVmaLocked(const Vma& v, uint64_t start, uint64_t end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A write fault at addr in a private writable VMA: memory nobody else uses is mapped writable
+  // again; shared memory (the aligned chunk around addr) is copied first.
+  bool BreakCowFaultLocked(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives [start, end) (page aligned, inside one private VMA) memory of its own, copied from
+  // what it shares, and maps it. Memory nobody else uses is left alone.
+  Result<void> BreakCowLocked(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replaces [start, end) of one private VMA's memory with `offset` (which it owns already).
+  void RepointLocked(uint64_t start, uint64_t end, uint64_t offset)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool GrowStackLocked(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Result<uint64_t> FindSpaceLocked(uint64_t hint, uint64_t length, int flags)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -39,6 +39,12 @@ class AddressSpace {
   // whatever was mapped there. Also used to change protections of a mapped range.
   virtual Result<void> MapFile(uint64_t addr, uint64_t offset, uint64_t len, uint8_t perms) = 0;
   virtual void Unmap(uint64_t addr, uint64_t len) = 0;
+  // Changes the protection of [addr, addr+len), which MapFile mapped, keeping what is mapped
+  // (cheaper than mapping it again). May refuse (ENOSYS, or for execute permission on ptrace);
+  // the caller then uses MapFile.
+  virtual Result<void> Protect(uint64_t /*addr*/, uint64_t /*len*/, uint8_t /*perms*/) {
+    return Err(ENOSYS);
+  }
   // From now on MapFile and Unmap may also be called on host threads that run no task here (a
   // process truncating a file that this address space maps drops the file's pages here). Called
   // on a thread that can drive this address space; once is enough.
