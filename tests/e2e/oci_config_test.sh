@@ -87,8 +87,10 @@ etc-ro-refused
 nofile 123 456
 umask 0027
 groups 0 10 20
-chown-refused
-$(findmnt -n -o SOURCE,FSTYPE --target "$tmp/data" | awk '{print $1, $2}')'
+chown-refused'
+# /data shows as Linux shows a bind mount: the host file system's device and type.
+want="$want
+$(findmnt -n -o SOURCE,FSTYPE --target "$tmp/data" | awk '{print $1, $2}')"
 got=$(rt run --bundle "$bundle" "$id" 2>"$tmp/err" </dev/null)
 rc=$?
 [ $rc = 0 ] || fail "run exited $rc: $(cat "$tmp/err")"
