@@ -1,7 +1,8 @@
 #!/bin/bash
 # e2e/podman: podman (Debian's, installed here if missing) runs containers with our runsc as
 # its OCI runtime, through conmon, exactly as it runs them with runc: run with output, piped
-# stdin and exit statuses; run -d, exec (status and stdin), pause/unpause, stop and rm. The
+# stdin and exit statuses; -it on a terminal (tmux); run -d, exec (status and stdin),
+# pause/unpause, stop and rm. The
 # image is a busybox rootfs imported here; podman's storage is private to the test.
 #
 # usage: podman_test.sh RUNSC
@@ -70,6 +71,33 @@ pm stop -t 1 "$id" >/dev/null 2>&1 || fail "stop"
 [ "$(pm inspect "$id" --format '{{.State.Status}}')" = exited ] || fail "stop: not exited"
 pm rm "$id" >/dev/null || fail "rm"
 [ -z "$(pm ps -a -q)" ] || fail "containers left: $(pm ps -a)"
+
+# -it through a real terminal (tmux): podman hands our runsc a console socket; the shell
+# inside is on /dev/pts/0, sees the window's size, and ^C interrupts its foreground job.
+if command -v tmux >/dev/null; then
+  sess=runsc-e2e-$$
+  screen() { tmux capture-pane -t "$sess" -p; }
+  await() {  # await TEXT: until the pane shows it (30 s at most)
+    for _ in $(seq 300); do screen | grep -q "$1" && return 0; sleep 0.1; done
+    return 1
+  }
+  tmux new-session -d -s "$sess" -x 100 -y 30 \
+    "CONTAINERS_CONF=$CONTAINERS_CONF podman --root $tmp/storage --runroot $tmp/run --storage-driver vfs run --rm -it $image sh; echo exited-\$?; sleep 30"
+  await '^/ #' || fail "run -it: no shell prompt: $(screen)"
+  tmux send-keys -t "$sess" 'tty; stty size; echo tty-$((6*7))' Enter
+  await 'tty-42' || fail "run -it: the shell did not answer: $(screen)"
+  screen | grep -qx '/dev/pts/0' || fail "run -it: tty did not print /dev/pts/0: $(screen)"
+  screen | grep -qx '30 100' || fail "run -it: stty size is not the window's 30 100: $(screen)"
+  tmux send-keys -t "$sess" 'sleep 100; echo slept' Enter
+  sleep 1
+  tmux send-keys -t "$sess" C-c
+  tmux send-keys -t "$sess" 'echo after-ctrl-$((2+1))' Enter
+  await 'after-ctrl-3' || fail "run -it: ^C did not end the foreground sleep: $(screen)"
+  screen | grep -q '^slept' && fail "run -it: the sleep ran to its end despite ^C"
+  tmux send-keys -t "$sess" 'exit 7' Enter
+  await 'exited-7' || fail "run -it: exit 7 came back as: $(screen)"
+  tmux kill-session -t "$sess" 2>/dev/null
+fi
 
 if [ $failures = 0 ]; then
   echo "e2e/podman: all checks passed"
