@@ -1,9 +1,9 @@
 #!/bin/bash
 # e2e/containerd: containerd (Debian's, installed here if missing, started with a private
 # config under a temporary directory and stopped by its pid) runs containers through its runc
-# shim with our runsc as the runc binary: run with output and exit status, run -d, task exec
-# (output and status), task kill and task delete. The image is a busybox rootfs that podman
-# imports and saves as an OCI archive, then `ctr image import`.
+# shim with our runsc as the runc binary: run with output and exit status, -t on a terminal
+# (tmux), run -d, task exec (output and status), task kill and task delete. The image is a
+# busybox rootfs that podman imports and saves as an OCI archive, then `ctr image import`.
 #
 # usage: containerd_test.sh RUNSC
 set -u
@@ -79,6 +79,27 @@ c task ls | grep -q "^t-bg .*STOPPED" || fail "task kill: not stopped: $(c task 
 c task delete t-bg >/dev/null 2>&1 || fail "task delete"
 c container rm t-bg || fail "container rm"
 [ -z "$(c task ls -q)" ] || fail "tasks left: $(c task ls)"
+
+# -t through a real terminal (tmux): the shim hands runsc a console socket; the shell inside
+# is on /dev/pts/0 with the window's size, and its exit status comes back.
+if command -v tmux >/dev/null; then
+  sess=runsc-ctr-$$
+  screen() { tmux capture-pane -t "$sess" -p; }
+  await() {  # await TEXT: until the pane shows it (30 s at most)
+    for _ in $(seq 300); do screen | grep -q "$1" && return 0; sleep 0.1; done
+    return 1
+  }
+  tmux new-session -d -s "$sess" -x 90 -y 25 \
+    "CONTAINERD_ADDRESS=$CONTAINERD_ADDRESS ctr run --rm -t --runc-binary $runsc $image t-tty sh; echo exited-\$?; sleep 30"
+  await '^/ #' || fail "run -t: no shell prompt: $(screen)"
+  tmux send-keys -t "$sess" 'tty; stty size; echo tty-$((6*7))' Enter
+  await 'tty-42' || fail "run -t: the shell did not answer: $(screen)"
+  screen | grep -qx '/dev/pts/0' || fail "run -t: tty did not print /dev/pts/0: $(screen)"
+  screen | grep -qx '25 90' || fail "run -t: stty size is not the window's 25 90: $(screen)"
+  tmux send-keys -t "$sess" 'exit 4' Enter
+  await 'exited-4' || fail "run -t: exit 4 came back as: $(screen)"
+  tmux kill-session -t "$sess" 2>/dev/null
+fi
 
 if [ $failures = 0 ]; then
   echo "e2e/containerd: all checks passed"
