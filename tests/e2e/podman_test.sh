@@ -1,7 +1,7 @@
 #!/bin/bash
 # e2e/podman: podman (Debian's, installed here if missing) runs containers with our runsc as
 # its OCI runtime, through conmon, exactly as it runs them with runc: run with output, piped
-# stdin and exit statuses; -it on a terminal (tmux); run -d, exec (status and stdin),
+# stdin and exit statuses; -it on a terminal (tmux); run -d, exec (status, stdin, -it),
 # pause/unpause, stop and rm. The
 # image is a busybox rootfs imported here; podman's storage is private to the test.
 #
@@ -62,6 +62,22 @@ rc=$?
 [ $rc = 5 ] || fail "exec's exit status came back as $rc, not 5"
 got=$(echo exec-in | pm exec -i "$id" cat 2>&1)
 [ "$got" = exec-in ] || fail "exec -i printed '$got'"
+if command -v tmux >/dev/null; then
+  # exec -it: conmon runs `runsc exec --detach --tty --console-socket`.
+  sess=runsc-exec-$$
+  tmux new-session -d -s "$sess" -x 80 -y 20 \
+    "CONTAINERS_CONF=$CONTAINERS_CONF podman --root $tmp/storage --runroot $tmp/run --storage-driver vfs exec -it $id sh; echo exited-\$?; sleep 30"
+  pane() { tmux capture-pane -t "$sess" -p; }
+  for _ in $(seq 300); do pane | grep -q '^/ #' && break; sleep 0.1; done
+  tmux send-keys -t "$sess" 'tty; stty size; echo exec-$((5*5))' Enter
+  for _ in $(seq 300); do pane | grep -q 'exec-25' && break; sleep 0.1; done
+  pane | grep -qx '/dev/pts/[0-9]*' || fail "exec -it: tty printed no pts: $(pane)"
+  pane | grep -qx '20 80' || fail "exec -it: stty size is not the window's 20 80: $(pane)"
+  tmux send-keys -t "$sess" 'exit 3' Enter
+  for _ in $(seq 300); do pane | grep -q 'exited-3' && break; sleep 0.1; done
+  pane | grep -q 'exited-3' || fail "exec -it: exit 3 came back as: $(pane)"
+  tmux kill-session -t "$sess" 2>/dev/null
+fi
 pm pause "$id" >/dev/null || fail "pause"
 [ "$(pm inspect "$id" --format '{{.State.Status}}')" = paused ] || fail "pause: not paused"
 pm unpause "$id" >/dev/null || fail "unpause"
