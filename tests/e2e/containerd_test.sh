@@ -8,6 +8,7 @@
 # usage: containerd_test.sh RUNSC
 set -u
 runsc=$(readlink -f "$1")
+source "$(dirname "$0")/tmux_lib.sh"
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
@@ -83,22 +84,16 @@ c container rm t-bg || fail "container rm"
 # -t through a real terminal (tmux): the shim hands runsc a console socket; the shell inside
 # is on /dev/pts/0 with the window's size, and its exit status comes back.
 if command -v tmux >/dev/null; then
-  sess=runsc-ctr-$$
-  screen() { tmux capture-pane -t "$sess" -p; }
-  await() {  # await TEXT: until the pane shows it (30 s at most)
-    for _ in $(seq 300); do screen | grep -q "$1" && return 0; sleep 0.1; done
-    return 1
-  }
-  tmux new-session -d -s "$sess" -x 90 -y 25 \
-    "CONTAINERD_ADDRESS=$CONTAINERD_ADDRESS ctr run --rm -t --runc-binary $runsc $image t-tty sh; echo exited-\$?; sleep 30"
-  await '^/ #' || fail "run -t: no shell prompt: $(screen)"
-  tmux send-keys -t "$sess" 'tty; stty size; echo tty-$((6*7))' Enter
-  await 'tty-42' || fail "run -t: the shell did not answer: $(screen)"
-  screen | grep -qx '/dev/pts/0' || fail "run -t: tty did not print /dev/pts/0: $(screen)"
-  screen | grep -qx '25 90' || fail "run -t: stty size is not the window's 25 90: $(screen)"
-  tmux send-keys -t "$sess" 'exit 4' Enter
-  await 'exited-4' || fail "run -t: exit 4 came back as: $(screen)"
-  tmux kill-session -t "$sess" 2>/dev/null
+  t=runsc-ctr-$$
+  term_start "$t" 25 90 "CONTAINERD_ADDRESS=$CONTAINERD_ADDRESS ctr run --rm -t --runc-binary $runsc $image t-tty sh"
+  term_await "$t" '^/ #' || fail "run -t: no shell prompt: $(term_screen "$t")"
+  term_keys "$t" 'tty; stty size; echo tty-$((6*7))' Enter
+  term_await "$t" 'tty-42' || fail "run -t: the shell did not answer: $(term_screen "$t")"
+  term_screen "$t" | grep -qx '/dev/pts/0' || fail "run -t: tty did not print /dev/pts/0"
+  term_screen "$t" | grep -qx '25 90' || fail "run -t: stty size is not the window's 25 90"
+  term_keys "$t" 'exit 4' Enter
+  term_await "$t" 'exited-4' || fail "run -t: exit 4 came back as: $(term_screen "$t")"
+  term_stop "$t"
 fi
 
 if [ $failures = 0 ]; then

@@ -8,6 +8,7 @@
 # usage: podman_test.sh RUNSC
 set -u
 runsc=$(readlink -f "$1")
+source "$(dirname "$0")/tmux_lib.sh"
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
@@ -28,7 +29,8 @@ runtime = "runsc"
 runsc = ["$runsc"]
 CONF
 export CONTAINERS_CONF=$tmp/containers.conf
-pm() { timeout 120 podman --root "$tmp/storage" --runroot "$tmp/run" --storage-driver vfs "$@"; }
+pm_cmd="podman --root $tmp/storage --runroot $tmp/run --storage-driver vfs"
+pm() { timeout 120 $pm_cmd "$@"; }
 cleanup() {
   pm rm -a -f -t 0 >/dev/null 2>&1
   pm rmi -a -f >/dev/null 2>&1
@@ -64,19 +66,16 @@ got=$(echo exec-in | pm exec -i "$id" cat 2>&1)
 [ "$got" = exec-in ] || fail "exec -i printed '$got'"
 if command -v tmux >/dev/null; then
   # exec -it: conmon runs `runsc exec --detach --tty --console-socket`.
-  sess=runsc-exec-$$
-  tmux new-session -d -s "$sess" -x 80 -y 20 \
-    "CONTAINERS_CONF=$CONTAINERS_CONF podman --root $tmp/storage --runroot $tmp/run --storage-driver vfs exec -it $id sh; echo exited-\$?; sleep 30"
-  pane() { tmux capture-pane -t "$sess" -p; }
-  for _ in $(seq 300); do pane | grep -q '^/ #' && break; sleep 0.1; done
-  tmux send-keys -t "$sess" 'tty; stty size; echo exec-$((5*5))' Enter
-  for _ in $(seq 300); do pane | grep -q 'exec-25' && break; sleep 0.1; done
-  pane | grep -qx '/dev/pts/[0-9]*' || fail "exec -it: tty printed no pts: $(pane)"
-  pane | grep -qx '20 80' || fail "exec -it: stty size is not the window's 20 80: $(pane)"
-  tmux send-keys -t "$sess" 'exit 3' Enter
-  for _ in $(seq 300); do pane | grep -q 'exited-3' && break; sleep 0.1; done
-  pane | grep -q 'exited-3' || fail "exec -it: exit 3 came back as: $(pane)"
-  tmux kill-session -t "$sess" 2>/dev/null
+  t=runsc-exec-$$
+  term_start "$t" 20 80 "CONTAINERS_CONF=$CONTAINERS_CONF $pm_cmd exec -it $id sh"
+  term_await "$t" '^/ #' || fail "exec -it: no shell prompt: $(term_screen "$t")"
+  term_keys "$t" 'tty; stty size; echo exec-$((5*5))' Enter
+  term_await "$t" 'exec-25' || fail "exec -it: the shell did not answer: $(term_screen "$t")"
+  term_screen "$t" | grep -qx '/dev/pts/[0-9]*' || fail "exec -it: tty printed no pts"
+  term_screen "$t" | grep -qx '20 80' || fail "exec -it: stty size is not the window's 20 80"
+  term_keys "$t" 'exit 3' Enter
+  term_await "$t" 'exited-3' || fail "exec -it: exit 3 came back as: $(term_screen "$t")"
+  term_stop "$t"
 fi
 pm pause "$id" >/dev/null || fail "pause"
 [ "$(pm inspect "$id" --format '{{.State.Status}}')" = paused ] || fail "pause: not paused"
@@ -91,28 +90,22 @@ pm rm "$id" >/dev/null || fail "rm"
 # -it through a real terminal (tmux): podman hands our runsc a console socket; the shell
 # inside is on /dev/pts/0, sees the window's size, and ^C interrupts its foreground job.
 if command -v tmux >/dev/null; then
-  sess=runsc-e2e-$$
-  screen() { tmux capture-pane -t "$sess" -p; }
-  await() {  # await TEXT: until the pane shows it (30 s at most)
-    for _ in $(seq 300); do screen | grep -q "$1" && return 0; sleep 0.1; done
-    return 1
-  }
-  tmux new-session -d -s "$sess" -x 100 -y 30 \
-    "CONTAINERS_CONF=$CONTAINERS_CONF podman --root $tmp/storage --runroot $tmp/run --storage-driver vfs run --rm -it $image sh; echo exited-\$?; sleep 30"
-  await '^/ #' || fail "run -it: no shell prompt: $(screen)"
-  tmux send-keys -t "$sess" 'tty; stty size; echo tty-$((6*7))' Enter
-  await 'tty-42' || fail "run -it: the shell did not answer: $(screen)"
-  screen | grep -qx '/dev/pts/0' || fail "run -it: tty did not print /dev/pts/0: $(screen)"
-  screen | grep -qx '30 100' || fail "run -it: stty size is not the window's 30 100: $(screen)"
-  tmux send-keys -t "$sess" 'sleep 100; echo slept' Enter
+  t=runsc-e2e-$$
+  term_start "$t" 30 100 "CONTAINERS_CONF=$CONTAINERS_CONF $pm_cmd run --rm -it $image sh"
+  term_await "$t" '^/ #' || fail "run -it: no shell prompt: $(term_screen "$t")"
+  term_keys "$t" 'tty; stty size; echo tty-$((6*7))' Enter
+  term_await "$t" 'tty-42' || fail "run -it: the shell did not answer: $(term_screen "$t")"
+  term_screen "$t" | grep -qx '/dev/pts/0' || fail "run -it: tty did not print /dev/pts/0"
+  term_screen "$t" | grep -qx '30 100' || fail "run -it: stty size is not the window's 30 100"
+  term_keys "$t" 'sleep 100; echo slept' Enter
   sleep 1
-  tmux send-keys -t "$sess" C-c
-  tmux send-keys -t "$sess" 'echo after-ctrl-$((2+1))' Enter
-  await 'after-ctrl-3' || fail "run -it: ^C did not end the foreground sleep: $(screen)"
-  screen | grep -q '^slept' && fail "run -it: the sleep ran to its end despite ^C"
-  tmux send-keys -t "$sess" 'exit 7' Enter
-  await 'exited-7' || fail "run -it: exit 7 came back as: $(screen)"
-  tmux kill-session -t "$sess" 2>/dev/null
+  term_keys "$t" C-c
+  term_keys "$t" 'echo after-ctrl-$((2+1))' Enter
+  term_await "$t" 'after-ctrl-3' || fail "run -it: ^C did not end the foreground sleep"
+  term_screen "$t" | grep -q '^slept' && fail "run -it: the sleep ran to its end despite ^C"
+  term_keys "$t" 'exit 7' Enter
+  term_await "$t" 'exited-7' || fail "run -it: exit 7 came back as: $(term_screen "$t")"
+  term_stop "$t"
 fi
 
 if [ $failures = 0 ]; then
