@@ -257,8 +257,8 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
   undo.cgroup = *cgroup;
   std::vector<gofer::GoferMount> bind_sources;
   ContainerSetup setup = SetupFor(*spec, bind_sources);
-  auto gofer =
-      StartGofer(spec->root_path, /*read_only=*/spec->root_read_only, bind_sources, detached);
+  auto gofer = StartGofer(spec->root_path, /*read_only=*/spec->root_read_only || g.overlay,
+                          bind_sources, detached);
   if (!gofer.ok()) return gofer.status();
   undo.gofer = gofer->pid;
   if (auto s = cgroup->Join(gofer->pid); !s.ok()) return s;
@@ -297,7 +297,12 @@ absl::StatusOr<Created> CreateSandbox(const GlobalFlags& g, const CreateFlags& f
               {"boot", "--gofer-fd=3", "--control-fd=4", "--stdio-fd=5", "--exe-path=" + *exe,
                "--cwd=" + p.cwd, "--hostname=" + (spec->hostname.empty() ? id : spec->hostname),
                absl::StrCat("--uid=", p.uid), absl::StrCat("--gid=", p.gid)});
-  args.push_back(spec->root_read_only ? "--root-readonly" : "--root-writable");
+  // Under the overlay (root.readonly, or --overlay) the rootfs is only read.
+  if (spec->root_read_only) {
+    args.push_back("--root-readonly");
+  } else if (!g.overlay) {
+    args.push_back("--root-writable");
+  }
   args.push_back("--container=" + EncodeContainerSetup(setup));
   if (has_console) args.push_back("--console-fd=8");
   if (has_winsize) args.push_back("--console-winsize-fd=9");

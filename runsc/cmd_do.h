@@ -15,7 +15,10 @@ struct GlobalFlags {
   std::string log;                  // runsc's own log (errors), appended to
   std::string log_format = "text";  // or json
   bool debug = false;
-  bool systemd_cgroup = false;  // accepted for runc compatibility; no cgroups are set up yet
+  bool systemd_cgroup = false;  // accepted for runc compatibility; cgroupfs is used
+  // A writable container root (root.readonly false) still gets the in-memory overlay, so the
+  // bundle's rootfs never changes (gVisor's --overlay).
+  bool overlay = false;
 };
 
 struct BootFlags {
@@ -34,7 +37,7 @@ struct BootFlags {
   std::vector<std::string> env;  // with --control-fd: the container's environment
   uint32_t uid = 0;
   uint32_t gid = 0;
-  std::string container;  // runsc create's ContainerSetup, as JSON (runsc/container_setup.h)
+  std::string container;        // runsc create's ContainerSetup, as JSON (runsc/container_setup.h)
   int console_fd = -1;          // a host terminal: init's console (OCI process.terminal)
   int console_winsize_fd = -1;  // readable when its size changes (else a watcher is forked)
 };

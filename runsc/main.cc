@@ -23,15 +23,21 @@ extern char** environ;
 namespace {
 
 // Flags written "--flag VALUE" (not "--flag=VALUE"): the word after them is theirs.
-const std::set<std::string> kTakesValue = {
-    "--platform",   "--debug-log",  "--network",  "--root",
-    "--log",        "--log-format", "--gofer-fd", "--exe-path",
-    "--hostname",   "--cwd",        "--volume",   "-v",
-    "--bundle",     "-b",           "--pid-file", "--console-socket",
-    "--process",    "-p",           "--env",      "-e",
-    "--user",       "-u",           "--format",   "-f",
-    "--control-fd", "--uid",        "--gid",      "--preserve-fds",
-    "--console-fd", "--console-winsize-fd"};
+const std::set<std::string> kTakesValue = {"--platform",   "--debug-log",
+                                           "--network",    "--root",
+                                           "--log",        "--log-format",
+                                           "--gofer-fd",   "--exe-path",
+                                           "--hostname",   "--cwd",
+                                           "--volume",     "-v",
+                                           "--bundle",     "-b",
+                                           "--pid-file",   "--console-socket",
+                                           "--process",    "-p",
+                                           "--env",        "-e",
+                                           "--user",       "-u",
+                                           "--format",     "-f",
+                                           "--control-fd", "--uid",
+                                           "--gid",        "--preserve-fds",
+                                           "--console-fd", "--console-winsize-fd"};
 
 // How many words a subcommand takes before the program's own command line: `do PROGRAM...`,
 // `boot -- PROGRAM...`, `exec ID PROGRAM...`. Other subcommands have no program.
@@ -87,7 +93,10 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", global.log_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--debug", global.debug, "accepted (use --debug-log for the sentry's logs)");
-  app.add_flag("--systemd-cgroup", global.systemd_cgroup, "accepted; no cgroups are set up yet");
+  app.add_flag("--systemd-cgroup", global.systemd_cgroup,
+               "accepted; cgroups are made with cgroupfs (no systemd here)");
+  app.add_flag("--overlay", global.overlay,
+               "a writable root still writes to an in-memory overlay, not to the rootfs");
 
   auto* cmd_do = app.add_subcommand("do", "run PROGRAM [ARGS...] in a new sandbox");
   runsc::DoFlags do_flags;
@@ -257,8 +266,11 @@ int main(int argc, char** argv) {
       fprintf(stderr, "runsc boot: bad --volume %s\n", v.c_str());
       return 2;
     }
-    config.volumes.push_back(
-        {.path = v.substr(3), .read_only = v[1] == 'o', .fs_type = {}, .source = {}, .fs_root = {}});
+    config.volumes.push_back({.path = v.substr(3),
+                              .read_only = v[1] == 'o',
+                              .fs_type = {},
+                              .source = {},
+                              .fs_root = {}});
   }
   // --volume-fs="TYPE SOURCE ROOT" (each field escaped as in mountinfo), one per --volume.
   for (size_t i = 0; i < boot.volume_fs.size() && i < config.volumes.size(); ++i) {

@@ -194,6 +194,21 @@ import json, sys
 c = json.load(open(sys.argv[1])); del c["hooks"]; json.dump(c, open(sys.argv[1], "w"))
 PY
 
+# root.readonly false: writes reach the bundle's rootfs, as with runc, unless --overlay
+# keeps them in memory.
+python3 - "$bundle/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["root"]["readonly"] = False
+c["process"]["args"] = ["sh", "-c", "echo x > /written-by-container"]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+rt --overlay run --bundle "$bundle" "$id" </dev/null >/dev/null 2>&1 || fail "run --overlay failed"
+[ ! -e "$bundle/rootfs/written-by-container" ] || fail "--overlay let a write reach the rootfs"
+rt run --bundle "$bundle" "$id" </dev/null >/dev/null 2>&1 || fail "run with a writable root failed"
+[ -e "$bundle/rootfs/written-by-container" ] || fail "a writable root did not take the write"
+rm -f "$bundle/rootfs/written-by-container"
+
 # A malformed field is named, and nothing is left behind.
 python3 - "$bundle/config.json" <<'PY'
 import json, sys
