@@ -142,6 +142,12 @@ rt kill "$id2" 9 || fail "kill 9 of a created container failed"
 sleep 0.5
 [ "$(state_field "$id2" status)" = stopped ] || fail "kill in created: $(state_field "$id2" status)"
 rt delete "$id2" || fail "delete (2) failed"
+# delete --force of a created container (what containerd's task delete of a created task does).
+rt create --bundle "$bundle" "$id2" </dev/null >/dev/null 2>&1 || fail "create (2b) failed"
+sandbox_pid=$(state_field "$id2" pid)
+rt delete --force "$id2" || fail "delete --force of a created container failed"
+[ ! -e "$root/$id2" ] || fail "delete --force of a created container left its state"
+! kill -0 "$sandbox_pid" 2>/dev/null || fail "the created container's sandbox outlived delete --force"
 rt create --bundle "$bundle" "$id2" </dev/null >/dev/null 2>&1 || fail "create (3) failed"
 rt start "$id2" || fail "start (3) failed"
 rt delete --force "$id2" || fail "delete --force of a running container failed"
