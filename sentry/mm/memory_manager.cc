@@ -144,23 +144,8 @@ Result<UserAddr> MemoryManager::MMapFile(const MMapRequest& req, std::shared_ptr
   if (file_offset + length < file_offset) return Err(EOVERFLOW);
   uint8_t perms = ProtToPerms(req.prot);
   if (perms & ~max_perms) return Err(EACCES);
-  bool fixed = req.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
   absl::MutexLock lock(&mu_);
-  if (length > req.address_space_limit || mapped_bytes_ > req.address_space_limit - length) {
-    return Err(ENOMEM);
-  }
-  uint64_t start;
-  if (fixed) {
-    if (!IsPageAligned(req.addr)) return Err(EINVAL);
-    if (req.addr > layout_.max_addr - length) return Err(ENOMEM);
-    start = req.addr;
-    if (!vmas_.IsFree(start, start + length)) {
-      if (!(req.flags & MAP_FIXED) || (req.flags & MAP_FIXED_NOREPLACE)) return Err(EEXIST);
-      UnmapLocked(start, start + length);
-    }
-  } else {
-    start = TRY(FindSpaceLocked(req.addr, length, req.flags));
-  }
+  uint64_t start = TRY(PlaceLocked(req, length));
   NoteMapperLocked(mappable);
   Vma like;
   like.perms = perms;
@@ -250,6 +235,24 @@ Result<uint64_t> MemoryManager::FindSpaceLocked(uint64_t hint, uint64_t length, 
   return *at;
 }
 
+// Where a new mapping of `length` bytes goes: RLIMIT_AS, then the fixed address (replacing
+// what is there for MAP_FIXED) or a free range near the hint.
+Result<uint64_t> MemoryManager::PlaceLocked(const MMapRequest& req, uint64_t length) {
+  if (length > req.address_space_limit || mapped_bytes_ > req.address_space_limit - length) {
+    return Err(ENOMEM);
+  }
+  if (!(req.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))) {
+    return FindSpaceLocked(req.addr, length, req.flags);
+  }
+  if (!IsPageAligned(req.addr)) return Err(EINVAL);
+  if (req.addr > layout_.max_addr - length) return Err(ENOMEM);
+  if (!vmas_.IsFree(req.addr, req.addr + length)) {
+    if (!(req.flags & MAP_FIXED) || (req.flags & MAP_FIXED_NOREPLACE)) return Err(EEXIST);
+    UnmapLocked(req.addr, req.addr + length);
+  }
+  return req.addr;
+}
+
 Result<UserAddr> MemoryManager::MMap(const MMapRequest& req) {
   // Anonymous memory is MAP_PRIVATE or MAP_SHARED; MAP_SHARED_VALIDATE is for files. Unknown
   // prot bits are ignored by mmap (only mprotect checks them).
@@ -263,23 +266,8 @@ Result<UserAddr> MemoryManager::MMap(const MMapRequest& req) {
   if (req.flags & MAP_HUGETLB)
     return Err(ENOMEM);  // no huge pages are reserved, as on a default host
 
-  bool fixed = req.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
   absl::MutexLock lock(&mu_);
-  if (length > req.address_space_limit || mapped_bytes_ > req.address_space_limit - length) {
-    return Err(ENOMEM);
-  }
-  uint64_t start;
-  if (fixed) {
-    if (!IsPageAligned(req.addr)) return Err(EINVAL);
-    if (req.addr > layout_.max_addr - length) return Err(ENOMEM);
-    start = req.addr;
-    if (!vmas_.IsFree(start, start + length)) {
-      if (!(req.flags & MAP_FIXED) || (req.flags & MAP_FIXED_NOREPLACE)) return Err(EEXIST);
-      UnmapLocked(start, start + length);
-    }
-  } else {
-    start = TRY(FindSpaceLocked(req.addr, length, req.flags));
-  }
+  uint64_t start = TRY(PlaceLocked(req, length));
   bool shared = type != MAP_PRIVATE;
   TRY(MapNewLocked(start, length, ProtToPerms(req.prot), shared, req.flags & MAP_GROWSDOWN,
                    req.name));

@@ -112,9 +112,9 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   // Unmaps segment attachments; `segment_size` tells a segment's memory (its size in bytes)
   // from other shared memory (nullopt). With `at`, the attachment at `at` as shmdt(2) finds it
   // (EINVAL when there is none); without, every attachment (a process's exit).
-  Result<void> UnmapShared(std::optional<UserAddr> at,
-                           absl::FunctionRef<std::optional<uint64_t>(const SharedMemory&)>
-                               segment_size);
+  Result<void> UnmapShared(
+      std::optional<UserAddr> at,
+      absl::FunctionRef<std::optional<uint64_t>(const SharedMemory&)> segment_size);
 
   // brk(2): returns the (possibly unchanged) break.
   UserAddr Brk(UserAddr addr);
@@ -211,6 +211,8 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool GrowStackLocked(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Result<uint64_t> FindSpaceLocked(uint64_t hint, uint64_t length, int flags)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Result<uint64_t> PlaceLocked(const MMapRequest& req, uint64_t length)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   MemoryFile& file_;
