@@ -34,11 +34,12 @@ std::string MappingName(const vfs::FileDescription& file) {
   return name;
 }
 
-// A file mapping. MAP_SHARED of a file whose pages live in the MemoryFile (tmpfs, memfd, the
-// overlay's upper files, /dev/shm) maps those pages themselves, on demand, so the mapping and
-// read(2)/write(2) see one another at once. Anything else is a private copy of the file's pages
-// made now: right for MAP_PRIVATE, and for read-only MAP_SHARED of host files as long as nobody
-// writes the file meanwhile. Writable shared mappings of host (gofer) files: ENODEV.
+// A file mapping. MAP_SHARED of a file with pages in the MemoryFile (tmpfs, memfd, the
+// overlay's upper files, /dev/shm, and host files through the gofer's page cache) maps those
+// pages, on demand, so the mapping and read(2)/write(2) see one another at once. Anything else
+// is a private copy of the file's pages made now: right for MAP_PRIVATE, and for read-only
+// MAP_SHARED of files with no pages (an overlay's lower files, kept as a snapshot like Linux's
+// overlayfs keeps mapping the lower file). Writable shared mappings of those: ENODEV.
 Result<uint64_t> MapFile(kernel::Task& t, uint64_t addr, uint64_t length, int prot, int flags,
                          int fd, uint64_t offset) {
   auto file = TRY(t.fds().Get(fd));
