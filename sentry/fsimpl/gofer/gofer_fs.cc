@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <climits>
 
 #include "absl/synchronization/mutex.h"
@@ -102,15 +103,15 @@ class GoferInode : public vfs::Inode {
 
   // The page cache of a regular file, made at its first MAP_SHARED mmap; null before, and for
   // a file system without a MemoryFile.
-  std::shared_ptr<PageCache> cache() {
-    absl::MutexLock lock(&mu_);
-    return cache_;
-  }
+  // An atomic rather than under mu_: every read and write asks, and mu_ is held across gofer
+  // round trips.
+  std::shared_ptr<PageCache> cache() { return cache_.load(std::memory_order_acquire); }
   std::shared_ptr<PageCache> GetOrMakeCache() {
+    if (auto c = cache()) return c;
+    if (!IsRegular() || fs_->memory() == nullptr) return nullptr;
     absl::MutexLock lock(&mu_);
-    if (!cache_ && IsRegular() && fs_->memory() != nullptr)
-      cache_ = PageCache::Create(*fs_->memory());
-    return cache_;
+    if (!cache_.load()) cache_.store(PageCache::Create(*fs_->memory()));
+    return cache_.load();
   }
 
   Result<void> SetStat(const vfs::SetStatRequest& req) override {
@@ -302,7 +303,7 @@ class GoferInode : public vfs::Inode {
   absl::Mutex mu_;
   ::gofer::Stat stat_ ABSL_GUARDED_BY(mu_);
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;  // the cached stat may be stale
-  std::shared_ptr<PageCache> cache_ ABSL_GUARDED_BY(mu_);
+  std::atomic<std::shared_ptr<PageCache>> cache_;  // set once, under mu_
 };
 
 Result<uint64_t> HostBackedFile::ReadAt(std::span<const iovec> dst, int64_t offset) {
