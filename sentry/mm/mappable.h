@@ -50,8 +50,11 @@ class Mappable {
   // MemoryManager's lock held.
   virtual void NoteWritablePages(uint64_t /*first*/, uint64_t /*end*/) {}
   // msync(2) and friends: writes the dirty pages among [first, end) to where the file's data
-  // lives. Files whose pages are the data have nothing to do. Call with no MemoryManager lock.
-  virtual Result<void> WriteBack(uint64_t /*first*/, uint64_t /*end*/) { return {}; }
+  // lives, and with `durable` (MS_SYNC) waits for that to reach storage. Files whose pages are
+  // the data have nothing to do. Call with no MemoryManager lock.
+  virtual Result<void> WriteBack(uint64_t /*first*/, uint64_t /*end*/, bool /*durable*/) {
+    return {};
+  }
 
   // A reference to `file` for one mmap(2) that may write it (Linux's VM_SHARED|VM_MAYWRITE):
   // every VMA piece, mremap and fork copy of the mapping shares it, so the file is writably

@@ -579,7 +579,7 @@ Result<void> MemoryManager::MSync(UserAddr addr, uint64_t length, int flags) {
     }
   }
   // Linux writes back what is mapped and reports the hole afterwards.
-  for (const Range& r : ranges) TRY(r.file->WriteBack(r.first, r.end));
+  for (const Range& r : ranges) TRY(r.file->WriteBack(r.first, r.end, flags & MS_SYNC));
   return hole ? Err(ENOMEM) : Result<void>{};
 }
 

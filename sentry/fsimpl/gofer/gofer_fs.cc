@@ -367,7 +367,7 @@ Result<void> HostBackedFile::Truncate(uint64_t size) {
 
 Result<void> HostBackedFile::Sync() {
   // Stores through mappings reach the host file first, as fsync(2) writes dirty pages.
-  if (auto cache = inode_->cache()) TRY(cache->WriteBack(0, UINT64_MAX));
+  if (auto cache = inode_->cache()) TRY(cache->WriteBack(0, UINT64_MAX, false));
   if (fsync(fd_->get()) != 0) return Err(errno);
   return {};
 }

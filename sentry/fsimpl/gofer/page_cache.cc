@@ -95,7 +95,7 @@ void SyncAllPageCaches() {
     }
   }
   for (const auto& c : live) {
-    if (auto r = c->WriteBack(0, UINT64_MAX); !r) {
+    if (auto r = c->WriteBack(0, UINT64_MAX, true); !r) {
       spdlog::warn("sync: writing back a mapped host file failed: {}", strerror(r.error().value));
     }
   }
@@ -274,7 +274,7 @@ Result<void> PageCache::WritePagesLocked(const std::vector<uint64_t>& indices) {
   return status;
 }
 
-Result<void> PageCache::WriteBack(uint64_t first, uint64_t end) {
+Result<void> PageCache::WriteBack(uint64_t first, uint64_t end, bool durable) {
   absl::MutexLock writeback(&writeback_mu_);
   std::vector<uint64_t> indices;
   int earlier_error;
@@ -298,6 +298,8 @@ Result<void> PageCache::WriteBack(uint64_t first, uint64_t end) {
     }
     absl::MutexLock lock(&mu_);
     TRY(WritePagesLocked(indices));
+    // As Linux's MS_SYNC: the data, not necessarily the metadata, reaches storage.
+    if (durable && write_fd_ && fdatasync(write_fd_->get()) != 0) return Err(errno);
   }
   if (earlier_error != 0) return Err(earlier_error);
   return {};

@@ -71,7 +71,7 @@ class PageCache final : public mm::Mappable, public std::enable_shared_from_this
   void NoteWritablePages(uint64_t first, uint64_t end) override;
   // MADV_REMOVE: zeroes the range in the host file, then drops the cached pages.
   Result<void> PunchHole(uint64_t first, uint64_t end) override;
-  Result<void> WriteBack(uint64_t first, uint64_t end) override;
+  Result<void> WriteBack(uint64_t first, uint64_t end, bool durable) override;
 
   // The 512-byte blocks that dirty pages will take once written back: Linux counts such
   // delayed allocations in st_blocks at once, so a file filled through a mapping is not sparse.
