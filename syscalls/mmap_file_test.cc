@@ -500,6 +500,25 @@ TEST(HostFileMapping, PrivateMappingKeepsItsStoresToItself) {
   EXPECT_EQ(ReadFresh(f.path(), 4, 0), "file");
 }
 
+TEST(HostFileMapping, AppendOnlyFdStoresWhereTheMappingIs) {
+  const size_t page = PageSize();
+  TmpFile f(2 * page, VolumeDir());
+  ASSERT_GE(f.fd(), 0);
+  Fd a(open(f.path().c_str(), O_RDWR | O_APPEND));
+  ASSERT_TRUE(a.ok());
+  char* m = MapShared(a.get(), 2 * page);
+  ASSERT_NE(m, nullptr);
+  m[1] = 'a';
+  m[page + 1] = 'b';
+  ASSERT_SYSCALL_OK(msync(m, 2 * page, MS_SYNC));
+  ASSERT_EQ(write(a.get(), "c", 1), 1);  // write(2) still appends
+  m[2] = 'd';
+  ASSERT_SYSCALL_OK(munmap(m, 2 * page));
+  EXPECT_EQ(ReadFresh(f.path(), 3, 0), std::string("\0ad", 3));
+  EXPECT_EQ(ReadFresh(f.path(), 2, static_cast<off_t>(page)), std::string("\0b", 2));
+  EXPECT_EQ(ReadFresh(f.path(), 2, static_cast<off_t>(2 * page)), "c");
+}
+
 TEST(HostFileMapping, MsyncErrors) {
   const size_t page = PageSize();
   TmpFile f(2 * page, VolumeDir());

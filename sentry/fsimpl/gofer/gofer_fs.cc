@@ -106,6 +106,12 @@ class GoferInode : public vfs::Inode {
   // An atomic rather than under mu_: every read and write asks, and mu_ is held across gofer
   // round trips.
   std::shared_ptr<PageCache> cache() { return cache_.load(std::memory_order_acquire); }
+  // Another host fd for the file, from the gofer.
+  Result<FileDescriptor> OpenHostFd(int flags) {
+    auto r = TRY(fs_->channel().Call(
+        ::gofer::OpenRequest{.fid = fid_, .flags = static_cast<uint32_t>(flags)}));
+    return std::move(r.fd);
+  }
   std::shared_ptr<PageCache> GetOrMakeCache() {
     if (auto c = cache()) return c;
     if (!IsRegular() || fs_->memory() == nullptr) return nullptr;
@@ -375,7 +381,14 @@ Result<void> HostBackedFile::Sync() {
 std::shared_ptr<mm::Mappable> HostBackedFile::GetMappable() {
   auto cache = inode_->GetOrMakeCache();
   if (!cache) return nullptr;
-  return cache->NewMapping(fd_, Writable());
+  auto fd = fd_;
+  if (Writable() && (status_flags() & O_APPEND)) {
+    // The cache writes back with pwritev, which appends on an O_APPEND fd whatever the offset.
+    auto plain = inode_->OpenHostFd(O_RDWR);
+    if (!plain) return nullptr;
+    fd = std::make_shared<FileDescriptor>(std::move(*plain));
+  }
+  return cache->NewMapping(std::move(fd), Writable());
 }
 
 void HostBackedFile::MarkDirty() { inode_->MarkDirty(); }
