@@ -147,7 +147,7 @@ absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
     bool root_read_only, bool root_writable, const ContainerSetup& container) {
   sentry::mm::MemoryFile& memory = kernel.memory_file();
   auto channel = std::make_shared<gofer::Channel>(sentry::FileDescriptor(gofer_fd));
-  auto fs = std::make_shared<sentry::fsimpl::gofer::Filesystem>(std::move(channel));
+  auto fs = std::make_shared<sentry::fsimpl::gofer::Filesystem>(std::move(channel), &memory);
   auto root = fs->Attach(0);
   if (!root) {
     return absl::UnavailableError(

@@ -218,6 +218,48 @@ TEST(MemfdSealTest, WriteSeal) {
   if (ro != MAP_FAILED) munmap(ro, 4096);
 }
 
+TEST(MemfdSealTest, WriteSealIsBusyWhileASharedMappingMayWrite) {
+  Fd fd(MemfdCreate("s", MFD_ALLOW_SEALING));
+  ASSERT_SYSCALL_OK(ftruncate(fd.get(), 4096));
+  void* rw = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  ASSERT_NE(rw, MAP_FAILED);
+  EXPECT_SYSCALL_ERRNO(EBUSY, fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE));
+  // A forked child's copy of the mapping counts too, until it exits.
+  EXPECT_EQ(conformance::InChild([&] {
+              munmap(rw, 4096);
+              return fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE) == -1 && errno == EBUSY ? 0 : 1;
+            }),
+            0);
+  ASSERT_SYSCALL_OK(munmap(rw, 4096));
+  // Read-only, but of a file open for writing: mprotect could make it writable, so it counts.
+  void* ro = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd.get(), 0);
+  ASSERT_NE(ro, MAP_FAILED);
+  EXPECT_SYSCALL_ERRNO(EBUSY, fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE));
+  ASSERT_SYSCALL_OK(munmap(ro, 4096));
+  // Private mappings never write the file.
+  void* priv = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd.get(), 0);
+  ASSERT_NE(priv, MAP_FAILED);
+  EXPECT_SYSCALL_OK(fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE));
+  munmap(priv, 4096);
+  // Sealed: a read-only shared mapping may not become writable.
+  ro = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd.get(), 0);
+  ASSERT_NE(ro, MAP_FAILED);
+  EXPECT_SYSCALL_ERRNO(EACCES, mprotect(ro, 4096, PROT_READ | PROT_WRITE));
+  munmap(ro, 4096);
+}
+
+TEST(MemfdSealTest, FutureWriteSealLeavesExistingMappingsAlone) {
+  Fd fd(MemfdCreate("s", MFD_ALLOW_SEALING));
+  ASSERT_SYSCALL_OK(ftruncate(fd.get(), 4096));
+  void* rw = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  ASSERT_NE(rw, MAP_FAILED);
+  EXPECT_SYSCALL_OK(fcntl(fd.get(), F_ADD_SEALS, F_SEAL_FUTURE_WRITE));
+  static_cast<char*>(rw)[0] = 'f';
+  EXPECT_EQ(PreadAll(fd.get(), 1), "f");
+  EXPECT_SYSCALL_ERRNO(EBUSY, fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE));
+  munmap(rw, 4096);
+}
+
 TEST(MemfdSealTest, FutureWriteSeal) {
   Fd fd(MemfdCreate("s", MFD_ALLOW_SEALING));
   ASSERT_SYSCALL_OK(fcntl(fd.get(), F_ADD_SEALS, F_SEAL_FUTURE_WRITE));

@@ -1,6 +1,9 @@
 // MAP_SHARED mappings of files: the mapping and read(2)/write(2) see one another at once, other
 // mappings (in this process or a forked one) see the same data, pages past the end of the file
-// give SIGBUS, and the error cases of mmap, msync and mincore.
+// give SIGBUS, and the error cases of mmap, msync and mincore. Files are in /tmp (the sandbox's
+// tmpfs upper layer), memfds, and in $CONFORMANCE_VOLUME (a directory of the build tree that
+// the sandbox gets as a volume: host files served by the gofer, whose mappings go through the
+// sentry's page cache) when it is set.
 #include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -21,13 +24,19 @@ using conformance::Fd;
 using conformance::InChild;
 using conformance::PageSize;
 
-// A fresh file in /tmp (in the sandbox: the overlay's upper layer), unlinked at the end.
+// The directory of host files: the volume when the test runs with one.
+std::string VolumeDir() {
+  const char* dir = getenv("CONFORMANCE_VOLUME");
+  return dir != nullptr && *dir != '\0' ? dir : "/tmp";
+}
+
+// A fresh file in `dir` (/tmp in the sandbox is the overlay's upper layer), unlinked at the end.
 class TmpFile {
  public:
-  explicit TmpFile(size_t size = 0) {
-    char name[] = "/tmp/mmap_file_test.XXXXXX";
-    fd_ = mkstemp(name);
-    path_ = name;
+  explicit TmpFile(size_t size = 0, const std::string& dir = "/tmp") {
+    std::string tmpl = dir + "/mmap_file_test.XXXXXX";
+    fd_ = mkstemp(tmpl.data());
+    path_ = tmpl;
     if (fd_ >= 0 && size > 0 && ftruncate(fd_, static_cast<off_t>(size)) != 0) {
       close(fd_);
       fd_ = -1;
@@ -45,14 +54,14 @@ class TmpFile {
   std::string path_;
 };
 
-// The kinds of file whose shared mappings must be coherent: a /tmp file and a memfd.
-enum class Kind { kTmp, kMemfd };
+// The kinds of file whose shared mappings must be coherent: a /tmp file, a memfd, a host file.
+enum class Kind { kTmp, kMemfd, kVolume };
 
 class SharedFileMapping : public ::testing::TestWithParam<Kind> {
  protected:
   void SetUp() override {
-    if (GetParam() == Kind::kTmp) {
-      tmp_ = std::make_unique<TmpFile>();
+    if (GetParam() == Kind::kTmp || GetParam() == Kind::kVolume) {
+      tmp_ = std::make_unique<TmpFile>(0, GetParam() == Kind::kTmp ? "/tmp" : VolumeDir());
       fd_ = tmp_->fd();
     } else {
       memfd_ = std::make_unique<Fd>(memfd_create("mmap_file_test", 0));
@@ -170,8 +179,8 @@ TEST_P(SharedFileMapping, ForkedChildAndParentShareTheMapping) {
 }
 
 TEST_P(SharedFileMapping, SeparateOpensShareTheData) {
-  if (GetParam() != Kind::kTmp) GTEST_SKIP() << "a memfd has no path to open again";
-  TmpFile f(PageSize());
+  if (GetParam() == Kind::kMemfd) GTEST_SKIP() << "a memfd has no path to open again";
+  TmpFile f(PageSize(), GetParam() == Kind::kTmp ? "/tmp" : VolumeDir());
   ASSERT_GE(f.fd(), 0);
   Fd other(open(f.path().c_str(), O_RDWR));
   ASSERT_TRUE(other.ok());
@@ -366,10 +375,187 @@ TEST_P(SharedFileMapping, MsyncAndMincore) {
   munmap(m, 2 * page);
 }
 
-INSTANTIATE_TEST_SUITE_P(Files, SharedFileMapping, ::testing::Values(Kind::kTmp, Kind::kMemfd),
-                         [](const auto& info) {
-                           return info.param == Kind::kTmp ? "Tmp" : "Memfd";
+INSTANTIATE_TEST_SUITE_P(Files, SharedFileMapping,
+                         ::testing::Values(Kind::kTmp, Kind::kMemfd, Kind::kVolume),
+                         [](const auto& info) -> std::string {
+                           switch (info.param) {
+                             case Kind::kTmp:
+                               return "Tmp";
+                             case Kind::kMemfd:
+                               return "Memfd";
+                             case Kind::kVolume:
+                               break;
+                           }
+                           return "Volume";
                          });
+
+// What a fresh open of `path` reads at `offset`.
+std::string ReadFresh(const std::string& path, size_t len, off_t offset) {
+  Fd f(open(path.c_str(), O_RDONLY));
+  if (!f.ok()) return "open failed";
+  std::string out(len, '\0');
+  ssize_t n = pread(f.get(), out.data(), len, offset);
+  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
+  return out;
+}
+
+// Host files: stores through a mapping reach the file itself (msync, fsync, munmap, exit), as
+// another open of it shows.
+TEST(HostFileMapping, StoresReachTheFileOnMsyncFsyncAndMunmap) {
+  const size_t page = PageSize();
+  TmpFile f(2 * page, VolumeDir());
+  ASSERT_GE(f.fd(), 0);
+  char* m = MapShared(f.fd(), 2 * page);
+  ASSERT_NE(m, nullptr);
+  std::memcpy(m + 10, "stored", 6);
+  EXPECT_EQ(ReadFresh(f.path(), 6, 10), "stored");
+  ASSERT_SYSCALL_OK(msync(m, 2 * page, MS_SYNC));
+  EXPECT_EQ(ReadFresh(f.path(), 6, 10), "stored");
+  std::memcpy(m + page, "again", 5);
+  ASSERT_SYSCALL_OK(msync(m + page, page, MS_ASYNC));
+  EXPECT_EQ(ReadFresh(f.path(), 5, static_cast<off_t>(page)), "again");
+  // A store after the write-back counts as well.
+  std::memcpy(m + 10, "STORED", 6);
+  ASSERT_SYSCALL_OK(fsync(f.fd()));
+  EXPECT_EQ(ReadFresh(f.path(), 6, 10), "STORED");
+  std::memcpy(m + page + 100, "last", 4);
+  ASSERT_SYSCALL_OK(munmap(m, 2 * page));
+  EXPECT_EQ(ReadFresh(f.path(), 4, static_cast<off_t>(page + 100)), "last");
+  struct stat st;
+  ASSERT_SYSCALL_OK(fstat(f.fd(), &st));
+  EXPECT_EQ(st.st_size, static_cast<off_t>(2 * page));
+}
+
+TEST(HostFileMapping, StoresOfAnExitingProcessReachTheFile) {
+  const size_t page = PageSize();
+  TmpFile f(page, VolumeDir());
+  ASSERT_GE(f.fd(), 0);
+  int fd = f.fd();
+  EXPECT_EQ(InChild([&] {
+              char* m = MapShared(fd, page);
+              if (m == nullptr) return 1;
+              std::memcpy(m, "from the child", 14);
+              close(fd);
+              return 0;  // exits with the mapping and no fd left
+            }),
+            0);
+  EXPECT_EQ(ReadFresh(f.path(), 14, 0), "from the child");
+}
+
+TEST(HostFileMapping, TheLastPageStopsAtTheEndOfTheFile) {
+  const size_t page = PageSize();
+  TmpFile f(0, VolumeDir());
+  ASSERT_GE(f.fd(), 0);
+  ASSERT_EQ(pwrite(f.fd(), "0123456789", 10, 0), 10);
+  char* m = MapShared(f.fd(), page);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(std::string(m, 10), "0123456789");
+  EXPECT_EQ(m[10], 0);
+  m[0] = 'X';
+  m[20] = 'Y';  // in the page but past the end: never part of the file
+  ASSERT_SYSCALL_OK(msync(m, page, MS_SYNC));
+  struct stat st;
+  ASSERT_SYSCALL_OK(fstat(f.fd(), &st));
+  EXPECT_EQ(st.st_size, 10);
+  EXPECT_EQ(ReadFresh(f.path(), 64, 0), "X123456789");
+  // Growing the file brings zeros, not what was stored past the old end.
+  ASSERT_SYSCALL_OK(ftruncate(f.fd(), 30));
+  EXPECT_EQ(m[20], 0);
+  munmap(m, page);
+}
+
+TEST(HostFileMapping, ReadOnlyMappingSeesStoresOfAWritableOne) {
+  const size_t page = PageSize();
+  TmpFile f(page, VolumeDir());
+  ASSERT_GE(f.fd(), 0);
+  Fd r(open(f.path().c_str(), O_RDONLY));
+  ASSERT_TRUE(r.ok());
+  char* ro = MapShared(r.get(), page, PROT_READ);
+  ASSERT_NE(ro, nullptr);
+  EXPECT_EQ(ro[0], 0);
+  char* rw = MapShared(f.fd(), page);
+  ASSERT_NE(rw, nullptr);
+  rw[0] = 'w';
+  EXPECT_EQ(ro[0], 'w');
+  ASSERT_EQ(pwrite(f.fd(), "p", 1, 1), 1);
+  EXPECT_EQ(ro[1], 'p');
+  EXPECT_EQ(rw[1], 'p');
+  munmap(rw, page);
+  munmap(ro, page);
+}
+
+TEST(HostFileMapping, PrivateMappingKeepsItsStoresToItself) {
+  const size_t page = PageSize();
+  TmpFile f(page, VolumeDir());
+  ASSERT_GE(f.fd(), 0);
+  ASSERT_EQ(pwrite(f.fd(), "file", 4, 0), 4);
+  void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE, f.fd(), 0);
+  ASSERT_NE(p, MAP_FAILED);
+  char* m = static_cast<char*>(p);
+  EXPECT_EQ(std::string(m, 4), "file");
+  std::memcpy(m, "mine", 4);
+  EXPECT_EQ(ReadFresh(f.path(), 4, 0), "file");
+  ASSERT_SYSCALL_OK(msync(m, page, MS_SYNC));
+  munmap(m, page);
+  EXPECT_EQ(ReadFresh(f.path(), 4, 0), "file");
+}
+
+TEST(HostFileMapping, AppendOnlyFdStoresWhereTheMappingIs) {
+  const size_t page = PageSize();
+  TmpFile f(2 * page, VolumeDir());
+  ASSERT_GE(f.fd(), 0);
+  Fd a(open(f.path().c_str(), O_RDWR | O_APPEND));
+  ASSERT_TRUE(a.ok());
+  char* m = MapShared(a.get(), 2 * page);
+  ASSERT_NE(m, nullptr);
+  m[1] = 'a';
+  m[page + 1] = 'b';
+  ASSERT_SYSCALL_OK(msync(m, 2 * page, MS_SYNC));
+  ASSERT_EQ(write(a.get(), "c", 1), 1);  // write(2) still appends
+  m[2] = 'd';
+  ASSERT_SYSCALL_OK(munmap(m, 2 * page));
+  EXPECT_EQ(ReadFresh(f.path(), 3, 0), std::string("\0ad", 3));
+  EXPECT_EQ(ReadFresh(f.path(), 2, static_cast<off_t>(page)), std::string("\0b", 2));
+  EXPECT_EQ(ReadFresh(f.path(), 2, static_cast<off_t>(2 * page)), "c");
+}
+
+TEST(HostFileMapping, MsyncErrors) {
+  const size_t page = PageSize();
+  TmpFile f(2 * page, VolumeDir());
+  ASSERT_GE(f.fd(), 0);
+  char* m = MapShared(f.fd(), 2 * page);
+  ASSERT_NE(m, nullptr);
+  m[0] = 'e';
+  EXPECT_SYSCALL_ERRNO(EINVAL, msync(m + 1, page, MS_SYNC));
+  EXPECT_SYSCALL_ERRNO(EINVAL, msync(m, page, MS_SYNC | MS_ASYNC));
+  ASSERT_SYSCALL_OK(munmap(m + page, page));
+  // The mapped part is written back all the same.
+  EXPECT_SYSCALL_ERRNO(ENOMEM, msync(m, 2 * page, MS_SYNC));
+  EXPECT_EQ(ReadFresh(f.path(), 1, 0), "e");
+  munmap(m, page);
+}
+
+TEST(HostFileMapping, WritableSharingNeedsAFileOpenForWriting) {
+  TmpFile f(4096, VolumeDir());
+  ASSERT_GE(f.fd(), 0);
+  Fd r(open(f.path().c_str(), O_RDONLY));
+  ASSERT_TRUE(r.ok());
+  EXPECT_SYSCALL_ERRNO(EACCES, mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, r.get(), 0));
+  void* p = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, r.get(), 0);
+  ASSERT_NE(p, MAP_FAILED);
+  EXPECT_SYSCALL_ERRNO(EACCES, mprotect(p, 4096, PROT_READ | PROT_WRITE));
+  munmap(p, 4096);
+  Fd w(open(f.path().c_str(), O_WRONLY));
+  ASSERT_TRUE(w.ok());
+  EXPECT_SYSCALL_ERRNO(EACCES, mmap(nullptr, 4096, PROT_READ, MAP_SHARED, w.get(), 0));
+  // Opened for writing, a read-only shared mapping may be made writable later.
+  p = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, f.fd(), 0);
+  ASSERT_NE(p, MAP_FAILED);
+  ASSERT_SYSCALL_OK(mprotect(p, 4096, PROT_READ | PROT_WRITE));
+  static_cast<char*>(p)[0] = 'm';
+  munmap(p, 4096);
+  EXPECT_EQ(ReadFresh(f.path(), 1, 0), "m");
+}
 
 TEST(MmapFileErrors, BadFdIsEBADF) {
   EXPECT_SYSCALL_ERRNO(EBADF, mmap(nullptr, 4096, PROT_READ, MAP_SHARED, 999, 0));

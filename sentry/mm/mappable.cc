@@ -16,6 +16,17 @@ void Mappable::RemoveMapper(const MemoryManager* mm) {
   mappers_.erase(mm);
 }
 
+std::shared_ptr<Mappable> Mappable::NewWritableMapping(std::shared_ptr<Mappable> file) {
+  Mappable* raw = file.get();
+  raw->writable_mappings_.fetch_add(1, std::memory_order_acq_rel);
+  // The deleter lets go of the file when called: the control block itself outlives it as long
+  // as weak references (MemoryManager::mapped_files_) remain.
+  return std::shared_ptr<Mappable>(raw, [keep = std::move(file)](Mappable* m) mutable {
+    m->writable_mappings_.fetch_sub(1, std::memory_order_acq_rel);
+    keep.reset();
+  });
+}
+
 size_t Mappable::MapperCount() {
   absl::MutexLock lock(&mappers_mu_);
   return mappers_.size();

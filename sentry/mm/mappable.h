@@ -9,6 +9,7 @@
 // MemoryManager (InvalidateMappings). mappers_mu_ is a leaf.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -43,6 +44,23 @@ class Mappable {
   // madvise(MADV_REMOVE): frees pages [first, end) of the file (they read as zeros afterwards),
   // dropping them from every mapping first.
   virtual Result<void> PunchHole(uint64_t /*first*/, uint64_t /*end*/) { return Err(EOPNOTSUPP); }
+  // Pages [first, end) are about to be mapped writable in an address space (a fault), or the
+  // sentry is about to store into one of them for the application (CopyOut, Translate): a file
+  // whose pages cache another's data (the gofer's page cache) counts them dirty. Called with a
+  // MemoryManager's lock held.
+  virtual void NoteWritablePages(uint64_t /*first*/, uint64_t /*end*/) {}
+  // msync(2) and friends: writes the dirty pages among [first, end) to where the file's data
+  // lives, and with `durable` (MS_SYNC) waits for that to reach storage. Files whose pages are
+  // the data have nothing to do. Call with no MemoryManager lock.
+  virtual Result<void> WriteBack(uint64_t /*first*/, uint64_t /*end*/, bool /*durable*/) {
+    return {};
+  }
+
+  // A reference to `file` for one mmap(2) that may write it (Linux's VM_SHARED|VM_MAYWRITE):
+  // every VMA piece, mremap and fork copy of the mapping shares it, so the file is writably
+  // mapped while any such reference lives (F_SEAL_WRITE's EBUSY). Its get() is `file`'s.
+  static std::shared_ptr<Mappable> NewWritableMapping(std::shared_ptr<Mappable> file);
+  bool WritablyMapped() const { return writable_mappings_.load(std::memory_order_acquire) > 0; }
 
   // Address spaces that may map pages of this file. Kept until the address space dies.
   void AddMapper(const std::shared_ptr<MemoryManager>& mm);
@@ -56,6 +74,7 @@ class Mappable {
   void InvalidateMappings(uint64_t first, uint64_t end);
 
  private:
+  std::atomic<int64_t> writable_mappings_{0};
   absl::Mutex mappers_mu_;
   std::map<const MemoryManager*, std::weak_ptr<MemoryManager>> mappers_
       ABSL_GUARDED_BY(mappers_mu_);

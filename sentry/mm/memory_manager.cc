@@ -145,13 +145,17 @@ Result<UserAddr> MemoryManager::MMapFile(const MMapRequest& req, std::shared_ptr
   if (file_offset + length < file_offset) return Err(EOVERFLOW);
   uint8_t perms = ProtToPerms(req.prot);
   if (perms & ~max_perms) return Err(EACCES);
+  bool shared = (req.flags & MAP_TYPE) != MAP_PRIVATE;
+  if (shared && (max_perms & kAccessWrite)) {
+    mappable = Mappable::NewWritableMapping(std::move(mappable));
+  }
   absl::MutexLock lock(&mu_);
   uint64_t start = TRY(PlaceLocked(req, length));
   NoteMapperLocked(mappable);
   Vma like;
   like.perms = perms;
   like.max_perms = max_perms;
-  like.shared = (req.flags & MAP_TYPE) != MAP_PRIVATE;
+  like.shared = shared;
   like.mappable = std::move(mappable);
   like.name = req.name;
   InsertFileVmaLocked(like, start, length, file_offset);
@@ -203,6 +207,8 @@ FaultResult MemoryManager::FaultFilePageLocked(const Vma& v, uint64_t addr) {
       runs.push_back({i, off, 1});
     }
   });
+  // Everything mapped below is mapped writable only in [wfirst, wend).
+  if (perms & kAccessWrite) v.mappable->NoteWritablePages(wfirst, wend);
   bool faulting_mapped = false;
   int budget = kMaxFaultAroundRuns;
   // The run holding the faulting page first, then its neighbours while the budget lasts.
@@ -561,10 +567,30 @@ Result<void> MemoryManager::MSync(UserAddr addr, uint64_t length, int flags) {
   auto rounded = PageRoundUp(length);
   if (!rounded || addr.value > UINT64_MAX - *rounded) return Err(ENOMEM);
   if (*rounded == 0) return {};
-  absl::MutexLock lock(&mu_);
-  // Every mapping here is either anonymous memory or a file's own pages: nothing to write back.
-  if (!vmas_.IsFullyMapped(addr.value, addr.value + *rounded)) return Err(ENOMEM);
-  return {};
+  uint64_t start = addr.value, end = start + *rounded;
+  // Anonymous memory and a file's own pages need nothing; a file whose pages cache another's
+  // data (the gofer's) writes its dirty ones back, without our lock (it drops mappings first).
+  struct Range {
+    std::shared_ptr<Mappable> file;
+    uint64_t first, end;
+  };
+  std::vector<Range> ranges;
+  bool hole;
+  {
+    absl::MutexLock lock(&mu_);
+    if (end > layout_.max_addr) return Err(ENOMEM);
+    hole = !vmas_.IsFullyMapped(start, end);
+    for (const Vma* v = vmas_.FindAtOrAfter(start); v != nullptr && v->start < end;
+         v = vmas_.FindAtOrAfter(v->end)) {
+      if (!v->mappable || !v->shared) continue;
+      uint64_t s = std::max(start, v->start), e = std::min(end, v->end);
+      ranges.push_back(
+          {v->mappable, v->FileOffsetOf(s) / kPageSize, v->FileOffsetOf(e) / kPageSize});
+    }
+  }
+  // Linux writes back what is mapped and reports the hole afterwards.
+  for (const Range& r : ranges) TRY(r.file->WriteBack(r.first, r.end, flags & MS_SYNC));
+  return hole ? Err(ENOMEM) : Result<void>{};
 }
 
 Result<std::vector<uint8_t>> MemoryManager::MinCore(UserAddr addr, uint64_t length) {
@@ -639,6 +665,10 @@ Result<void> MemoryManager::CopyChunks(UserAddr addr, uint64_t length, uint8_t a
       uint64_t stop = end >= v->end ? v->end : *PageRoundUp(end);
       if (!BreakCowLocked(PageRoundDown(cur), stop)) return Err(EFAULT);
       v = vmas_.Find(cur);
+    }
+    if ((access & kAccessWrite) && v->mappable) {
+      uint64_t page = v->FileOffsetOf(cur) / kPageSize;
+      v->mappable->NoteWritablePages(page, page + 1);
     }
     auto [p, avail] = TRY(ResolveLocked(*v, cur));
     uint64_t n = std::min(end - cur, avail);
@@ -715,6 +745,10 @@ Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t leng
       uint64_t stop = end >= v->end ? v->end : *PageRoundUp(end);
       if (!BreakCowLocked(PageRoundDown(cur), stop)) break;
       v = vmas_.Find(cur);
+    }
+    if ((access & kAccessWrite) && v->mappable) {
+      uint64_t page = v->FileOffsetOf(cur) / kPageSize;
+      v->mappable->NoteWritablePages(page, page + 1);
     }
     auto resolved = ResolveLocked(*v, cur);
     if (!resolved) break;

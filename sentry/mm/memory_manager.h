@@ -91,11 +91,13 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   Result<void> MAdvise(UserAddr addr, uint64_t length, int advice);
   // A mapping of `mappable`'s own pages from `file_offset` (page aligned) on; the MM must be
   // owned by a shared_ptr. `max_perms` is what mprotect may grant later (no write for a shared
-  // mapping of a file opened read-only). MAP_PRIVATE (req.flags' MAP_TYPE) shows the file's
+  // mapping of a file opened read-only); a shared one with write counts as a writable mapping
+  // of the file (Mappable::WritablyMapped). MAP_PRIVATE (req.flags' MAP_TYPE) shows the file's
   // pages until the application writes one, which then gets a private copy.
   Result<UserAddr> MMapFile(const MMapRequest& req, std::shared_ptr<Mappable> mappable,
                             uint64_t file_offset, uint8_t max_perms);
-  // msync(2): checks flags and range (file pages need no write-back: they are the file).
+  // msync(2): checks flags and range, and has files whose pages cache another's data (the
+  // gofer's page cache) write back their dirty pages in the range (MS_ASYNC too).
   Result<void> MSync(UserAddr addr, uint64_t length, int flags);
   // mincore(2): one byte per page of [addr, addr+length), 1 when resident. ENOMEM on a hole.
   Result<std::vector<uint8_t>> MinCore(UserAddr addr, uint64_t length);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <utime.h>
 
+#include "sentry/fsimpl/gofer/page_cache.h"
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/table.h"
 
@@ -210,11 +211,17 @@ Result<uint64_t> Sys_fsync(kernel::Task& t, const Args& a) {
   return 0;
 }
 
-Result<uint64_t> Sys_sync(kernel::Task&, const Args&) { return 0; }  // nothing is buffered
+// Only stores through MAP_SHARED mappings of host files are buffered (the gofer's page caches);
+// syncfs writes back those of every file system, a superset of what it must.
+Result<uint64_t> Sys_sync(kernel::Task&, const Args&) {
+  fsimpl::gofer::SyncAllPageCaches();
+  return 0;
+}
 
 Result<uint64_t> Sys_syncfs(kernel::Task& t, const Args& a) {
   auto file = TRY(t.fds().Get(ArgInt(a[0])));
   if (file->IsPath()) return Err(EBADF);
+  fsimpl::gofer::SyncAllPageCaches();
   return 0;
 }
 

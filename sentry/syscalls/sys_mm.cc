@@ -34,13 +34,12 @@ std::string MappingName(const vfs::FileDescription& file) {
   return name;
 }
 
-// A file mapping. A file whose pages live in the MemoryFile (tmpfs, memfd, the overlay's upper
-// files, /dev/shm) is mapped page by page, on demand: MAP_SHARED maps those pages themselves, so
-// the mapping and read(2)/write(2) see one another at once; MAP_PRIVATE shows them until the
-// application writes one, which then gets a copy of its own. Any other file gets a private copy
-// of its pages made now: right for MAP_PRIVATE, and for read-only MAP_SHARED of host files as
-// long as nobody writes the file meanwhile. Writable shared mappings of host (gofer) files:
-// ENODEV.
+// A file mapping. A file with pages in the MemoryFile (tmpfs, memfd, the overlay's upper files,
+// /dev/shm, and host files through the gofer's page cache) is mapped page by page, on demand:
+// MAP_SHARED maps those pages themselves, so the mapping and read(2)/write(2) see one another at
+// once; MAP_PRIVATE shows them until the application writes one, which then gets a copy of its
+// own. Any other file gets a private copy of its pages made now: right for MAP_PRIVATE, and for
+// read-only MAP_SHARED of files with no pages. Writable shared mappings of those: ENODEV.
 Result<uint64_t> MapFile(kernel::Task& t, uint64_t addr, uint64_t length, int prot, int flags,
                          int fd, uint64_t offset) {
   auto file = TRY(t.fds().Get(fd));

@@ -81,6 +81,38 @@ sandbox --volume "$tmp/no-such-dir:/x" /bin/true >/dev/null 2>&1
 sandbox --volume "$tmp/data:relative" /bin/true >/dev/null 2>&1
 [ $? = 2 ] || fail "a relative sandbox path was not refused with status 2"
 
+# MAP_SHARED of a host file: a store through the mapping reaches the host once the process exits
+# (the last mapping goes: the page cache writes back), with the mapping still in place; a
+# writable shared mapping needs a file open for writing (EACCES), and a :ro volume gives none.
+printf 'mapped file\n' >"$tmp/data/mapped"
+got=$(sandbox --volume "$tmp/data:$vol" /usr/bin/python3 -c "
+import mmap, os
+f = open('$vol/mapped', 'r+b')
+m = mmap.mmap(f.fileno(), 0)
+m[0:6] = b'MAPPED'
+try:
+    mmap.mmap(os.open('$vol/mapped', os.O_RDONLY), 0, access=mmap.ACCESS_WRITE)
+except PermissionError:
+    print('EACCES')
+os._exit(0)" 2>&1)
+[ "$got" = EACCES ] || fail "a writable shared mapping of a read-only fd printed '$got'"
+[ "$(cat "$tmp/data/mapped" 2>&1)" = "MAPPED file" ] ||
+  fail "a store through a shared mapping left the host file as '$(cat "$tmp/data/mapped")'"
+got=$(sandbox --volume "$tmp/data:$vol:ro" /usr/bin/python3 -c "
+import mmap, os
+fd = os.open('$vol/mapped', os.O_RDONLY)
+print(mmap.mmap(fd, 0, mmap.MAP_SHARED, mmap.PROT_READ)[0:6].decode())
+try:
+    os.open('$vol/mapped', os.O_RDWR)
+except OSError as e:
+    print(e.strerror)
+try:
+    mmap.mmap(fd, 0, access=mmap.ACCESS_WRITE)
+except PermissionError:
+    print('EACCES')" 2>&1)
+[ "$got" = "$(printf 'MAPPED\nRead-only file system\nEACCES')" ] ||
+  fail "shared mappings of a :ro volume's file printed '$got'"
+
 if [ $failures = 0 ]; then
   echo "e2e/volume: all checks passed"
   exit 0

@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <climits>
 
 #include "absl/synchronization/mutex.h"
+#include "sentry/fsimpl/gofer/page_cache.h"
 #include "sentry/vfs/file_description.h"
 #include "spdlog/spdlog.h"
 
@@ -45,43 +47,35 @@ class HostBackedFile : public vfs::FileDescription {
  public:
   HostBackedFile(int flags, vfs::VirtualDentry path, FileDescriptor fd,
                  std::shared_ptr<GoferInode> inode)
-      : FileDescription(flags, std::move(path)), fd_(std::move(fd)), inode_(std::move(inode)) {}
+      : FileDescription(flags, std::move(path)),
+        fd_(std::make_shared<FileDescriptor>(std::move(fd))),
+        inode_(std::move(inode)) {}
 
   Result<uint64_t> Read(std::span<const iovec> dst, std::optional<int64_t> offset) override {
-    if (offset) return Io(preadv(fd_.get(), dst.data(), IovCount(dst), *offset));
+    if (offset) return ReadAt(dst, *offset);
     std::lock_guard lock(pos_mu_);
-    uint64_t n = TRY(Io(preadv(fd_.get(), dst.data(), IovCount(dst), pos_)));
+    uint64_t n = TRY(ReadAt(dst, pos_));
     pos_ += static_cast<int64_t>(n);
     return n;
   }
 
   Result<uint64_t> Write(std::span<const iovec> src, std::optional<int64_t> offset) override;
 
-  Result<struct stat> Stat() override {
-    struct stat st;
-    if (fstat(fd_.get(), &st) != 0) return Err(errno);
-    return st;
-  }
+  Result<struct stat> Stat() override;
 
-  Result<void> Truncate(uint64_t size) override {
-    if (ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) return Err(errno);
-    MarkDirty();
-    return {};
-  }
-
-  Result<void> Sync() override {
-    if (fsync(fd_.get()) != 0) return Err(errno);
-    return {};
-  }
+  Result<void> Truncate(uint64_t size) override;
+  Result<void> Sync() override;
+  std::shared_ptr<mm::Mappable> GetMappable() override;
 
  private:
+  Result<uint64_t> ReadAt(std::span<const iovec> dst, int64_t offset);
   static Result<uint64_t> Io(ssize_t n) {
     if (n < 0) return Err(errno);
     return static_cast<uint64_t>(n);
   }
   void MarkDirty();
 
-  FileDescriptor fd_;
+  std::shared_ptr<FileDescriptor> fd_;  // shared with the page cache while mapped
   std::shared_ptr<GoferInode> inode_;
 };
 
@@ -105,6 +99,25 @@ class GoferInode : public vfs::Inode {
   void MarkDirty() {
     absl::MutexLock lock(&mu_);
     dirty_ = true;
+  }
+
+  // The page cache of a regular file, made at its first MAP_SHARED mmap; null before, and for
+  // a file system without a MemoryFile.
+  // An atomic rather than under mu_: every read and write asks, and mu_ is held across gofer
+  // round trips.
+  std::shared_ptr<PageCache> cache() { return cache_.load(std::memory_order_acquire); }
+  // Another host fd for the file, from the gofer.
+  Result<FileDescriptor> OpenHostFd(int flags) {
+    auto r = TRY(fs_->channel().Call(
+        ::gofer::OpenRequest{.fid = fid_, .flags = static_cast<uint32_t>(flags)}));
+    return std::move(r.fd);
+  }
+  std::shared_ptr<PageCache> GetOrMakeCache() {
+    if (auto c = cache()) return c;
+    if (!IsRegular() || fs_->memory() == nullptr) return nullptr;
+    absl::MutexLock lock(&mu_);
+    if (!cache_.load()) cache_.store(PageCache::Create(*fs_->memory()));
+    return cache_.load();
   }
 
   Result<void> SetStat(const vfs::SetStatRequest& req) override {
@@ -135,6 +148,9 @@ class GoferInode : public vfs::Inode {
       g.mtime = {req.mtime->tv_sec, req.mtime->tv_nsec};
     }
     auto r = TRY(fs_->channel().Call(g));
+    if (req.size) {
+      if (auto c = cache()) c->Truncated(*req.size);
+    }
     absl::MutexLock lock(&mu_);
     stat_ = r.stat;
     dirty_ = false;
@@ -265,7 +281,10 @@ class GoferInode : public vfs::Inode {
                               O_SYNC | O_NOATIME);
     auto r = TRY(fs_->channel().Call(
         ::gofer::OpenRequest{.fid = fid_, .flags = static_cast<uint32_t>(host_flags)}));
-    if (flags & O_TRUNC) MarkDirty();
+    if (flags & O_TRUNC) {
+      MarkDirty();
+      if (auto c = cache()) c->Truncated(0);
+    }
     auto self = std::static_pointer_cast<GoferInode>(shared_from_this());
     return std::shared_ptr<vfs::FileDescription>(std::make_shared<HostBackedFile>(
         flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY), path, std::move(r.fd), self));
@@ -290,24 +309,86 @@ class GoferInode : public vfs::Inode {
   absl::Mutex mu_;
   ::gofer::Stat stat_ ABSL_GUARDED_BY(mu_);
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;  // the cached stat may be stale
+  std::atomic<std::shared_ptr<PageCache>> cache_;  // set once, under mu_
 };
 
+Result<uint64_t> HostBackedFile::ReadAt(std::span<const iovec> dst, int64_t offset) {
+  auto host_read = [&] { return Io(preadv(fd_->get(), dst.data(), IovCount(dst), offset)); };
+  auto cache = inode_->cache();
+  if (!cache || offset < 0) return host_read();
+  return cache->Read(dst, static_cast<uint64_t>(offset), host_read);
+}
+
 Result<uint64_t> HostBackedFile::Write(std::span<const iovec> src, std::optional<int64_t> offset) {
+  // What went where: the page cache copies it into the pages it holds (write-through).
+  auto host_write = [&]() -> Result<std::pair<uint64_t, uint64_t>> {
+    if (offset) {
+      uint64_t n = TRY(Io(pwritev(fd_->get(), src.data(), IovCount(src), *offset)));
+      return std::pair{n, static_cast<uint64_t>(*offset)};
+    }
+    std::lock_guard lock(pos_mu_);
+    uint64_t n;
+    if (status_flags() & O_APPEND) {
+      // The host fd was opened with O_APPEND too: the host picks the end atomically.
+      n = TRY(Io(writev(fd_->get(), src.data(), IovCount(src))));
+      pos_ = lseek(fd_->get(), 0, SEEK_CUR);
+    } else {
+      n = TRY(Io(pwritev(fd_->get(), src.data(), IovCount(src), pos_)));
+      pos_ += static_cast<int64_t>(n);
+    }
+    return std::pair{n, static_cast<uint64_t>(pos_) - n};
+  };
   uint64_t n;
-  if (offset) {
-    n = TRY(Io(pwritev(fd_.get(), src.data(), IovCount(src), *offset)));
-  } else if (status_flags() & O_APPEND) {
-    // The host fd was opened with O_APPEND too: the host picks the end atomically.
-    std::lock_guard lock(pos_mu_);
-    n = TRY(Io(writev(fd_.get(), src.data(), IovCount(src))));
-    pos_ = lseek(fd_.get(), 0, SEEK_CUR);
+  if (auto cache = inode_->cache(); cache && !(offset && *offset < 0)) {
+    n = TRY(cache->Write(src, host_write));
   } else {
-    std::lock_guard lock(pos_mu_);
-    n = TRY(Io(pwritev(fd_.get(), src.data(), IovCount(src), pos_)));
-    pos_ += static_cast<int64_t>(n);
+    n = TRY(host_write()).first;
   }
   MarkDirty();
   return n;
+}
+
+Result<struct stat> HostBackedFile::Stat() {
+  struct stat st;
+  if (fstat(fd_->get(), &st) != 0) return Err(errno);
+  if (auto cache = inode_->cache()) {
+    st.st_blocks = std::max<blkcnt_t>(st.st_blocks, static_cast<blkcnt_t>(cache->DirtyBlocks()));
+  }
+  return st;
+}
+
+Result<void> HostBackedFile::Truncate(uint64_t size) {
+  auto host_truncate = [&]() -> Result<void> {
+    if (ftruncate(fd_->get(), static_cast<off_t>(size)) != 0) return Err(errno);
+    return {};
+  };
+  if (auto cache = inode_->cache()) {
+    TRY(cache->Truncate(size, host_truncate));
+  } else {
+    TRY(host_truncate());
+  }
+  MarkDirty();
+  return {};
+}
+
+Result<void> HostBackedFile::Sync() {
+  // Stores through mappings reach the host file first, as fsync(2) writes dirty pages.
+  if (auto cache = inode_->cache()) TRY(cache->WriteBack(0, UINT64_MAX, false));
+  if (fsync(fd_->get()) != 0) return Err(errno);
+  return {};
+}
+
+std::shared_ptr<mm::Mappable> HostBackedFile::GetMappable() {
+  auto cache = inode_->GetOrMakeCache();
+  if (!cache) return nullptr;
+  auto fd = fd_;
+  if (Writable() && (status_flags() & O_APPEND)) {
+    // The cache writes back with pwritev, which appends on an O_APPEND fd whatever the offset.
+    auto plain = inode_->OpenHostFd(O_RDWR);
+    if (!plain) return nullptr;
+    fd = std::make_shared<FileDescriptor>(std::move(*plain));
+  }
+  return cache->NewMapping(std::move(fd), Writable());
 }
 
 void HostBackedFile::MarkDirty() { inode_->MarkDirty(); }

@@ -8,20 +8,28 @@
 #include "gofer/proto/channel.h"
 #include "sentry/vfs/inode.h"
 
+namespace sentry::mm {
+class MemoryFile;
+}
+
 namespace sentry::fsimpl::gofer {
 
 class Filesystem : public std::enable_shared_from_this<Filesystem> {
  public:
-  explicit Filesystem(std::shared_ptr<::gofer::Channel> channel)
-      : channel_(std::move(channel)) {}
+  // With `memory`, MAP_SHARED mappings of regular files map a page cache kept there
+  // (page_cache.h); without, they are copies made at mmap time and only read-only ones work.
+  explicit Filesystem(std::shared_ptr<::gofer::Channel> channel, mm::MemoryFile* memory = nullptr)
+      : channel_(std::move(channel)), memory_(memory) {}
   // The root of attach point `mount` (0: the served root).
   Result<std::shared_ptr<vfs::Inode>> Attach(uint32_t mount);
   ::gofer::Channel& channel() { return *channel_; }
   // Closes a fid when its inode goes away (best effort: the gofer drops all at exit anyway).
   void ReleaseFid(::gofer::Fid fid);
+  mm::MemoryFile* memory() const { return memory_; }
 
  private:
   std::shared_ptr<::gofer::Channel> channel_;
+  mm::MemoryFile* memory_;
 };
 
 }  // namespace sentry::fsimpl::gofer

@@ -314,6 +314,9 @@ Result<void> RegularInode::AddSeals(uint32_t seals) {
   if ((seals & vfs::kSealExec) && (mode_ & 0111)) {
     seals |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
   }
+  // A writable shared mapping could still change the data (Linux's mapping_deny_writable).
+  // mmap checks the seals without this lock, so a racing mmap may still slip in.
+  if ((seals & F_SEAL_WRITE) && !(seals_ & F_SEAL_WRITE) && WritablyMapped()) return Err(EBUSY);
   seals_ |= seals;
   return {};
 }

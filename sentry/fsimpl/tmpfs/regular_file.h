@@ -66,8 +66,8 @@ class RegularInode : public TmpfsInode, public mm::Mappable {
   // F_SEAL_SHRINK size changes that way, F_SEAL_EXEC changes to the execute bits.
   uint32_t seals() const;
   // F_ADD_SEALS: EPERM once F_SEAL_SEAL is there. F_SEAL_EXEC on an executable file brings the
-  // write seals with it (Linux's W^X rule). F_SEAL_WRITE does not yet check that no writable
-  // shared mapping is left (Linux's EBUSY).
+  // write seals with it (Linux's W^X rule). F_SEAL_WRITE is EBUSY while a shared mapping that
+  // may write (opened for writing, not made read-only by a seal) is left.
   Result<void> AddSeals(uint32_t seals);
   // The seals a file starts with, before anyone can see it (memfd_create).
   void InitSeals(uint32_t seals);
