@@ -35,10 +35,7 @@ struct Vma {
   uint8_t max_perms = 7;  // what mprotect may grant
   bool shared = false;    // MAP_SHARED: the memory stays shared on fork
   bool growsdown = false;
-  // Provided by the platform in every address space (the vDSO): no MemoryFile memory behind it,
-  // and the sentry neither copies through it nor changes it.
-  bool special = false;
-  uint64_t offset = 0;    // MemoryFile offset of start (anonymous memory only)
+  uint64_t offset = 0;                  // MemoryFile offset of start (anonymous memory only)
   std::shared_ptr<SharedMemory> owner;  // set for MAP_SHARED memory; else the VMA owns its range
   // Set for a shared mapping of a file's own pages: nothing is mapped in the platform until the
   // application touches it, and `offset`/`owner` are unused.
@@ -50,7 +47,7 @@ struct Vma {
   uint64_t OffsetOf(uint64_t addr) const { return offset + (addr - start); }
   uint64_t FileOffsetOf(uint64_t addr) const { return file_offset + (addr - start); }
   // Whether the VMA owns its MemoryFile range (private anonymous memory): unmapping frees it.
-  bool OwnsMemory() const { return !special && !owner && !mappable; }
+  bool OwnsMemory() const { return !owner && !mappable; }
   // Whether `next` continues this VMA seamlessly (same attributes, contiguous memory).
   bool CanMergeWith(const Vma& next) const;
 };
