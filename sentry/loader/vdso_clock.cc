@@ -9,7 +9,7 @@ namespace {
 // The slope is fitted over samples up to this far apart: long enough that two samples' timing
 // uncertainty (tens of nanoseconds each) is a small fraction of it, short enough to follow the
 // host's NTP frequency corrections.
-constexpr int64_t kHistoryNs = 2'000'000'000;
+constexpr int64_t kHistoryNs = 500'000'000;
 // No slope is trusted from samples closer than this.
 constexpr int64_t kMinBaselineNs = 2'000'000;
 // A line is never used longer than this past its base, however good the fit.
