@@ -26,6 +26,7 @@
 #include "sentry/fsimpl/sys/sys.h"
 #include "sentry/fsimpl/tmpfs/tmpfs.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/loader/vdso.h"
 #include "sentry/syscalls/table.h"
 #include "sentry/vfs/resolve.h"
 #include "spdlog/sinks/basic_file_sink.h"
@@ -269,7 +270,8 @@ int Boot(BootConfig config) {
                                         .gid = config.gid,
                                         .dispatcher = sentry::syscalls::Dispatch,
                                         .num_cpus = std::max(1u, host.num_cpus),
-                                        .mem_total_bytes = host.mem_total_bytes};
+                                        .mem_total_bytes = host.mem_total_bytes,
+                                        .vdso_tsc_clocks = sentry::loader::HostClocksRunOnTsc()};
   sentry::kernel::Kernel k(std::move(options), std::move(*memory), std::move(*platform));
   RegisterFilesystems(k, host);
   auto mounts = BuildMounts(config.gofer_fd, k, config.volumes, config.root_read_only,

@@ -260,10 +260,6 @@ absl::StatusOr<std::unique_ptr<PtracePlatform>> PtracePlatform::Create(int memor
   return std::make_unique<PtracePlatform>(memory_fd, std::move(cpus));
 }
 
-std::vector<sentry::platform::SharedRegion> PtracePlatform::SharedRegions() const {
-  return HostVdsoRegions();
-}
-
 absl::StatusOr<std::unique_ptr<sentry::platform::AddressSpace>> PtracePlatform::NewAddressSpace() {
   auto stub = StubProcess::Create(memory_fd_);
   if (!stub.ok()) return stub.status();

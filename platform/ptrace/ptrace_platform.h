@@ -32,8 +32,6 @@ class PtracePlatform : public sentry::platform::Platform {
 
   std::string Name() const override { return "ptrace"; }
   uint64_t MaxUserAddress() const override { return kStubCodeAddr; }
-  // The host's own vDSO, which every stub keeps mapped: clock reads need no trap.
-  std::vector<sentry::platform::SharedRegion> SharedRegions() const override;
   absl::StatusOr<std::unique_ptr<sentry::platform::AddressSpace>> NewAddressSpace() override;
   absl::StatusOr<std::unique_ptr<sentry::platform::Context>> NewContext() override;
 

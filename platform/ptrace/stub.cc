@@ -14,10 +14,8 @@
 #include <xbyak/xbyak.h>
 #include <algorithm>
 #include <cerrno>
-#include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -34,10 +32,10 @@ uint64_t g_loop_addr = 0;   // address of the syscall loop inside the stub page
 uint64_t g_clone_addr = 0;  // where a stub thread clones a parked sibling
 uint64_t g_park_addr = 0;   // where parked threads sleep
 std::atomic<uint64_t> g_next_stub_id{1};
-std::vector<sentry::platform::SharedRegion> g_host_vdso;  // [vvar]...[vdso], kept in stubs
 
 // The stub's whole program. `init` runs once in the freshly forked child: it unmaps everything
-// of the sentry but the stub page and the host's vDSO, then traps to its tracer. `loop` is
+// of the sentry but the stub page (the host's vDSO too: applications get the sentry's own,
+// which the loader maps), then traps to its tracer. `loop` is
 // where the sentry points the thread to run one host syscall: the int3 hands the result back.
 class StubCode : public Xbyak::CodeGenerator {
  public:
@@ -88,39 +86,6 @@ class StubCode : public Xbyak::CodeGenerator {
   Xbyak::Label loop_, clone_, park_;
 };
 
-// The host kernel's [vvar*] and [vdso] mappings of this process: one contiguous run ending with
-// [vdso]. Stubs keep them, so applications read clocks through the host's vDSO without a trap.
-std::vector<sentry::platform::SharedRegion> FindHostVdso() {
-  std::vector<sentry::platform::SharedRegion> regions;
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    uint64_t start = 0, end = 0;
-    char perms[5] = {};
-    char name[64] = {};
-    if (sscanf(line.c_str(), "%" SCNx64 "-%" SCNx64 " %4s %*s %*s %*s %63s", &start, &end, perms,
-               name) != 4) {
-      continue;
-    }
-    std::string_view n(name);
-    if (!n.starts_with("[vvar") && n != "[vdso]") continue;
-    uint8_t access = 0;
-    if (perms[0] == 'r') access |= sentry::platform::kAccessRead;
-    if (perms[2] == 'x') access |= sentry::platform::kAccessExec;
-    regions.push_back({start, end, access, std::string(n)});
-  }
-  std::sort(regions.begin(), regions.end(),
-            [](const auto& a, const auto& b) { return a.start < b.start; });
-  // Only a run that ends in [vdso] and sits below the stub page is usable.
-  if (regions.empty() || regions.back().name != "[vdso]" || regions.back().end > kStubCodeAddr) {
-    return {};
-  }
-  for (size_t i = 1; i < regions.size(); ++i) {
-    if (regions[i - 1].end != regions[i].start) return {};
-  }
-  return regions;
-}
-
 // Runs in the child of a raw clone of the sentry: only async-signal-safe raw syscalls.
 [[noreturn]] void StubChild(int memory_fd) {
   // No PR_SET_PDEATHSIG: the "parent" it watches is the creating host thread, which may end
@@ -164,9 +129,7 @@ std::vector<sentry::platform::SharedRegion> FindHostVdso() {
 
 absl::Status InstallStubCode() {
   if (g_loop_addr != 0) return absl::OkStatus();  // once per sentry process
-  g_host_vdso = FindHostVdso();
   std::vector<std::pair<uint64_t, uint64_t>> keep;
-  if (!g_host_vdso.empty()) keep.emplace_back(g_host_vdso.front().start, g_host_vdso.back().end);
   keep.emplace_back(kStubCodeAddr, kStubCodeAddr + kStubCodeSize);
   StubCode code(keep);
   if (code.getSize() > kStubCodeSize) return absl::InternalError("stub code too large");
@@ -185,8 +148,6 @@ absl::Status InstallStubCode() {
   g_park_addr = kStubCodeAddr + code.park_offset();
   return absl::OkStatus();
 }
-
-const std::vector<sentry::platform::SharedRegion>& HostVdsoRegions() { return g_host_vdso; }
 
 int WaitStop(pid_t tid) {
   int status = 0;

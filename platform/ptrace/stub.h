@@ -24,8 +24,6 @@ namespace platform::ptrace {
 
 // Writes the stub code into the sentry's own copy of the stub page (once per sentry).
 absl::Status InstallStubCode();
-// The host vDSO regions every stub keeps (empty when the host has none usable).
-const std::vector<sentry::platform::SharedRegion>& HostVdsoRegions();
 
 // A stub process. Its threads are either traced by exactly one host thread (the one running a
 // task there) or parked: untraced, asleep in pause(2) inside the stub page, ready to be seized.

@@ -19,6 +19,13 @@ Kernel::Kernel(KernelOptions options, std::unique_ptr<mm::MemoryFile> memory,
     : options_(std::move(options)), memory_(std::move(memory)), platform_(std::move(platform)) {
   clock_gettime(CLOCK_BOOTTIME, &boot_boottime_);
   ipc_ = std::make_unique<ipc::IpcNamespace>(*memory_);
+  auto vdso = loader::Vdso::Create(
+      *memory_, {.tsc_clocks = options_.vdso_tsc_clocks, .num_cpus = options_.num_cpus});
+  if (vdso.ok()) {
+    vdso_ = std::move(*vdso);
+  } else {
+    spdlog::warn("no vDSO: {}", vdso.status().ToString());
+  }
 }
 
 uint64_t Kernel::UptimeNs() const {

@@ -25,6 +25,7 @@
 #include "sentry/kernel/futex.h"
 #include "sentry/kernel/limits.h"
 #include "sentry/kernel/timers.h"
+#include "sentry/loader/vdso.h"
 #include "sentry/mm/memory_file.h"
 #include "sentry/mm/memory_manager.h"
 #include "sentry/platform/platform.h"
@@ -54,6 +55,8 @@ struct KernelOptions {
   SyscallDispatcher dispatcher = nullptr;
   unsigned num_cpus = 1;         // CPUs the sandbox may run on: what sched_getaffinity reports
   uint64_t mem_total_bytes = 0;  // the memory sysinfo(2) reports (the host's, read at boot)
+  // The vDSO may read the TSC for the clocks (loader::HostClocksRunOnTsc(), at boot).
+  bool vdso_tsc_clocks = false;
 };
 
 // Who a container's process starts as: OCI's process.user, capabilities, rlimits and
@@ -325,6 +328,7 @@ class Kernel {
  private:
   KernelOptions options_;
   std::unique_ptr<mm::MemoryFile> memory_;
+  std::unique_ptr<loader::Vdso> vdso_;  // null if it could not be made: programs then trap
   std::unique_ptr<platform::Platform> platform_;
   FutexTable futexes_;
   TimerService timers_{*this};

@@ -99,10 +99,15 @@ Result<LoadedProgram> Kernel::LoadProgram(const FsContextSnapshot& fs, const Cre
     if (error) *error = std::string(as.status().message());
     return Err(ENOMEM);
   }
-  auto shared = platform_->SharedRegions();
   auto mm = std::make_shared<mm::MemoryManager>(
       *memory_, std::move(*as),
-      loader::ChooseLayout(platform_->MaxUserAddress(), stack_limit, shared), shared);
+      loader::ChooseLayout(platform_->MaxUserAddress(), stack_limit, vdso_ ? vdso_->span() : 0));
+  if (vdso_) {
+    if (auto r = vdso_->MapInto(*mm, mm->layout().vdso_base); !r) {
+      if (error) *error = "cannot map the vDSO";
+      return Err(r.error().value == EEXIST ? ENOMEM : r.error().value);
+    }
+  }
   loader::ExecArgs exec{.execfn = execfn,
                         .argv = argv,
                         .envp = std::move(envp),

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "sentry/loader/elf.h"
 #include "sentry/mm/mappable.h"
+#include "sentry/loader/vdso/vdso_params.h"
 
 namespace sentry::loader {
 namespace {
@@ -21,6 +22,8 @@ constexpr uint64_t kMaxArgStrlen = 32 * kPageSize;
 constexpr uint64_t kInitialStackSize = 128 * 1024;
 // ELF_ET_DYN_BASE on amd64: PIE executables are loaded around two thirds of the address space.
 constexpr uint64_t kPieBase = 0x555555554000ULL;
+// How far above the stack the vDSO may go (Linux used one PMD).
+constexpr uint64_t kVdsoSlack = 2ULL << 20;
 
 uint64_t RandomPages(uint64_t max_pages) {
   uint64_t r = 0;
@@ -63,18 +66,20 @@ class StackBuilder {
 
 }  // namespace
 
-mm::Layout ChooseLayout(uint64_t max_addr, uint64_t stack_limit,
-                        const std::vector<platform::SharedRegion>& shared) {
+mm::Layout ChooseLayout(uint64_t max_addr, uint64_t stack_limit, uint64_t vdso_span) {
   mm::Layout l;
   l.max_addr = max_addr;
   l.stack_limit = std::min<uint64_t>(stack_limit, max_addr / 6 * 5);
-  uint64_t stack_ceiling = max_addr;
-  for (const auto& r : shared) {
-    stack_ceiling = std::min(stack_ceiling, r.start);
-    if (r.name == "[vdso]") l.vdso_base = r.start;
+  // The vDSO's window: its span plus 2 MiB to randomise it in.
+  vdso_span = vdso_span == 0 ? 0 : *PageRoundUp(vdso_span);
+  uint64_t vdso_window = vdso_span == 0 ? 0 : vdso_span + kVdsoSlack;
+  // Stack randomised over 16 GiB below the top (and the vDSO's window), as Linux
+  // (STACK_RND_MASK) does.
+  l.stack_top = PageRoundDown(max_addr - vdso_window - kPageSize - RandomPages(1 << 22));
+  if (vdso_span != 0) {
+    uint64_t vvar = l.stack_top + kPageSize + RandomPages(kVdsoSlack / kPageSize);
+    l.vdso_base = vvar + VDSO_PARAMS_SIZE;
   }
-  // Stack randomised over 16 GiB below the top (or the vDSO), as Linux (STACK_RND_MASK) does.
-  l.stack_top = PageRoundDown(stack_ceiling - kPageSize - RandomPages(1 << 22));
   // The mmap area starts below the stack's reach plus a guard gap, randomised over 1 TiB.
   uint64_t gap = std::clamp<uint64_t>(l.stack_limit, 128ULL << 20, max_addr / 6 * 5);
   l.mmap_base = PageRoundDown(l.stack_top - gap - RandomPages(1ULL << 28));

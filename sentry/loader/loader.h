@@ -26,10 +26,10 @@ struct LoadError {
   std::string message;
 };
 
-// Chooses where the stack and mmap area go, with Linux's randomisation, below the platform's
-// shared regions (the vDSO), whose "[vdso]" becomes AT_SYSINFO_EHDR.
-mm::Layout ChooseLayout(uint64_t max_addr, uint64_t stack_limit,
-                        const std::vector<platform::SharedRegion>& shared = {});
+// Chooses where the stack, the mmap area and the vDSO go, with Linux's randomisation. The vDSO
+// ([vvar] and [vdso], `vdso_span` bytes, none when 0) goes in a window above the stack, as
+// Linux placed it; layout.vdso_base is where its image (AT_SYSINFO_EHDR) starts.
+mm::Layout ChooseLayout(uint64_t max_addr, uint64_t stack_limit, uint64_t vdso_span = 0);
 
 // Opens a file by path in the sandbox (for the ELF interpreter).
 using FileOpener =

@@ -32,11 +32,10 @@ constexpr int kMaxFaultAroundRuns = 8;
 // Whether `next` is the same mapping as `v` to the application, continued: only the memory
 // behind them differs (as after a copy-on-write copy of part of it).
 bool ContinuesMapping(const Vma& v, const Vma& next) {
-  return !v.special && !next.special && v.end == next.start && v.perms == next.perms &&
-         v.max_perms == next.max_perms && v.shared == next.shared &&
-         v.growsdown == next.growsdown && v.dontfork == next.dontfork &&
-         v.wipeonfork == next.wipeonfork && v.name == next.name && v.owner == next.owner &&
-         v.mappable == next.mappable &&
+  return v.end == next.start && v.perms == next.perms && v.max_perms == next.max_perms &&
+         v.shared == next.shared && v.growsdown == next.growsdown &&
+         v.dontfork == next.dontfork && v.wipeonfork == next.wipeonfork && v.name == next.name &&
+         v.owner == next.owner && v.mappable == next.mappable &&
          (!v.mappable || v.FileOffsetOf(next.start) == next.file_offset);
 }
 
@@ -51,19 +50,8 @@ uint8_t ProtToPerms(int prot) {
 }
 
 MemoryManager::MemoryManager(MemoryFile& file, std::unique_ptr<platform::AddressSpace> as,
-                             Layout layout, const std::vector<platform::SharedRegion>& shared)
-    : file_(file), as_(std::move(as)), layout_(layout), shared_regions_(shared) {
-  absl::MutexLock lock(&mu_);
-  for (const auto& r : shared) {
-    Vma v;
-    v.start = r.start;
-    v.end = r.end;
-    v.perms = v.max_perms = r.perms;
-    v.special = true;
-    v.name = r.name;
-    vmas_.Insert(std::move(v));
-  }
-}
+                             Layout layout)
+    : file_(file), as_(std::move(as)), layout_(layout) {}
 
 MemoryManager::~MemoryManager() {
   absl::MutexLock lock(&mu_);
@@ -102,7 +90,6 @@ void MemoryManager::UnmapLocked(uint64_t start, uint64_t end) {
   std::vector<Vma> removed = vmas_.Remove(start, end);
   for (const Vma& v : removed) {
     as_->Unmap(v.start, v.length());
-    if (v.special) continue;
     mapped_bytes_ -= v.length();
     if (v.OwnsMemory()) file_.DecRef(v.offset, v.length());
   }
@@ -313,8 +300,7 @@ Result<void> MemoryManager::MProtect(UserAddr addr, uint64_t length, int prot) {
   }
   for (uint64_t cur = start; cur < end;) {
     const Vma* v = vmas_.Find(cur);
-    // The platform's shared regions cannot be re-protected through MapFile.
-    if (v->special || (perms & ~v->max_perms) != 0) return Err(EACCES);
+    if ((perms & ~v->max_perms) != 0) return Err(EACCES);
     cur = v->end;
   }
   Result<void> status;
@@ -357,7 +343,6 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length, u
   absl::MutexLock lock(&mu_);
   const Vma* vma = vmas_.Find(old_start);
   if (vma == nullptr) return Err(EFAULT);
-  if (vma->special) return Err(EINVAL);
   // Duplicating a mapping (old_length 0) needs memory shared between VMAs: file pages can be
   // mapped twice; Linux refuses it for private mappings too.
   if (old_len == 0) {
@@ -519,7 +504,6 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
     for (const Vma* v = vmas_.FindAtOrAfter(start); v != nullptr && v->start < end;
          v = vmas_.FindAtOrAfter(v->end)) {
       uint64_t s = std::max(start, v->start), e = std::min(end, v->end);
-      if (v->special) continue;
       if (remove) {
         // Linux: EINVAL without a file behind the mapping, EACCES unless shared and writable.
         if (!v->shared && !v->mappable) return Err(EINVAL);
@@ -654,7 +638,7 @@ Result<void> MemoryManager::CopyChunks(UserAddr addr, uint64_t length, uint8_t a
   while (cur < end) {
     const Vma* v = vmas_.Find(cur);
     if (v == nullptr && GrowStackLocked(cur)) v = vmas_.Find(cur);
-    if (v == nullptr || v->special || (v->perms & access) != access) return Err(EFAULT);
+    if (v == nullptr || (v->perms & access) != access) return Err(EFAULT);
     if ((access & kAccessWrite) && v->IsPrivateFile()) {
       uint64_t stop = end >= v->end ? v->end : *PageRoundUp(end);
       if (!CopyPrivateFilePagesLocked(PageRoundDown(cur), stop)) return Err(EFAULT);
@@ -709,7 +693,7 @@ Result<std::string> MemoryManager::CopyInString(UserAddr src, uint64_t max_lengt
   absl::MutexLock lock(&mu_);
   while (out.size() < max_length) {
     const Vma* v = vmas_.Find(cur);
-    if (v == nullptr || v->special || !(v->perms & kAccessRead)) return Err(EFAULT);
+    if (v == nullptr || !(v->perms & kAccessRead)) return Err(EFAULT);
     auto [view, avail] = TRY(ResolveLocked(*v, cur));
     uint64_t n = std::min<uint64_t>(avail, max_length - out.size());
     const char* p = reinterpret_cast<const char*>(view);
@@ -734,7 +718,7 @@ Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t leng
   while (cur < end) {
     const Vma* v = vmas_.Find(cur);
     if (v == nullptr && GrowStackLocked(cur)) v = vmas_.Find(cur);
-    if (v == nullptr || v->special || (v->perms & access) != access) break;
+    if (v == nullptr || (v->perms & access) != access) break;
     if ((access & kAccessWrite) && v->IsPrivateFile()) {
       uint64_t stop = end >= v->end ? v->end : *PageRoundUp(end);
       if (!CopyPrivateFilePagesLocked(PageRoundDown(cur), stop)) break;
@@ -772,7 +756,7 @@ Result<MemoryManager::FutexWord> MemoryManager::LookupFutexWord(UserAddr addr, u
   if (addr.value % sizeof(uint32_t) != 0) return Err(EINVAL);
   absl::MutexLock lock(&mu_);
   const Vma* v = vmas_.Find(addr.value);
-  if (v == nullptr || v->special || (v->perms & access) != access) return Err(EFAULT);
+  if (v == nullptr || (v->perms & access) != access) return Err(EFAULT);
   if ((access & kAccessWrite) && v->IsPrivateFile()) {
     // The futex op writes the word: into this process's copy, not the file.
     uint64_t page = PageRoundDown(addr.value);

@@ -67,14 +67,12 @@ struct Layout {
   uint64_t mmap_base = 0;    // top-down searches start here
   uint64_t stack_top = 0;    // exclusive top of the main thread's stack
   uint64_t stack_limit = 0;  // RLIMIT_STACK at exec: how far the stack may grow
-  uint64_t vdso_base = 0;    // AT_SYSINFO_EHDR, 0 without a vDSO
+  uint64_t vdso_base = 0;    // AT_SYSINFO_EHDR: where the vDSO goes, 0 without one
 };
 
 class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
  public:
-  // `shared` are the platform's regions present in every address space (see SharedRegions()).
-  MemoryManager(MemoryFile& file, std::unique_ptr<platform::AddressSpace> as, Layout layout,
-                const std::vector<platform::SharedRegion>& shared = {});
+  MemoryManager(MemoryFile& file, std::unique_ptr<platform::AddressSpace> as, Layout layout);
   ~MemoryManager();
   MemoryManager(const MemoryManager&) = delete;
   MemoryManager& operator=(const MemoryManager&) = delete;
@@ -96,6 +94,11 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   // pages until the application writes one, which then gets a private copy.
   Result<UserAddr> MMapFile(const MMapRequest& req, std::shared_ptr<Mappable> mappable,
                             uint64_t file_offset, uint8_t max_perms);
+  // Maps [addr, addr+length) (free, page aligned) privately to MemoryFile memory that others
+  // share and the caller keeps alive (the vDSO's pages, in every address space): the VMA takes a
+  // reference of its own, so a write copies first, as after fork. `max_perms` bounds mprotect.
+  Result<void> MapCopyOnWrite(uint64_t addr, uint64_t offset, uint64_t length, uint8_t perms,
+                              uint8_t max_perms, std::string name);
   // msync(2): checks flags and range, and has files whose pages cache another's data (the
   // gofer's page cache) write back their dirty pages in the range (MS_ASYNC too).
   Result<void> MSync(UserAddr addr, uint64_t length, int flags);
@@ -231,7 +234,6 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   MemoryFile& file_;
   std::unique_ptr<platform::AddressSpace> as_;
   const Layout layout_;
-  const std::vector<platform::SharedRegion> shared_regions_;
   absl::Mutex mu_;
   VmaSet vmas_ ABSL_GUARDED_BY(mu_);
   uint64_t brk_start_ ABSL_GUARDED_BY(mu_) = 0;

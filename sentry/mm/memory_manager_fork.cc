@@ -39,6 +39,31 @@ Result<void> MemoryManager::MapVmaLocked(const Vma& v, uint64_t start, uint64_t 
   return status;
 }
 
+Result<void> MemoryManager::MapCopyOnWrite(uint64_t addr, uint64_t offset, uint64_t length,
+                                           uint8_t perms, uint8_t max_perms, std::string name) {
+  if (length == 0 || addr % kPageSize != 0 || offset % kPageSize != 0 || length % kPageSize != 0 ||
+      addr + length > layout_.max_addr || addr + length < addr) {
+    return Err(EINVAL);
+  }
+  absl::MutexLock lock(&mu_);
+  if (!vmas_.IsFree(addr, addr + length)) return Err(EEXIST);
+  Vma vma;
+  vma.start = addr;
+  vma.end = addr + length;
+  vma.perms = perms;
+  vma.max_perms = max_perms;
+  vma.offset = offset;
+  vma.name = std::move(name);
+  file_.IncRef(offset, length);
+  if (auto r = MapVmaLocked(vma, vma.start, vma.end); !r) {
+    file_.DecRef(offset, length);
+    return r;
+  }
+  mapped_bytes_ += length;
+  vmas_.Insert(std::move(vma));
+  return {};
+}
+
 void MemoryManager::RepointLocked(uint64_t start, uint64_t end, uint64_t offset) {
   vmas_.Update(start, end, [&](Vma& v) { v.offset = offset + (v.start - start); });
 }
@@ -128,8 +153,7 @@ Result<void> MemoryManager::MAdviseFork(uint64_t start, uint64_t length, int adv
   if (end > layout_.max_addr || !vmas_.IsFullyMapped(start, end)) return Err(ENOMEM);
   for (const Vma* v = vmas_.FindAtOrAfter(start); v != nullptr && v->start < end;
        v = vmas_.FindAtOrAfter(v->end)) {
-    // Linux: only private anonymous memory can be wiped; the platform's regions are VM_IO-like.
-    if (v->special) return Err(EINVAL);
+    // Linux: only private anonymous memory can be wiped.
     if (advice == MADV_WIPEONFORK && (v->shared || v->mappable)) return Err(EINVAL);
   }
   vmas_.Update(start, end, [&](Vma& v) {
@@ -171,7 +195,6 @@ Result<std::unique_ptr<ForkImage>> MemoryManager::PrepareFork() {
     run_start = run_end = 0;
   };
   for (const auto& [start, vma] : vmas_) {
-    if (vma.special) continue;  // the platform puts those in every address space
     if (vma.dontfork) continue;
     image->vmas.push_back(vma);
     if (vma.wipeonfork) continue;     // the child gets fresh memory; ours stays as it is
@@ -208,7 +231,7 @@ Result<std::unique_ptr<ForkImage>> MemoryManager::PrepareFork() {
 
 Result<std::shared_ptr<MemoryManager>> MemoryManager::CompleteFork(
     std::unique_ptr<platform::AddressSpace> as, std::unique_ptr<ForkImage> image) {
-  auto child = std::make_shared<MemoryManager>(file_, std::move(as), layout_, shared_regions_);
+  auto child = std::make_shared<MemoryManager>(file_, std::move(as), layout_);
   absl::MutexLock child_lock(&child->mu_);
   child->brk_start_ = image->brk_start;
   child->brk_ = image->brk;

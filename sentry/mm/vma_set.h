@@ -39,9 +39,6 @@ struct Vma {
   bool growsdown = false;
   bool dontfork = false;    // MADV_DONTFORK: a forked child does not get this range
   bool wipeonfork = false;  // MADV_WIPEONFORK: a forked child gets zeros here
-  // Provided by the platform in every address space (the vDSO): no MemoryFile memory behind it,
-  // and the sentry neither copies through it nor changes it.
-  bool special = false;
   uint64_t offset = 0;                  // MemoryFile offset of start (anonymous memory only)
   std::shared_ptr<SharedMemory> owner;  // set for MAP_SHARED memory; else the VMA owns its range
   // Set for a mapping of a file's own pages (shared, or private and not yet written): nothing is
@@ -54,7 +51,7 @@ struct Vma {
   uint64_t OffsetOf(uint64_t addr) const { return offset + (addr - start); }
   uint64_t FileOffsetOf(uint64_t addr) const { return file_offset + (addr - start); }
   // Whether the VMA owns its MemoryFile range (private anonymous memory): unmapping frees it.
-  bool OwnsMemory() const { return !special && !owner && !mappable; }
+  bool OwnsMemory() const { return !owner && !mappable; }
   // A MAP_PRIVATE file mapping still showing the file's pages (written pages become private
   // anonymous VMAs of their own).
   bool IsPrivateFile() const { return mappable && !shared; }

@@ -22,15 +22,6 @@ enum AccessType : uint8_t {
   kAccessExec = 4,
 };
 
-// A range the platform provides in every address space (the vDSO and its data pages), which
-// the MemoryManager must show and keep clear but does not back with MemoryFile memory.
-struct SharedRegion {
-  uint64_t start;
-  uint64_t end;
-  uint8_t perms;     // AccessType bits
-  std::string name;  // "[vdso]", "[vvar]", ...
-};
-
 // One application address space. Ranges are page aligned and lie below MaxUserAddress().
 class AddressSpace {
  public:
@@ -91,11 +82,10 @@ class Platform {
  public:
   virtual ~Platform() = default;
   virtual std::string Name() const = 0;
-  // Highest application address (exclusive); the platform may reserve what lies above.
+  // Highest application address (exclusive); the platform may reserve what lies above. Every
+  // mapping below it, the vDSO's too, is the kernel's (sentry/loader/vdso.h): a platform adds
+  // none of its own.
   virtual uint64_t MaxUserAddress() const = 0;
-  // Regions present in every new address space; the one named "[vdso]" starts with the vDSO's
-  // ELF header (AT_SYSINFO_EHDR).
-  virtual std::vector<SharedRegion> SharedRegions() const = 0;
   virtual absl::StatusOr<std::unique_ptr<AddressSpace>> NewAddressSpace() = 0;
   virtual absl::StatusOr<std::unique_ptr<Context>> NewContext() = 0;
 };
