@@ -830,7 +830,7 @@ std::string MemoryManager::MapsText() {
         "%08x-%08x %c%c%c%c %08x 00:00 0", first.start, end,
         (first.perms & kAccessRead) ? 'r' : '-', (first.perms & kAccessWrite) ? 'w' : '-',
         (first.perms & kAccessExec) ? 'x' : '-', first.shared ? 's' : 'p',
-        first.mappable ? first.file_offset : 0);
+        first.file_offset);
     if (!first.name.empty()) {
       line.resize(std::max<size_t>(line.size() + 1, 73), ' ');
       line += first.name;

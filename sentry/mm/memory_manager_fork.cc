@@ -126,7 +126,7 @@ Result<void> MemoryManager::CopyPrivateFilePagesLocked(uint64_t start, uint64_t 
   anon.end = copied;
   anon.offset = *fresh;
   anon.mappable.reset();
-  anon.file_offset = 0;
+  anon.file_offset = v->FileOffsetOf(start);  // for /proc/PID/maps only
   // The file pieces hold no memory; the name, protection and limits carry over to the copy.
   vmas_.Remove(start, copied);
   vmas_.Insert(anon);

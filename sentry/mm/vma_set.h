@@ -44,7 +44,9 @@ struct Vma {
   // Set for a mapping of a file's own pages (shared, or private and not yet written): nothing is
   // mapped in the platform until the application touches it, and `offset`/`owner` are unused.
   std::shared_ptr<Mappable> mappable;
-  uint64_t file_offset = 0;  // file offset of start, for mappable VMAs
+  // File offset of start: for mappable VMAs, and for /proc/PID/maps in the written (copied)
+  // pages of a private file mapping.
+  uint64_t file_offset = 0;
   std::string name;          // "[heap]", "[stack]", a file path, or empty
 
   uint64_t length() const { return end - start; }
