@@ -327,6 +327,10 @@ class Task {
   bool exiting() const { return exiting_.load(); }
   // A group stop wants this thread to park (set and cleared under Kernel::procs_mu_).
   bool stop_pending() const { return stop_pending_.load(); }
+  // Parked by a group stop (Linux's TASK_STOPPED, /proc's "T"): set as the thread parks, and
+  // cleared by the SIGCONT that ends the stop, before the thread has even woken, so that
+  // whoever sent it sees the thread running again, as on Linux.
+  bool group_stopped() const { return group_stopped_.load(); }
   // From any thread: cuts short what the task is doing (running, or blocked in the sentry) so
   // that it notices a request such as RequestExit.
   void Interrupt() {
@@ -479,6 +483,7 @@ class Task {
   std::atomic<bool> exiting_{false};
   std::atomic<int> exit_status_{0};
   std::atomic<bool> stop_pending_{false};
+  std::atomic<bool> group_stopped_{false};  // under Kernel::procs_mu_
   TaskInterrupter interrupter_;
   std::shared_ptr<Completion> vfork_done_;
   // Guards mm_, fds_ and creds_ against a reader on another thread while the task's own

@@ -95,11 +95,13 @@ std::optional<MapsLine> ParseMapsLine(std::string_view line) {
 // The caller is the task when it reads its own files; only then is it surely running.
 bool IsReader(const kernel::Task* t) { return t != nullptr && ProcFs::Reader() == t; }
 
-// The state letter and its name: the reader runs; everything else waits for the sentry (the
-// sentry does not tell a task blocked in a syscall from one running application code).
+// The state letter and its name: the reader runs, a thread parked by a group stop is stopped;
+// everything else waits for the sentry (the sentry does not tell a task blocked in a syscall
+// from one running application code).
 std::pair<char, const char*> StateOf(const Subject& s) {
   if (!s.task) return {'Z', "zombie"};
   if (IsReader(s.task.get())) return {'R', "running"};
+  if (s.task->group_stopped()) return {'T', "stopped"};
   return {'S', "sleeping"};
 }
 
