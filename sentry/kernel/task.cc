@@ -79,6 +79,7 @@ int Task::Run() {
         switch (mm_->HandleFault(reinterpret_cast<uint64_t>(result->info.si_addr),
                                  result->info.si_code)) {
           case mm::FaultResult::kHandled:
+            CountFault();
             break;
           case mm::FaultResult::kSegv:
             kernel_.ForceSignal(*this, result->info);
@@ -173,7 +174,10 @@ void Task::InheritAttrsFrom(const Task& parent) {
 }
 
 ThreadGroup::CpuTimes Task::CpuTimesSplit() const {
-  return ThreadGroup::CpuTimes{.user_ns = context_->AppCpuTimeNs(), .sys_ns = SentryCpuTimeNs()};
+  return ThreadGroup::CpuTimes{.user_ns = context_->AppCpuTimeNs(),
+                               .sys_ns = SentryCpuTimeNs(),
+                               .minflt = minflt_.load(std::memory_order_relaxed),
+                               .nvcsw = interrupter_.arms()};
 }
 
 }  // namespace sentry::kernel

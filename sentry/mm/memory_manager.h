@@ -177,6 +177,10 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   std::string MapsText();
   uint64_t VmaCount();
 
+  // In memory_manager_proc.cc: what getrusage asks.
+  // The resident set as the sentry counts it (as /proc's VmRSS): the accessible mappings.
+  uint64_t AccessibleBytes();
+
  private:
   Result<void> CopyChunks(UserAddr addr, uint64_t length, uint8_t access,
                           const std::function<void(uint8_t*, uint64_t)>& fn);
