@@ -72,6 +72,7 @@ Result<Subject> ProcFs::Resolve(const TaskRef& ref) const {
             .wait_status = view->wait_status,
             .tid = ref.id};
   if (!ref.is_thread) {
+    s.process_view = true;
     s.task = std::move(view->leader);
     return s;
   }

@@ -51,6 +51,7 @@ struct Subject {
   bool zombie = false;                                 // the whole process has exited
   int wait_status = 0;                                 // a zombie's, as wait(2) will see it
   pid_t tid = 0;                                       // the thread id it shows
+  bool process_view = false;  // /proc/PID (the whole process) rather than task/TID
 };
 
 // What the whole instance shares. Immutable after construction.

@@ -147,6 +147,15 @@ TaskFacts FactsOf(const Subject& s) {
     f.signal_mask = t.signal_mask();
     f.start_time_ns = t.start_time_ns();
     std::tie(f.utime, f.stime) = CpuTicks(t);
+    if (s.process_view) {
+      // The process's times are all its threads', ended ones included, as Linux sums them.
+      kernel::ThreadGroup::CpuTimes sum = s.tg->exited_threads_cpu();
+      for (const auto& thread : s.threads) {
+        kernel::ThreadGroup::Accumulate(sum, thread->CpuTimesSplit());
+      }
+      f.utime = sum.user_ns / kNsPerTick;
+      f.stime = sum.sys_ns / kNsPerTick;
+    }
     f.sched = t.sched();
   } else {
     const kernel::ExitedLeader& e = *s.exited;
