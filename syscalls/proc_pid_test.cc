@@ -351,6 +351,29 @@ TEST(ProcPid, JobControlStopShowsStoppedUntilContinued) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
+// Processes come and go by the thousand in a long-lived sandbox: each reaped one's directory
+// goes with it, whether or not it was looked up while the process lived.
+TEST(ProcPid, ReapedChildrenLeaveNoEntries) {
+  constexpr int kChildren = 1000;
+  std::vector<pid_t> reaped;
+  for (int i = 0; i < kChildren; ++i) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) _exit(0);
+    struct stat st {};
+    if (i % 2 == 0) {
+      ASSERT_EQ(stat(P(pid).c_str(), &st), 0) << pid;
+      ASSERT_EQ(stat(P(pid, "status").c_str(), &st), 0) << pid;
+    }
+    ASSERT_EQ(waitpid(pid, nullptr, 0), pid);
+    ASSERT_NE(stat(P(pid).c_str(), &st), 0) << pid;
+    ASSERT_EQ(errno, ENOENT) << pid;
+    reaped.push_back(pid);
+  }
+  std::vector<std::string> listed = DirNames("/proc");
+  for (pid_t pid : reaped) EXPECT_FALSE(Contains(listed, std::to_string(pid))) << pid;
+}
+
 TEST(ProcPid, NoSuchProcess) {
   struct stat st {};
   EXPECT_SYSCALL_ERRNO(ENOENT, stat("/proc/0", &st));

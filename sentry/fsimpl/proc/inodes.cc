@@ -177,6 +177,11 @@ Result<std::shared_ptr<vfs::Inode>> ProcDir::Lookup(std::string_view name) {
   return std::shared_ptr<vfs::Inode>(TRY(DynamicLookup(name)));
 }
 
+bool ProcDir::CachesChild(std::string_view name) const {
+  return std::any_of(children_.begin(), children_.end(),
+                     [name](const Child& c) { return c.name == name; });
+}
+
 Result<std::vector<vfs::DirEntry>> ProcDir::ReadDir() {
   TRY(CheckAlive());
   std::vector<vfs::DirEntry> out;

@@ -140,6 +140,9 @@ class ProcDir : public ProcInode {
           std::vector<Child> children, bool sysctl = false);
 
   Result<std::shared_ptr<vfs::Inode>> Lookup(std::string_view name) override;
+  // Only the fixed table's names are cached: the dynamic ones (PIDs, TIDs, fds) live as long
+  // as someone uses them, so that reaped processes leave nothing behind.
+  bool CachesChild(std::string_view name) const override;
   Result<std::vector<vfs::DirEntry>> ReadDir() override;
   Result<std::shared_ptr<vfs::FileDescription>> Open(const vfs::VirtualDentry& path,
                                                      int flags) override;
