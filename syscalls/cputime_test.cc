@@ -96,6 +96,38 @@ TEST(CpuClock, AnotherThreadsClock) {
   burner.join();
 }
 
+// A thread's clock is its own CPU time: a thread that sleeps while a sibling spins stays near
+// zero, however much the process clock grows.
+TEST(CpuClock, ThreadClockExcludesSiblings) {
+  std::atomic<bool> done{false};
+  std::thread spinner([&] { BurnUntil(done); });
+  std::atomic<pid_t> sleeper_tid{0};
+  std::atomic<bool> measured{false};
+  int64_t own_before = 0, own_after = 0;
+  clockid_t sleeper_clock{};
+  std::thread sleeper([&] {
+    pthread_getcpuclockid(pthread_self(), &sleeper_clock);
+    own_before = Now(CLOCK_THREAD_CPUTIME_ID);
+    sleeper_tid = Tid();
+    while (!measured.load()) usleep(5000);
+    own_after = Now(CLOCK_THREAD_CPUTIME_ID);
+  });
+  while (sleeper_tid.load() == 0) usleep(1000);
+  int64_t process_before = Now(CLOCK_PROCESS_CPUTIME_ID);
+  int64_t other_before = Now(sleeper_clock);
+  usleep(300000);
+  int64_t process_grew = Now(CLOCK_PROCESS_CPUTIME_ID) - process_before;
+  int64_t other_grew = Now(sleeper_clock) - other_before;
+  measured = true;
+  sleeper.join();
+  done = true;
+  spinner.join();
+  EXPECT_GE(process_grew, 50 * 1000000);  // the host's other load may take a share
+  // Sixty wake-ups cost far less than 30 ms of CPU, natively and in the sandbox.
+  EXPECT_LT(other_grew, 30 * 1000000);
+  EXPECT_LT(own_after - own_before, 30 * 1000000);
+}
+
 TEST(CpuClock, OtherProcesses) {
   conformance::Pipe p;
   ASSERT_TRUE(p.ok());

@@ -1,11 +1,13 @@
 // /proc/PID for processes other than the caller: a forked child (stat, status, readdir of
 // /proc), one exec'd with a known argv and environment (cmdline, environ, both read from its
 // memory), a second thread (task/), a zombie (state Z) and what is left once it is reaped
-// (ENOENT, ESRCH from a file opened before), and who may read another process's environ and fd/
+// (ENOENT, ESRCH from a file opened before), a process stopped by job control (state T until
+// SIGCONT), and who may read another process's environ and fd/
 // (root, with CAP_SYS_PTRACE; not another user).
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -15,6 +17,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "syscalls/test_util.h"
@@ -286,6 +289,89 @@ TEST(ProcPid, ZombieThenReaped) {
   EXPECT_SYSCALL_ERRNO(ENOENT, stat(P(pid).c_str(), &st));
   EXPECT_SYSCALL_ERRNO(ENOENT, open(P(pid, "stat").c_str(), O_RDONLY));
   EXPECT_FALSE(Contains(DirNames("/proc"), std::to_string(pid)));
+}
+
+// The state letter of stat (field 3) and status's State line of /proc/PID/`where`.
+std::pair<std::string, std::string> StateOfEntry(pid_t pid, const std::string& where) {
+  std::vector<std::string> f = StatFields(Contents(P(pid, (where + "stat").c_str())));
+  std::string letter = f.size() > 2 ? f[2] : "<short stat>";
+  return {letter, StatusField(Contents(P(pid, (where + "status").c_str())), "State")};
+}
+
+TEST(ProcPid, JobControlStopShowsStoppedUntilContinued) {
+  Pipe gate, ready;
+  ASSERT_TRUE(gate.ok() && ready.ok());
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    gate.CloseWrite();
+    auto block = [&] {
+      char c;
+      while (read(gate.r(), &c, 1) > 0) {
+      }
+    };
+    std::thread worker([&] {
+      pid_t me = static_cast<pid_t>(syscall(SYS_gettid));
+      (void)!write(ready.w(), &me, sizeof(me));
+      block();
+    });
+    block();
+    worker.join();
+    _exit(0);
+  }
+  gate.CloseRead();
+  ready.CloseWrite();
+  pid_t tid = 0;
+  ASSERT_EQ(read(ready.r(), &tid, sizeof(tid)), static_cast<ssize_t>(sizeof(tid)));
+  const std::vector<std::string> entries = {"", "task/" + std::to_string(pid) + "/",
+                                            "task/" + std::to_string(tid) + "/"};
+
+  ASSERT_SYSCALL_OK(kill(pid, SIGSTOP));
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, WUNTRACED), pid);
+  ASSERT_TRUE(WIFSTOPPED(status)) << status;
+  for (const std::string& where : entries) {
+    auto [letter, state] = StateOfEntry(pid, where);
+    EXPECT_EQ(letter, "T") << where;
+    EXPECT_EQ(state, "T (stopped)") << where;
+  }
+
+  // SIGCONT wakes every thread before kill returns; blocked in read, they sleep again.
+  ASSERT_SYSCALL_OK(kill(pid, SIGCONT));
+  ASSERT_EQ(waitpid(pid, &status, WCONTINUED), pid);
+  ASSERT_TRUE(WIFCONTINUED(status)) << status;
+  for (const std::string& where : entries) {
+    auto [letter, state] = StateOfEntry(pid, where);
+    EXPECT_TRUE(letter == "S" || letter == "R") << where << ": " << letter;
+    EXPECT_TRUE(state == "S (sleeping)" || state == "R (running)") << where << ": " << state;
+  }
+
+  gate.CloseWrite();
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+// Processes come and go by the thousand in a long-lived sandbox: each reaped one's directory
+// goes with it, whether or not it was looked up while the process lived.
+TEST(ProcPid, ReapedChildrenLeaveNoEntries) {
+  constexpr int kChildren = 1000;
+  std::vector<pid_t> reaped;
+  for (int i = 0; i < kChildren; ++i) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) _exit(0);
+    struct stat st {};
+    if (i % 2 == 0) {
+      ASSERT_EQ(stat(P(pid).c_str(), &st), 0) << pid;
+      ASSERT_EQ(stat(P(pid, "status").c_str(), &st), 0) << pid;
+    }
+    ASSERT_EQ(waitpid(pid, nullptr, 0), pid);
+    ASSERT_NE(stat(P(pid).c_str(), &st), 0) << pid;
+    ASSERT_EQ(errno, ENOENT) << pid;
+    reaped.push_back(pid);
+  }
+  std::vector<std::string> listed = DirNames("/proc");
+  for (pid_t pid : reaped) EXPECT_FALSE(Contains(listed, std::to_string(pid))) << pid;
 }
 
 TEST(ProcPid, NoSuchProcess) {

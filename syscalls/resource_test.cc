@@ -1,8 +1,10 @@
 // Scheduling attributes, nice values, personality, getcpu, membarrier, and the CPU-time and
-// system figures of getrusage, times and sysinfo.
+// system figures of getrusage (times, peak resident set, faults, context switches), times and
+// sysinfo.
 #include <fcntl.h>
 #include <linux/membarrier.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -221,6 +223,64 @@ TEST(Rusage, SelfThreadAndChildren) {
   EXPECT_GE(grown, 100);
   EXPECT_SYSCALL_ERRNO(EINVAL, getrusage(static_cast<__rusage_who_t>(5), &self));
   EXPECT_SYSCALL_ERRNO(EFAULT, getrusage(RUSAGE_SELF, static_cast<rusage*>(kBadPtr)));
+}
+
+constexpr size_t kTouched = 64 << 20;
+
+// Writes to every page of a fresh 64 MiB mapping, then unmaps it: the peak stays.
+int TouchAndRelease() {
+  void* p = mmap(nullptr, kTouched, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return 1;
+  // Small pages, so that each takes its own fault whatever the host's THP setting.
+  if (madvise(p, kTouched, MADV_NOHUGEPAGE) != 0) return 3;
+  for (size_t i = 0; i < kTouched; i += 4096) static_cast<volatile char*>(p)[i] = 1;
+  return munmap(p, kTouched) == 0 ? 0 : 2;
+}
+
+// ru_maxrss is the peak resident set in KiB: wait4 reports the child's, RUSAGE_CHILDREN the
+// largest of the reaped children's, and a process's own survives an unmap.
+TEST(Rusage, MaxRssOfChildren) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) _exit(TouchAndRelease());
+  int status = 0;
+  rusage child{};
+  ASSERT_EQ(wait4(pid, &status, 0, &child), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_GE(child.ru_maxrss, static_cast<long>(kTouched / 1024));
+  EXPECT_LT(child.ru_maxrss, static_cast<long>(4 * kTouched / 1024));  // not the address space
+  rusage kids{};
+  ASSERT_SYSCALL_OK(getrusage(RUSAGE_CHILDREN, &kids));
+  EXPECT_GE(kids.ru_maxrss, static_cast<long>(kTouched / 1024));
+  // A process's own peak, in a child so that the test's own figure stays small.
+  EXPECT_EQ(InChild([] {
+              if (TouchAndRelease() != 0) return 1;
+              rusage self{};
+              if (getrusage(RUSAGE_SELF, &self) != 0) return 2;
+              return self.ru_maxrss >= static_cast<long>(kTouched / 1024) ? 0 : 3;
+            }),
+            0);
+}
+
+// Sleeping is a voluntary context switch; touching fresh memory takes minor faults.
+TEST(Rusage, SwitchesAndFaults) {
+  rusage before{}, after{};
+  ASSERT_SYSCALL_OK(getrusage(RUSAGE_SELF, &before));
+  for (int i = 0; i < 5; ++i) usleep(1000);
+  ASSERT_SYSCALL_OK(getrusage(RUSAGE_SELF, &after));
+  EXPECT_GE(after.ru_nvcsw - before.ru_nvcsw, 5);
+  rusage thread{};
+  ASSERT_SYSCALL_OK(getrusage(RUSAGE_THREAD, &thread));
+  EXPECT_GE(thread.ru_nvcsw, 5);
+
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) _exit(TouchAndRelease());
+  int status = 0;
+  rusage child{};
+  ASSERT_EQ(wait4(pid, &status, 0, &child), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_GE(child.ru_minflt, static_cast<long>(kTouched / 4096 / 2));
 }
 
 TEST(Times, CountsTicks) {

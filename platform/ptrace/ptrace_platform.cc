@@ -35,6 +35,12 @@ constexpr int kInterruptSignal = SIGCHLD;
 // much it filled.
 constexpr size_t kMaxXStateSize = 16384;
 
+uint64_t MonotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 int PermsToProt(uint8_t perms) {
   int prot = PROT_NONE;
   if (perms & sentry::platform::kAccessRead) prot |= PROT_READ;
@@ -140,7 +146,10 @@ class PtraceContext : public sentry::platform::Context {
       running_.store(0);
       return Lost(stub, "resume");
     }
+    uint64_t resumed = MonotonicNs();
+    SetRun(run_ns_.load(std::memory_order_relaxed), resumed);
     int status = WaitStop(tid);
+    SetRun(run_ns_.load(std::memory_order_relaxed) + (MonotonicNs() - resumed), 0);
     running_.store(0);
     if (status < 0 || !WIFSTOPPED(status)) return Lost(stub, "wait");
     if (::ptrace(PTRACE_GETREGS, tid, 0, &state.regs) != 0) return Lost(stub, "GETREGS");
@@ -198,6 +207,22 @@ class PtraceContext : public sentry::platform::Context {
     return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + ts.tv_nsec;
   }
 
+  uint64_t AppRunTimeNs() const override {
+    // A thread that runs the application without trapping must still be seen to advance:
+    // the run in progress counts up to now. The pair is read under a sequence count, so that
+    // a run ending meanwhile is not counted twice or not at all.
+    while (true) {
+      uint64_t seq = run_seq_.load(std::memory_order_acquire);
+      if (seq & 1) continue;
+      uint64_t total = run_ns_.load(std::memory_order_acquire);
+      uint64_t start = run_start_.load(std::memory_order_acquire);
+      if (run_seq_.load(std::memory_order_acquire) != seq) continue;
+      if (start == 0) return total;
+      uint64_t now = MonotonicNs();
+      return total + (now > start ? now - start : 0);
+    }
+  }
+
   void Interrupt() override {
     interrupt_.store(true, std::memory_order_seq_cst);
     uint64_t running = running_.load(std::memory_order_seq_cst);
@@ -229,6 +254,14 @@ class PtraceContext : public sentry::platform::Context {
     sched_setaffinity(stub_tid, sizeof(set), &set);
   }
 
+  // Only the context's own thread writes the pair; readers are other threads.
+  void SetRun(uint64_t total, uint64_t start) {
+    run_seq_.fetch_add(1, std::memory_order_acq_rel);
+    run_ns_.store(total, std::memory_order_release);
+    run_start_.store(start, std::memory_order_release);
+    run_seq_.fetch_add(1, std::memory_order_acq_rel);
+  }
+
   Result<SwitchResult> Lost(StubProcess& stub, const char* what) {
     spdlog::error("ptrace: lost stub {} ({}: {})", stub.pid(), what, strerror(errno));
     stub.MarkDead();
@@ -241,6 +274,12 @@ class PtraceContext : public sentry::platform::Context {
   pid_t bound_self_ = 0, bound_stub_ = 0, bound_pid_ = 0;
   std::atomic<uint64_t> running_{0};  // Pack(stub pid, stub tid) while the application runs
   std::atomic<bool> interrupt_{false};
+  // The stub's CPU clock is its whole process's (all threads of the application); a thread's
+  // own share is bounded by the time it ran, measured around each resume (the vDSO makes
+  // that cheap; the host keeps other processes' thread clocks to themselves).
+  std::atomic<uint64_t> run_ns_{0};
+  std::atomic<uint64_t> run_start_{0};  // when the run in progress began; 0 between runs
+  std::atomic<uint64_t> run_seq_{0};    // odd while the two above change
 };
 
 }  // namespace

@@ -66,12 +66,10 @@ std::optional<uint64_t> ReadCpuClock(Kernel& kernel, const CpuClock& clock) {
   if (threads.empty()) {
     return clock.kind == CpuClockKind::kVirt ? gone.user_ns : gone.user_ns + gone.sys_ns;
   }
-  // The threads of a process share its address space, whose application time the platform
-  // reports whole (threads that ended included); sentry time is per thread.
-  uint64_t user = 0, sys = gone.sys_ns;
+  uint64_t user = gone.user_ns, sys = gone.sys_ns;
   for (auto& t : threads) {
     auto split = t->CpuTimesSplit();
-    user = std::max(user, split.user_ns);
+    user += split.user_ns;
     sys += split.sys_ns;
   }
   return clock.kind == CpuClockKind::kVirt ? user : user + sys;

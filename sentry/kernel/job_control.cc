@@ -56,7 +56,10 @@ void Kernel::PrepareSignalLocked(ThreadGroup& tg, int sig,
     // Read under sig_mu_ by DeliverSignals when it dequeues a stop signal.
     ++tg.continue_count_;
   }
-  for (auto& t : tg.tasks_) t->stop_pending_.store(false);
+  for (auto& t : tg.tasks_) {
+    t->stop_pending_.store(false);
+    t->group_stopped_.store(false);
+  }
   tg.threads_to_stop_ = 0;
   if (tg.stop_state_ == ThreadGroup::StopState::kRunning) return;
   bool was_stopped = tg.stop_state_ == ThreadGroup::StopState::kStopped;
@@ -121,7 +124,9 @@ void Kernel::ParkForGroupStop(Task& task) {
     return tg.stop_state_ == ThreadGroup::StopState::kRunning || task.stop_pending() ||
            task.exiting();
   };
+  task.group_stopped_.store(!resumed());
   procs_mu_.Await(absl::Condition(&resumed));
+  task.group_stopped_.store(false);
 }
 
 void Kernel::QueueChildSignalLocked(ThreadGroup& parent, const siginfo_t& info,

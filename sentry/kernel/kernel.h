@@ -193,6 +193,8 @@ class Kernel {
     int status = 0;       // waitid's si_status: exit code or signal
     int wait_status = 0;  // wait4's status word
     uint64_t user_ns = 0, sys_ns = 0;  // the child's CPU time (with its reaped children's)
+    // The rest of its rusage, likewise (ThreadGroup::CpuTimes' fields).
+    uint64_t minflt = 0, majflt = 0, nvcsw = 0, nivcsw = 0, maxrss_bytes = 0;
   };
   Result<WaitResult> Wait(Task& caller, const WaitRequest& req);
   // execve: replaces the task's program. On failure the old program goes on.

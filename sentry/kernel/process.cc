@@ -157,6 +157,7 @@ Result<void> Kernel::Execve(Task& task, const std::string& path, std::vector<std
   }
   ipc().ExitMm(task);  // exec detaches shm, while the task can still change its address space
   task.context().Leave(task.mm().address_space());
+  task.thread_group().NoteRss(task.mm().AccessibleBytes());  // the peak outlives the memory
   task.ReplaceMm(std::move(program->mm));
   task.ReleaseVforkParent();
   task.state() = program->state;
@@ -227,6 +228,7 @@ void Kernel::ExitGroup(Task& task, int wait_status) {
 
 void Kernel::TaskExited(Task& task, int wait_status) {
   task.thread_group().AddExitedThreadCpu(task.CpuTimesSplit());  // getrusage, times
+  task.thread_group().NoteRss(task.mm().AccessibleBytes());
   task.ReleaseVforkParent();
   ReleaseRobustFutexes(task, true);  // locks it held wake their next owner with EOWNERDEAD
   // CLONE_CHILD_CLEARTID / set_tid_address: pthread_join waits on this word.

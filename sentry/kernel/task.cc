@@ -79,6 +79,7 @@ int Task::Run() {
         switch (mm_->HandleFault(reinterpret_cast<uint64_t>(result->info.si_addr),
                                  result->info.si_code)) {
           case mm::FaultResult::kHandled:
+            CountFault();
             break;
           case mm::FaultResult::kSegv:
             kernel_.ForceSignal(*this, result->info);
@@ -173,7 +174,14 @@ void Task::InheritAttrsFrom(const Task& parent) {
 }
 
 ThreadGroup::CpuTimes Task::CpuTimesSplit() const {
-  return ThreadGroup::CpuTimes{.user_ns = context_->AppCpuTimeNs(), .sys_ns = SentryCpuTimeNs()};
+  // The platform's CPU time is the address space's, which sibling threads share; the time
+  // this thread ran the application bounds its own part. Exact for a thread alone in its
+  // address space; a thread the host preempted while others ran is charged a little more.
+  uint64_t user = std::min(context_->AppCpuTimeNs(), context_->AppRunTimeNs());
+  return ThreadGroup::CpuTimes{.user_ns = user,
+                               .sys_ns = SentryCpuTimeNs(),
+                               .minflt = minflt_.load(std::memory_order_relaxed),
+                               .nvcsw = interrupter_.arms()};
 }
 
 }  // namespace sentry::kernel

@@ -4,6 +4,7 @@
 #include <linux/capability.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <functional>
@@ -116,10 +117,14 @@ class ThreadGroup {
   // membarrier registrations (MEMBARRIER_CMD_REGISTER_* bits), kept per process.
   uint32_t membarrier_registered() const { return membarrier_registered_.load(); }
   void add_membarrier_registration(uint32_t cmd) { membarrier_registered_.fetch_or(cmd); }
-  // CPU time for getrusage/times: threads that have ended, and reaped children (with their
-  // own reaped children), split into user (application) and system (sentry) time.
+  // What getrusage and times report, for the threads that have ended (with the process's
+  // peak resident set) and for reaped children (with their own reaped children): CPU time
+  // split into user (application) and system (sentry) time, faults, context switches.
   struct CpuTimes {
     uint64_t user_ns = 0, sys_ns = 0;
+    uint64_t minflt = 0, majflt = 0;
+    uint64_t nvcsw = 0, nivcsw = 0;
+    uint64_t maxrss_bytes = 0;  // a peak, not a sum
   };
   CpuTimes exited_threads_cpu() const {
     std::lock_guard lock(cpu_mu_);
@@ -131,15 +136,38 @@ class ThreadGroup {
   }
   void AddExitedThreadCpu(CpuTimes t) {
     std::lock_guard lock(cpu_mu_);
-    exited_threads_cpu_.user_ns += t.user_ns;
-    exited_threads_cpu_.sys_ns += t.sys_ns;
+    Accumulate(exited_threads_cpu_, t);
   }
-  // wait(2) reaped `child`, whose threads have all ended.
-  void AddReapedChildCpu(const ThreadGroup& child) {
-    CpuTimes own = child.exited_threads_cpu(), kids = child.reaped_children_cpu();
+  // The process's resident set is `bytes` now: its peak (ru_maxrss) is at least that.
+  void NoteRss(uint64_t bytes) {
     std::lock_guard lock(cpu_mu_);
-    reaped_children_cpu_.user_ns += own.user_ns + kids.user_ns;
-    reaped_children_cpu_.sys_ns += own.sys_ns + kids.sys_ns;
+    exited_threads_cpu_.maxrss_bytes = std::max(exited_threads_cpu_.maxrss_bytes, bytes);
+  }
+  // What wait(2) reports for `child`, whose threads have all ended: its own figures and its
+  // reaped children's, the largest peak of all of them. Each page of its peak resident set
+  // counts as a minor fault, since the host serves those faults unseen by the sentry.
+  static CpuTimes ReapedUsage(const ThreadGroup& child) {
+    CpuTimes own = child.exited_threads_cpu(), kids = child.reaped_children_cpu();
+    own.minflt += own.maxrss_bytes / 4096;
+    Accumulate(own, kids);
+    return own;
+  }
+  // wait(2) reaped `child`. Linux counts a child only here: one reaped on its own (its
+  // parent ignores SIGCHLD) is not counted.
+  void AddReapedChildCpu(const ThreadGroup& child) {
+    CpuTimes usage = ReapedUsage(child);
+    std::lock_guard lock(cpu_mu_);
+    Accumulate(reaped_children_cpu_, usage);
+  }
+  // Adds `b`'s counts to `a`'s and keeps the larger peak.
+  static void Accumulate(CpuTimes& a, const CpuTimes& b) {
+    a.user_ns += b.user_ns;
+    a.sys_ns += b.sys_ns;
+    a.minflt += b.minflt;
+    a.majflt += b.majflt;
+    a.nvcsw += b.nvcsw;
+    a.nivcsw += b.nivcsw;
+    a.maxrss_bytes = std::max(a.maxrss_bytes, b.maxrss_bytes);
   }
 
   // signalfd readiness: notified (outside the signal lock) whenever a signal is queued for
@@ -239,9 +267,12 @@ class TaskInterrupter final : public Interrupter {
  public:
   bool Interrupted() override { return pending_.load(std::memory_order_acquire); }
   void Arm(std::function<void()> wake) override {
+    arms_.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(mu_);
     wake_ = std::move(wake);
   }
+  // How often the task got ready to block (ru_nvcsw: Linux counts each voluntary switch).
+  uint64_t arms() const { return arms_.load(std::memory_order_relaxed); }
   void Disarm() override {
     std::lock_guard lock(mu_);
     wake_ = nullptr;
@@ -260,6 +291,7 @@ class TaskInterrupter final : public Interrupter {
 
  private:
   std::atomic<bool> pending_{false};
+  std::atomic<uint64_t> arms_{0};
   std::mutex mu_;
   std::function<void()> wake_;
 };
@@ -327,6 +359,10 @@ class Task {
   bool exiting() const { return exiting_.load(); }
   // A group stop wants this thread to park (set and cleared under Kernel::procs_mu_).
   bool stop_pending() const { return stop_pending_.load(); }
+  // Parked by a group stop (Linux's TASK_STOPPED, /proc's "T"): set as the thread parks, and
+  // cleared by the SIGCONT that ends the stop, before the thread has even woken, so that
+  // whoever sent it sees the thread running again, as on Linux.
+  bool group_stopped() const { return group_stopped_.load(); }
   // From any thread: cuts short what the task is doing (running, or blocked in the sentry) so
   // that it notices a request such as RequestExit.
   void Interrupt() {
@@ -450,8 +486,11 @@ class Task {
   }
   // fork/clone: what a new task takes over from the one that created it.
   void InheritAttrsFrom(const Task& parent);
-  // CPU time split into application (user) and sentry (system) parts.
+  // CPU time split into application (user) and sentry (system) parts, with the thread's
+  // faults and voluntary context switches.
   ThreadGroup::CpuTimes CpuTimesSplit() const;
+  // A fault the sentry served for the application (a minor fault: nothing is read from disk).
+  void CountFault() { minflt_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   friend class Kernel;
@@ -479,6 +518,8 @@ class Task {
   std::atomic<bool> exiting_{false};
   std::atomic<int> exit_status_{0};
   std::atomic<bool> stop_pending_{false};
+  std::atomic<bool> group_stopped_{false};  // under Kernel::procs_mu_
+  std::atomic<uint64_t> minflt_{0};
   TaskInterrupter interrupter_;
   std::shared_ptr<Completion> vfork_done_;
   // Guards mm_, fds_ and creds_ against a reader on another thread while the task's own

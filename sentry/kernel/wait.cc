@@ -49,11 +49,15 @@ Result<Kernel::WaitResult> Kernel::Wait(Task& caller, const WaitRequest& req) {
       // __WNOTHREAD: only children of the calling thread.
       if ((opts & __WNOTHREAD) && child.creator_tid_ != caller.tid()) continue;
       any = true;
-      WaitResult r{.pid = child.tgid()};
-      ThreadGroup::CpuTimes own = child.exited_threads_cpu(),
-                            grandkids = child.reaped_children_cpu();
-      r.user_ns = own.user_ns + grandkids.user_ns;
-      r.sys_ns = own.sys_ns + grandkids.sys_ns;
+      ThreadGroup::CpuTimes usage = ThreadGroup::ReapedUsage(child);
+      WaitResult r{.pid = child.tgid(),
+                   .user_ns = usage.user_ns,
+                   .sys_ns = usage.sys_ns,
+                   .minflt = usage.minflt,
+                   .majflt = usage.majflt,
+                   .nvcsw = usage.nvcsw,
+                   .nivcsw = usage.nivcsw,
+                   .maxrss_bytes = usage.maxrss_bytes};
       if (child.exited_) {
         if (!(opts & WEXITED)) continue;
         r.uid = child.exit_uid_;

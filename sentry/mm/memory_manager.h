@@ -183,6 +183,16 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   std::string MapsText();
   uint64_t VmaCount();
 
+  // In memory_manager_proc.cc: what /proc/PID/mem and getrusage ask.
+  // /proc/PID/mem's access (Linux's FOLL_FORCE): copies between [addr, addr+length) and `buf`
+  // (`write`: into the address space) whatever the protection: reads need a mapping that
+  // mprotect could make readable, writes reach private mappings (memory shared since fork is
+  // copied first) and shared ones only if writable. Stops at the first byte it cannot reach;
+  // returns the bytes copied, or EFAULT when that is the first.
+  Result<uint64_t> ForceAccess(UserAddr addr, uint8_t* buf, uint64_t length, bool write);
+  // The resident set as the sentry counts it (as /proc's VmRSS): the accessible mappings.
+  uint64_t AccessibleBytes();
+
  private:
   Result<void> CopyChunks(UserAddr addr, uint64_t length, uint8_t access,
                           const std::function<void(uint8_t*, uint64_t)>& fn);

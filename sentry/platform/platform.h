@@ -76,6 +76,10 @@ class Context {
   virtual void Leave(AddressSpace& as) = 0;
   // CPU time the application has spent running in this context, in nanoseconds.
   virtual uint64_t AppCpuTimeNs() const = 0;
+  // Wall time this context has spent running the application (from each resume to the trap
+  // that ended it), in nanoseconds: this thread's own share, where AppCpuTimeNs may count a
+  // whole address space. It exceeds the CPU time by what the host preempted.
+  virtual uint64_t AppRunTimeNs() const { return AppCpuTimeNs(); }
 };
 
 class Platform {

@@ -129,6 +129,10 @@ Result<uint64_t> Sys_mmap(kernel::Task& t, const Args& a) {
 }
 
 Result<uint64_t> Sys_munmap(kernel::Task& t, const Args& a) {
+  // ru_maxrss is a peak: a large unmap may end it, so the size before counts. Small ones
+  // change it little and are not worth a walk of the mappings.
+  constexpr uint64_t kRssSampleMin = 1 << 20;
+  if (a[1] >= kRssSampleMin) t.thread_group().NoteRss(t.mm().AccessibleBytes());
   TRY(t.mm().MUnmap(UserAddr(a[0]), a[1]));
   return 0;
 }

@@ -15,6 +15,7 @@
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/pidfd.h"
 #include "sentry/syscalls/path_util.h"
+#include "sentry/syscalls/rusage_util.h"
 #include "sentry/syscalls/table.h"
 
 namespace sentry::syscalls {
@@ -119,14 +120,15 @@ Result<uint64_t> Sys_clone3(kernel::Task& t, const Args& a) {
   return static_cast<uint64_t>(TRY(t.kernel().Fork(t, req)));
 }
 
-// The rusage wait4 and waitid report for a child: the CPU time the kernel tracks.
+// The rusage wait4 and waitid report for a child.
 rusage ChildRusage(const kernel::Kernel::WaitResult& r) {
-  rusage ru{};
-  ru.ru_utime = {static_cast<time_t>(r.user_ns / 1'000'000'000),
-                 static_cast<suseconds_t>(r.user_ns % 1'000'000'000 / 1000)};
-  ru.ru_stime = {static_cast<time_t>(r.sys_ns / 1'000'000'000),
-                 static_cast<suseconds_t>(r.sys_ns % 1'000'000'000 / 1000)};
-  return ru;
+  return ToRusage({.user_ns = r.user_ns,
+                   .sys_ns = r.sys_ns,
+                   .minflt = r.minflt,
+                   .majflt = r.majflt,
+                   .nvcsw = r.nvcsw,
+                   .nivcsw = r.nivcsw,
+                   .maxrss_bytes = r.maxrss_bytes});
 }
 
 Result<uint64_t> Sys_wait4(kernel::Task& t, const Args& a) {

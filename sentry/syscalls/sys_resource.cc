@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "sentry/kernel/kernel.h"
+#include "sentry/syscalls/rusage_util.h"
 #include "sentry/syscalls/table.h"
 
 namespace sentry::syscalls {
@@ -19,42 +20,33 @@ using CpuTimes = kernel::ThreadGroup::CpuTimes;
 
 constexpr uint64_t kNsPerTick = 1'000'000'000 / 100;  // USER_HZ
 
-// The process's time: its live threads' and its ended ones'.
+// The process's figures: its live threads' and its ended ones'.
 CpuTimes ProcessCpu(kernel::Task& t) {
   CpuTimes sum = t.thread_group().exited_threads_cpu();
   for (auto& task : t.kernel().AllTasks()) {
     if (&task->thread_group() != &t.thread_group()) continue;
-    CpuTimes c = task->CpuTimesSplit();
-    sum.user_ns += c.user_ns;
-    sum.sys_ns += c.sys_ns;
+    kernel::ThreadGroup::Accumulate(sum, task->CpuTimesSplit());
   }
   return sum;
 }
 
-timeval ToTimeval(uint64_t ns) {
-  return {static_cast<time_t>(ns / 1'000'000'000),
-          static_cast<suseconds_t>(ns % 1'000'000'000 / 1000)};
-}
-
 Result<uint64_t> Sys_getrusage(kernel::Task& t, const Args& a) {
+  int who = ArgInt(a[0]);
+  if (who != RUSAGE_SELF && who != RUSAGE_CHILDREN && who != RUSAGE_THREAD) return Err(EINVAL);
+  // The peak so far includes what the process holds now (Linux's mm hiwater).
+  if (who != RUSAGE_CHILDREN) t.thread_group().NoteRss(t.mm().AccessibleBytes());
   CpuTimes c;
-  switch (ArgInt(a[0])) {
-    case RUSAGE_SELF:
-      c = ProcessCpu(t);
-      break;
-    case RUSAGE_CHILDREN:
-      c = t.thread_group().reaped_children_cpu();
-      break;
-    case RUSAGE_THREAD:
-      c = t.CpuTimesSplit();
-      break;
-    default:
-      return Err(EINVAL);
+  if (who == RUSAGE_SELF) {
+    c = ProcessCpu(t);
+    // The host serves the faults of fresh memory unseen: each page of the peak counts once.
+    c.minflt += c.maxrss_bytes / 4096;
+  } else if (who == RUSAGE_CHILDREN) {
+    c = t.thread_group().reaped_children_cpu();
+  } else {
+    c = t.CpuTimesSplit();
+    c.maxrss_bytes = t.thread_group().exited_threads_cpu().maxrss_bytes;
   }
-  rusage ru{};
-  ru.ru_utime = ToTimeval(c.user_ns);
-  ru.ru_stime = ToTimeval(c.sys_ns);
-  TRY(t.mm().CopyOutObject(UserAddr(a[1]), ru));
+  TRY(t.mm().CopyOutObject(UserAddr(a[1]), ToRusage(c)));
   return 0;
 }
 

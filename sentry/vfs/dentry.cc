@@ -26,6 +26,12 @@ Result<std::shared_ptr<Dentry>> Dentry::Child(std::string_view name) {
     if (it != children_.end()) return it->second;
   }
   std::shared_ptr<Inode> child = TRY(inode_->Lookup(name));
+  if (!cached_ || !inode_->CachesChild(name)) {
+    auto d = std::make_shared<Dentry>(std::string(name), weak_from_this(), std::move(child));
+    d->uncached_parent_ = shared_from_this();
+    d->cached_ = false;
+    return d;
+  }
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = children_.try_emplace(
       std::string(name), std::make_shared<Dentry>(std::string(name), weak_from_this(), child));

@@ -37,7 +37,8 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   bool IsRoot() const { return parent_.expired() && !unlinked_; }
   bool unlinked() const { return unlinked_; }
 
-  // The child `name` (not "." or ".."), from the cache or the file system; ENOENT if none.
+  // The child `name` (not "." or ".."), from the cache or the file system; ENOENT if none. A
+  // name the file system does not let the cache keep comes back anew from each call.
   Result<std::shared_ptr<Dentry>> Child(std::string_view name);
   // Checks the children cached along `names` (names[0] below this dentry, names[1] below
   // that, ...) with the file system when it RevalidatesNames(), in one round trip, and drops
@@ -59,6 +60,11 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
  private:
   std::string name_;
   std::weak_ptr<Dentry> parent_;
+  // A dentry its parent's cache does not keep (see Inode::CachesChild) holds its parent
+  // instead, since nothing else might; its own children are not cached either, so that no
+  // cycle forms and the whole chain goes with its last user.
+  std::shared_ptr<Dentry> uncached_parent_;
+  bool cached_ = true;
   std::shared_ptr<Inode> inode_;
   bool unlinked_ = false;
   absl::Mutex mu_;

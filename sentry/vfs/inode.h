@@ -61,6 +61,10 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // Directories.
   virtual Result<std::shared_ptr<Inode>> Lookup(std::string_view /*name*/) { return Err(ENOTDIR); }
   virtual Result<std::vector<DirEntry>> ReadDir() { return Err(ENOTDIR); }
+  // Whether the dentry cache may keep child `name` once looked up. Names that come and go
+  // with what they show (/proc's processes and fds) say no: kept, they would pile up with every
+  // process the sandbox ever ran, and a lookup of them is cheap anyway.
+  virtual bool CachesChild(std::string_view /*name*/) const { return true; }
   virtual Result<std::shared_ptr<Inode>> Create(std::string_view, mode_t, const FsCredentials&) {
     return Err(DirOr(EPERM));
   }

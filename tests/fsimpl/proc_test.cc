@@ -264,11 +264,12 @@ class ProcTest : public ::testing::Test {
   }
   static std::string TmpPath(std::string_view name) { return "/tmp/" + std::string(name); }
 
-  // The inode behind a path, as the procfs type it is.
-  ProcSymlink* SymlinkAt(std::string_view path) {
+  // The inode behind a path, as the procfs type it is. Held, since the dentry cache does not
+  // keep /proc's entries for processes and fds.
+  std::shared_ptr<ProcSymlink> SymlinkAt(std::string_view path) {
     auto vd = Resolve(path, 0);
     if (!vd) return nullptr;
-    return dynamic_cast<ProcSymlink*>(&vd->inode());
+    return std::dynamic_pointer_cast<ProcSymlink>(vd->dentry->inode_ptr());
   }
 
   vfs::FsCredentials root_creds_;
@@ -511,7 +512,7 @@ TEST_F(ProcTest, MagicLinksLeadToTheOpenFile) {
     ASSERT_TRUE(tmp.inode().Unlink("gone"));
     tmp.dentry->DropChild("gone");
     EXPECT_EQ(Link("/proc/self/fd/3"), "/tmp/gone (deleted)");
-    ProcSymlink* link = SymlinkAt("/proc/self/fd/3");
+    std::shared_ptr<ProcSymlink> link = SymlinkAt("/proc/self/fd/3");
     ASSERT_NE(link, nullptr);
     EXPECT_TRUE(link->IsMagicLink());
     auto target = link->MagicLinkTarget();
@@ -522,7 +523,7 @@ TEST_F(ProcTest, MagicLinksLeadToTheOpenFile) {
     EXPECT_EQ(PreadAll(**reopened).value(), "still here");
 
     // A file with no place opens to itself, for what it was opened for only.
-    ProcSymlink* pipe_link = SymlinkAt("/proc/self/fd/4");
+    std::shared_ptr<ProcSymlink> pipe_link = SymlinkAt("/proc/self/fd/4");
     ASSERT_NE(pipe_link, nullptr);
     auto pipe_target = pipe_link->MagicLinkTarget();
     ASSERT_TRUE(pipe_target && *pipe_target);
@@ -637,8 +638,40 @@ TEST_F(ProcTest, FilesOfAGoneTaskFail) {
   char buf[16];
   iovec iov{buf, sizeof(buf)};
   EXPECT_EQ(ErrnoOf(open_stat->Read({&iov, 1}, 0)), ESRCH);
-  EXPECT_EQ(ErrnoOf(Resolve("/proc/1")->inode().Stat()), ENOENT);
+  EXPECT_EQ(ErrnoOf(Resolve("/proc/1")), ENOENT);
   EXPECT_FALSE(Has(Names("/proc"), "1"));
+}
+
+// The dentry cache keeps /proc's fixed names but not those of processes, threads and fds: a
+// long-lived sandbox would otherwise keep an entry for every process it ever ran. An entry
+// lives as long as someone uses it (an open file, a working directory).
+TEST_F(ProcTest, ProcessEntriesAreNotCached) {
+  InTask([&] {
+    std::weak_ptr<vfs::Dentry> pid, thread, self, status;
+    std::shared_ptr<vfs::FileDescription> open_status;
+    {
+      auto proc = Resolve("/proc");
+      ASSERT_TRUE(proc);
+      auto child = proc->dentry->Child("1");
+      ASSERT_TRUE(child);
+      pid = *child;
+      auto again = proc->dentry->Child("1");
+      ASSERT_TRUE(again);
+      EXPECT_NE(again->get(), child->get());
+      self = proc->dentry->Child("self").value();
+      thread = Resolve("/proc/1/task/1")->dentry;
+      open_status = Open("/proc/1/status").value();
+      status = open_status->path().dentry;
+    }
+    EXPECT_TRUE(pid.expired());
+    EXPECT_TRUE(thread.expired());
+    EXPECT_FALSE(self.expired());
+    // The open file holds its entry, and the process directory above it.
+    ASSERT_FALSE(status.expired());
+    EXPECT_EQ(status.lock()->parent()->name(), "1");
+    open_status.reset();
+    EXPECT_TRUE(status.expired());
+  });
 }
 
 // ---- Mounts ---------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ Result<Subject> ProcFs::Resolve(const TaskRef& ref) const {
             .wait_status = view->wait_status,
             .tid = ref.id};
   if (!ref.is_thread) {
+    s.process_view = true;
     s.task = std::move(view->leader);
     return s;
   }
@@ -174,6 +175,11 @@ Result<std::shared_ptr<vfs::Inode>> ProcDir::Lookup(std::string_view name) {
     if (c.name == name) return std::shared_ptr<vfs::Inode>(c.make());
   }
   return std::shared_ptr<vfs::Inode>(TRY(DynamicLookup(name)));
+}
+
+bool ProcDir::CachesChild(std::string_view name) const {
+  return std::any_of(children_.begin(), children_.end(),
+                     [name](const Child& c) { return c.name == name; });
 }
 
 Result<std::vector<vfs::DirEntry>> ProcDir::ReadDir() {

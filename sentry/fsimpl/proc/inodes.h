@@ -51,6 +51,7 @@ struct Subject {
   bool zombie = false;                                 // the whole process has exited
   int wait_status = 0;                                 // a zombie's, as wait(2) will see it
   pid_t tid = 0;                                       // the thread id it shows
+  bool process_view = false;  // /proc/PID (the whole process) rather than task/TID
 };
 
 // What the whole instance shares. Immutable after construction.
@@ -139,6 +140,9 @@ class ProcDir : public ProcInode {
           std::vector<Child> children, bool sysctl = false);
 
   Result<std::shared_ptr<vfs::Inode>> Lookup(std::string_view name) override;
+  // Only the fixed table's names are cached: the dynamic ones (PIDs, TIDs, fds) live as long
+  // as someone uses them, so that reaped processes leave nothing behind.
+  bool CachesChild(std::string_view name) const override;
   Result<std::vector<vfs::DirEntry>> ReadDir() override;
   Result<std::shared_ptr<vfs::FileDescription>> Open(const vfs::VirtualDentry& path,
                                                      int flags) override;

@@ -368,6 +368,9 @@ std::vector<ProcDir::Child> TaskChildren(const std::shared_ptr<ProcFs>& fs, cons
     auto mm = s.task ? s.task->mm_ptr() : nullptr;
     return mm ? mm->MapsText() : std::string();
   });
+  c.push_back({"mem", DT_REG, [fs, ref, ino = InoFor(absl::StrCat(key, "/mem"))] {
+                 return NewMemFile(fs, ino, ref);
+               }});
   file("mountinfo", 0444, text([](ProcFs& fs, const Subject&) { return MountInfoText(fs); }), false,
        needs_live);
   file("mounts", 0444, text([](ProcFs& fs, const Subject&) { return MountsText(fs); }), false,

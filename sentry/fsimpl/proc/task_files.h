@@ -20,6 +20,9 @@ namespace sentry::fsimpl::proc {
 // /proc/TGID/task/TID.
 std::shared_ptr<ProcInode> NewTaskDir(std::shared_ptr<ProcFs> fs, TaskRef ref, bool process_view);
 
+// /proc/PID/mem (mem_file.cc).
+std::shared_ptr<ProcInode> NewMemFile(std::shared_ptr<ProcFs> fs, uint64_t ino, TaskRef ref);
+
 // A PID or fd as procfs spells it: decimal digits, no sign, no leading zero; else nullopt.
 std::optional<pid_t> ParsePid(std::string_view name);
 

@@ -95,11 +95,13 @@ std::optional<MapsLine> ParseMapsLine(std::string_view line) {
 // The caller is the task when it reads its own files; only then is it surely running.
 bool IsReader(const kernel::Task* t) { return t != nullptr && ProcFs::Reader() == t; }
 
-// The state letter and its name: the reader runs; everything else waits for the sentry (the
-// sentry does not tell a task blocked in a syscall from one running application code).
+// The state letter and its name: the reader runs, a thread parked by a group stop is stopped;
+// everything else waits for the sentry (the sentry does not tell a task blocked in a syscall
+// from one running application code).
 std::pair<char, const char*> StateOf(const Subject& s) {
   if (!s.task) return {'Z', "zombie"};
   if (IsReader(s.task.get())) return {'R', "running"};
+  if (s.task->group_stopped()) return {'T', "stopped"};
   return {'S', "sleeping"};
 }
 
@@ -145,6 +147,15 @@ TaskFacts FactsOf(const Subject& s) {
     f.signal_mask = t.signal_mask();
     f.start_time_ns = t.start_time_ns();
     std::tie(f.utime, f.stime) = CpuTicks(t);
+    if (s.process_view) {
+      // The process's times are all its threads', ended ones included, as Linux sums them.
+      kernel::ThreadGroup::CpuTimes sum = s.tg->exited_threads_cpu();
+      for (const auto& thread : s.threads) {
+        kernel::ThreadGroup::Accumulate(sum, thread->CpuTimesSplit());
+      }
+      f.utime = sum.user_ns / kNsPerTick;
+      f.stime = sum.sys_ns / kNsPerTick;
+    }
     f.sched = t.sched();
   } else {
     const kernel::ExitedLeader& e = *s.exited;
