@@ -74,6 +74,25 @@ TEST(ProcMem, WritesReachReadOnlyPrivateMemory) {
   munmap(p, page);
 }
 
+// A debugger's breakpoint: the write lands in the process's copy of a read-only private file
+// mapping, never in the file.
+TEST(ProcMem, WritesIntoAPrivateFileMappingLeaveTheFileAlone) {
+  size_t page = conformance::PageSize();
+  Fd file(memfd_create("proc_mem_test", 0));
+  ASSERT_TRUE(file.ok());
+  ASSERT_EQ(pwrite(file.get(), "original", 8, 0), 8);
+  void* p = mmap(nullptr, page, PROT_READ | PROT_EXEC, MAP_PRIVATE, file.get(), 0);
+  ASSERT_NE(p, MAP_FAILED);
+  Fd fd(open("/proc/self/mem", O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(fd.ok()) << strerror(errno);
+  ASSERT_EQ(pwrite(fd.get(), "patched", 7, At(p)), 7);
+  EXPECT_EQ(memcmp(p, "patchedl", 8), 0);
+  char in_file[8] = {};
+  ASSERT_EQ(pread(file.get(), in_file, 8, 0), 8);
+  EXPECT_EQ(memcmp(in_file, "original", 8), 0);
+  munmap(p, page);
+}
+
 TEST(ProcMem, UnmappedAddressesAreEio) {
   size_t page = conformance::PageSize();
   char* p = static_cast<char*>(
