@@ -70,7 +70,12 @@ Result<std::shared_ptr<Node>> Session::Step(const std::shared_ptr<Node>& dir,
   auto node = TRY(WalkOne(dir, name, st));
   if (!node->is_dir()) return node;
   auto& slot = dirs_[std::tuple(node->tree, node->dev, node->ino)];
-  if (auto live = slot.lock()) return live;  // the new node and its fd go away
+  if (auto live = slot.lock()) {
+    // A directory removed on the host lives on while fids hold it, and a new one may get its
+    // inode number: sharing the dead one would hide the new one's entries.
+    auto live_st = StatFd(live->fd.get());
+    if (live_st && live_st->st_nlink > 0) return live;  // the new node and its fd go away
+  }
   slot = node;
   if (dirs_.size() >= sweep_dirs_at_) {
     for (auto it = dirs_.begin(); it != dirs_.end();) {

@@ -65,7 +65,9 @@ absl::Status ApplyMount(vfs::MountNamespace& mounts, sentry::kernel::Kernel& ker
                         sentry::fsimpl::gofer::Filesystem& gofer, const ContainerMount& m) {
   SplitOptions options = Split(m.options);
   if (m.type == "bind") {
-    auto root = gofer.Attach(static_cast<uint32_t>(m.attach));
+    // A bind mount shares a host directory with whoever else uses it: revalidated.
+    auto root = gofer.Attach(static_cast<uint32_t>(m.attach),
+                             sentry::fsimpl::gofer::CachePolicy::kRevalidate);
     if (!root) return MountError(m, "attaching to the gofer", root.error().value);
     auto at = MakeMountPoint(mounts, m.destination, (*root)->IsDir());
     if (!at) return MountError(m, "making the mount point", at.error().value);

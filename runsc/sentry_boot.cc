@@ -148,7 +148,11 @@ absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
   sentry::mm::MemoryFile& memory = kernel.memory_file();
   auto channel = std::make_shared<gofer::Channel>(sentry::FileDescriptor(gofer_fd));
   auto fs = std::make_shared<sentry::fsimpl::gofer::Filesystem>(std::move(channel), &memory);
-  auto root = fs->Attach(0);
+  // The host's root under the overlay is only ever read, and nobody is expected to change it
+  // under a running sandbox: cached as the sandbox sees it, the fast path for programs and
+  // libraries. A writable root is the bundle's rootfs, which the host may change as well.
+  auto root = fs->Attach(0, root_writable ? sentry::fsimpl::gofer::CachePolicy::kRevalidate
+                                          : sentry::fsimpl::gofer::CachePolicy::kExclusive);
   if (!root) {
     return absl::UnavailableError(
         absl::StrCat("attaching to the gofer: ", strerror(root.error().value)));
@@ -201,7 +205,9 @@ absl::StatusOr<std::shared_ptr<vfs::MountNamespace>> BuildMounts(
     auto failed = [&](const char* what, int err) {
       return absl::InternalError(absl::StrCat("volume ", v.path, ": ", what, ": ", strerror(err)));
     };
-    auto volume_root = fs->Attach(static_cast<uint32_t>(i + 1));
+    // A volume is shared with the host by design: revalidated.
+    auto volume_root =
+        fs->Attach(static_cast<uint32_t>(i + 1), sentry::fsimpl::gofer::CachePolicy::kRevalidate);
     if (!volume_root) return failed("attaching to the gofer", volume_root.error().value);
     auto at = MakeMountPoint(*mounts, v.path, (*volume_root)->IsDir());
     if (!at) return failed("making the mount point", at.error().value);

@@ -1,7 +1,10 @@
 // flock(2): shared and exclusive whole-file locks owned by open file descriptions.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -72,6 +75,45 @@ TEST_F(FlockTest, BadArguments) {
   ASSERT_SYSCALL_OK(p = Open(dir_ / "f", O_PATH));
   EXPECT_SYSCALL_ERRNO(EBADF, Flock(p, LOCK_SH));
   Close(p);
+}
+
+void OnAlarm(int) {}
+
+// A flock that must wait, in a child, with a SIGALRM 100 ms in whose handler has `sa_flags`:
+// 0 when it failed with EINTR, 10 when it got the lock, 20 + errno otherwise.
+int BlockedFlockInChild(long fd, int sa_flags) {
+  return InChild([&] {
+    struct sigaction sa = {};
+    sa.sa_handler = OnAlarm;
+    sa.sa_flags = sa_flags;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGALRM, &sa, nullptr) != 0) return 30;
+    itimerval t = {};
+    t.it_value.tv_usec = 100 * 1000;
+    if (setitimer(ITIMER_REAL, &t, nullptr) != 0) return 31;
+    if (Flock(fd, LOCK_EX) == 0) return 10;
+    return errno == EINTR ? 0 : 20 + errno;
+  });
+}
+
+TEST_F(FlockTest, BlockedFlockIsInterruptedByASignal) {
+  EXPECT_SYSCALL_OK(Flock(a_, LOCK_EX));
+  EXPECT_EQ(BlockedFlockInChild(b_, 0), 0);
+  EXPECT_SYSCALL_OK(Flock(a_, LOCK_UN));
+  EXPECT_SYSCALL_OK(Flock(b_, LOCK_EX | LOCK_NB));  // the child's wait left nothing behind
+}
+
+TEST_F(FlockTest, BlockedFlockRestartsUnderSaRestart) {
+  EXPECT_SYSCALL_OK(Flock(a_, LOCK_EX));
+  pid_t pid = fork();
+  if (pid == 0) _exit(BlockedFlockInChild(b_, SA_RESTART));
+  ASSERT_GT(pid, 0);
+  usleep(300 * 1000);  // the alarm came and went: the wait went on
+  EXPECT_SYSCALL_OK(Flock(a_, LOCK_UN));
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 10);
 }
 
 }  // namespace

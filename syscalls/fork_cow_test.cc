@@ -296,5 +296,73 @@ TEST(ForkCowTest, SharedMappingStaysShared) {
   munmap(p, PageSize());
 }
 
+// Whether [p, p+len) is mapped in this process (mincore fails with ENOMEM on a hole).
+bool Mapped(void* p, size_t len) {
+  unsigned char vec[16];
+  return mincore(p, len, vec) == 0;
+}
+
+TEST(ForkAdvice, DontforkLeavesTheRangeOutOfTheChild) {
+  const size_t page = PageSize();
+  auto* p = static_cast<char*>(
+      mmap(nullptr, 3 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  std::memset(p, 'x', 3 * page);
+  ASSERT_SYSCALL_OK(madvise(p + page, page, MADV_DONTFORK));
+  EXPECT_EQ(InChild([&] {
+              if (!Mapped(p, page) || p[0] != 'x') return 1;
+              if (Mapped(p + page, page)) return 2;
+              if (!Mapped(p + 2 * page, page) || p[2 * page] != 'x') return 3;
+              return 0;
+            }),
+            0);
+  EXPECT_TRUE(Mapped(p, 3 * page));
+  ASSERT_SYSCALL_OK(madvise(p + page, page, MADV_DOFORK));
+  EXPECT_EQ(InChild([&] { return Mapped(p, 3 * page) && p[page] == 'x' ? 0 : 1; }), 0);
+  munmap(p, 3 * page);
+}
+
+TEST(ForkAdvice, WipeonforkGivesTheChildZeros) {
+  const size_t page = PageSize();
+  auto* p = static_cast<char*>(
+      mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  std::memset(p, 'x', 2 * page);
+  ASSERT_SYSCALL_OK(madvise(p, page, MADV_WIPEONFORK));
+  EXPECT_EQ(InChild([&] {
+              if (p[0] != 0 || p[page - 1] != 0) return 1;
+              if (p[page] != 'x') return 2;
+              p[0] = 'c';
+              // The child's range keeps the advice: its own child gets zeros again.
+              return InChild([&] { return p[0] == 0 ? 0 : 1; }) == 0 ? 0 : 3;
+            }),
+            0);
+  EXPECT_EQ(p[0], 'x');
+  ASSERT_SYSCALL_OK(madvise(p, page, MADV_KEEPONFORK));
+  EXPECT_EQ(InChild([&] { return p[0] == 'x' ? 0 : 1; }), 0);
+  munmap(p, 2 * page);
+}
+
+TEST(ForkAdvice, WipeonforkIsOnlyForPrivateAnonymousMemory) {
+  const size_t page = PageSize();
+  void* shared = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(shared, MAP_FAILED);
+  EXPECT_SYSCALL_ERRNO(EINVAL, madvise(shared, page, MADV_WIPEONFORK));
+  EXPECT_SYSCALL_OK(madvise(shared, page, MADV_DONTFORK));
+  munmap(shared, page);
+  Fd fd(memfd_create("fork_advice", 0));
+  ASSERT_GE(fd.get(), 0);
+  ASSERT_SYSCALL_OK(ftruncate(fd.get(), page));
+  void* file = mmap(nullptr, page, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  ASSERT_NE(file, MAP_FAILED);
+  EXPECT_SYSCALL_ERRNO(EINVAL, madvise(file, page, MADV_WIPEONFORK));
+  munmap(file, page);
+  void* hole = mmap(nullptr, 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(hole, MAP_FAILED);
+  munmap(static_cast<char*>(hole) + page, page);
+  EXPECT_SYSCALL_ERRNO(ENOMEM, madvise(hole, 2 * page, MADV_DONTFORK));
+  munmap(hole, page);
+}
+
 }  // namespace
 }  // namespace conformance

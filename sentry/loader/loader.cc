@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "sentry/loader/elf.h"
+#include "sentry/mm/mappable.h"
 
 namespace sentry::loader {
 namespace {
@@ -105,11 +106,94 @@ std::expected<ElfInfo, LoadError> Parse(vfs::FileDescription& file, const FileRe
   return *parsed;
 }
 
+// Gives each segment its own protection, once its pages are in place.
+std::expected<void, LoadError> ProtectSegments(mm::MemoryManager& mm, const ElfInfo& elf,
+                                               uint64_t bias) {
+  for (const ElfSegment& seg : elf.loads) {
+    uint64_t start = PageRoundDown(seg.vaddr + bias);
+    uint64_t end = *PageRoundUp(seg.vaddr + bias + seg.memsz);
+    if (end > start) {
+      if (auto r = mm.MProtect(UserAddr(start), end - start, SegmentPerms(seg.flags)); !r) {
+        return std::unexpected(Error(r.error().value, "cannot protect a segment"));
+      }
+    }
+  }
+  return {};
+}
+
+// Whether no two segments touch the same page: then each can be a mapping of its own.
+bool SegmentsApart(const ElfInfo& elf) {
+  for (size_t i = 0; i < elf.loads.size(); ++i) {
+    for (size_t j = i + 1; j < elf.loads.size(); ++j) {
+      const ElfSegment &a = elf.loads[i], &b = elf.loads[j];
+      uint64_t a_end = *PageRoundUp(a.vaddr + a.memsz), b_end = *PageRoundUp(b.vaddr + b.memsz);
+      if (PageRoundDown(a.vaddr) < b_end && PageRoundDown(b.vaddr) < a_end) return false;
+    }
+  }
+  return true;
+}
+
+// Maps each segment as Linux does: a private mapping of the file's pages (shared with every
+// other process running the file until one writes a page), the rest of the last file page
+// zeroed when the segment has more memory than file, and anonymous memory for the remainder.
+// Writable segments get their copies at once, unlike Linux, where a page of them would still
+// show a later change to the file until written: nothing writes a program or library while it
+// runs (it would break it on Linux too), and a trap per page written costs ~45 us on ptrace.
+std::expected<void, LoadError> MapSegments(mm::MemoryManager& mm,
+                                           std::shared_ptr<mm::Mappable> mappable,
+                                           const ElfInfo& elf, uint64_t bias,
+                                           const std::string& name) {
+  static constexpr char kZeros[kPageSize] = {};
+  for (const ElfSegment& seg : elf.loads) {
+    uint64_t start = PageRoundDown(seg.vaddr + bias);
+    uint64_t file_end = *PageRoundUp(seg.vaddr + bias + seg.filesz);
+    uint64_t end = *PageRoundUp(seg.vaddr + bias + seg.memsz);
+    if (seg.filesz > 0) {
+      auto r = mm.MMapFile({.addr = start,
+                            .length = file_end - start,
+                            .prot = PROT_READ | PROT_WRITE,
+                            .flags = MAP_PRIVATE | MAP_FIXED_NOREPLACE,
+                            .name = name},
+                           mappable, PageRoundDown(seg.offset),
+                           platform::kAccessRead | platform::kAccessWrite | platform::kAccessExec);
+      if (!r) return std::unexpected(Error(r.error().value, "cannot map a segment"));
+      // The dynamic linker's relocations and the program's data write most of a writable
+      // segment at once: copying it now costs one host mapping instead of a trap per page.
+      if ((seg.flags & PF_W) &&
+          !mm.Translate(UserAddr(start), file_end - start, platform::kAccessWrite)) {
+        return std::unexpected(Error(ENOMEM, "cannot copy a writable segment"));
+      }
+      uint64_t data_end = seg.vaddr + bias + seg.filesz;
+      if (seg.memsz > seg.filesz && data_end < file_end) {
+        if (!mm.CopyOut(UserAddr(data_end), kZeros, file_end - data_end)) {
+          return std::unexpected(Error(EFAULT, "cannot clear the end of a segment"));
+        }
+      }
+    } else {
+      file_end = start;
+    }
+    if (end > file_end) {
+      auto r = mm.MMap({.addr = file_end,
+                        .length = end - file_end,
+                        .prot = PROT_READ | PROT_WRITE,
+                        .flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                        .name = name});
+      if (!r) return std::unexpected(Error(r.error().value, "cannot map a segment"));
+    }
+  }
+  return {};
+}
+
 // Maps every segment's pages writable, fills them from the file, then gives each its own
-// protection. Memory is the process's own copy (a private file mapping that is never shared).
-std::expected<void, LoadError> LoadSegments(mm::MemoryManager& mm, const FileReader& read,
-                                            const ElfInfo& elf, uint64_t bias,
-                                            const std::string& name) {
+// protection. A file whose pages the MemoryFile holds is mapped instead (MapSegments); anything
+// else becomes the process's own copy.
+std::expected<void, LoadError> LoadSegments(mm::MemoryManager& mm, vfs::FileDescription& file,
+                                            const FileReader& read, const ElfInfo& elf,
+                                            uint64_t bias, const std::string& name) {
+  if (auto mappable = file.GetMappable(); mappable && SegmentsApart(elf)) {
+    if (auto r = MapSegments(mm, std::move(mappable), elf, bias, name); !r) return r;
+    return ProtectSegments(mm, elf, bias);
+  }
   for (const ElfSegment& seg : elf.loads) {
     uint64_t start = PageRoundDown(seg.vaddr + bias);
     uint64_t end = *PageRoundUp(seg.vaddr + bias + seg.memsz);
@@ -141,16 +225,7 @@ std::expected<void, LoadError> LoadSegments(mm::MemoryManager& mm, const FileRea
       off += v.iov_len;
     }
   }
-  for (const ElfSegment& seg : elf.loads) {
-    uint64_t start = PageRoundDown(seg.vaddr + bias);
-    uint64_t end = *PageRoundUp(seg.vaddr + bias + seg.memsz);
-    if (end > start) {
-      if (auto r = mm.MProtect(UserAddr(start), end - start, SegmentPerms(seg.flags)); !r) {
-        return std::unexpected(Error(r.error().value, "cannot protect a segment"));
-      }
-    }
-  }
-  return {};
+  return ProtectSegments(mm, elf, bias);
 }
 
 }  // namespace
@@ -170,7 +245,7 @@ std::expected<Loaded, LoadError> Load(mm::MemoryManager& mm, vfs::FileDescriptio
   if (elf.max_vaddr + bias > layout.max_addr || elf.min_vaddr + bias < kPageSize * 16) {
     return std::unexpected(Error(ENOMEM, "the executable does not fit the address space"));
   }
-  if (auto r = LoadSegments(mm, read, elf, bias, args.execfn); !r) {
+  if (auto r = LoadSegments(mm, exe, read, elf, bias, args.execfn); !r) {
     return std::unexpected(r.error());
   }
   mm.SetBrkStart(PageRoundDown(elf.max_vaddr + bias + RandomPages(1 << 13)));
@@ -204,7 +279,7 @@ std::expected<Loaded, LoadError> Load(mm::MemoryManager& mm, vfs::FileDescriptio
       (void)mm.MUnmap(*at, span);
       interp_bias = at->value - interp->min_vaddr;
     }
-    if (auto r = LoadSegments(mm, interp_read, *interp, interp_bias, *elf.interp); !r) {
+    if (auto r = LoadSegments(mm, **file, interp_read, *interp, interp_bias, *elf.interp); !r) {
       return std::unexpected(r.error());
     }
     entry = interp->entry + interp_bias;

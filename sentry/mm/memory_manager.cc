@@ -34,7 +34,8 @@ constexpr int kMaxFaultAroundRuns = 8;
 bool ContinuesMapping(const Vma& v, const Vma& next) {
   return !v.special && !next.special && v.end == next.start && v.perms == next.perms &&
          v.max_perms == next.max_perms && v.shared == next.shared &&
-         v.growsdown == next.growsdown && v.name == next.name && v.owner == next.owner &&
+         v.growsdown == next.growsdown && v.dontfork == next.dontfork &&
+         v.wipeonfork == next.wipeonfork && v.name == next.name && v.owner == next.owner &&
          v.mappable == next.mappable &&
          (!v.mappable || v.FileOffsetOf(next.start) == next.file_offset);
 }
@@ -144,14 +145,17 @@ Result<UserAddr> MemoryManager::MMapFile(const MMapRequest& req, std::shared_ptr
   if (file_offset + length < file_offset) return Err(EOVERFLOW);
   uint8_t perms = ProtToPerms(req.prot);
   if (perms & ~max_perms) return Err(EACCES);
-  if (max_perms & kAccessWrite) mappable = Mappable::NewWritableMapping(std::move(mappable));
+  bool shared = (req.flags & MAP_TYPE) != MAP_PRIVATE;
+  if (shared && (max_perms & kAccessWrite)) {
+    mappable = Mappable::NewWritableMapping(std::move(mappable));
+  }
   absl::MutexLock lock(&mu_);
   uint64_t start = TRY(PlaceLocked(req, length));
   NoteMapperLocked(mappable);
   Vma like;
   like.perms = perms;
   like.max_perms = max_perms;
-  like.shared = true;
+  like.shared = shared;
   like.mappable = std::move(mappable);
   like.name = req.name;
   InsertFileVmaLocked(like, start, length, file_offset);
@@ -174,7 +178,10 @@ FaultResult MemoryManager::FaultFilePageLocked(const Vma& v, uint64_t addr) {
   uint64_t index = v.FileOffsetOf(page_addr) / kPageSize;
   auto page = v.mappable->PageFor(index);
   if (!page) return page.error().value == ENXIO ? FaultResult::kBus : FaultResult::kSegv;
-  if (v.perms & kAccessWrite) v.mappable->NoteMappedWrite();
+  // A private mapping shows the file's pages until the application writes one: never writable
+  // here, so the first write faults and gets a copy (CopyPrivateFilePagesLocked).
+  uint8_t perms = v.shared ? v.perms : v.perms & ~kAccessWrite;
+  if (perms & kAccessWrite) v.mappable->NoteMappedWrite();
   // The aligned window of pages around the fault, inside the VMA.
   uint64_t vfirst = v.file_offset / kPageSize, vend = vfirst + v.length() / kPageSize;
   uint64_t wfirst = std::max(vfirst, index / kFaultAroundPages * kFaultAroundPages);
@@ -201,7 +208,7 @@ FaultResult MemoryManager::FaultFilePageLocked(const Vma& v, uint64_t addr) {
     }
   });
   // Everything mapped below is mapped writable only in [wfirst, wend).
-  if (v.perms & kAccessWrite) v.mappable->NoteWritablePages(wfirst, wend);
+  if (perms & kAccessWrite) v.mappable->NoteWritablePages(wfirst, wend);
   bool faulting_mapped = false;
   int budget = kMaxFaultAroundRuns;
   // The run holding the faulting page first, then its neighbours while the budget lasts.
@@ -211,13 +218,13 @@ FaultResult MemoryManager::FaultFilePageLocked(const Vma& v, uint64_t addr) {
   for (const Run& r : runs) {
     if (budget-- == 0) break;
     uint64_t at = v.start + (r.index - vfirst) * kPageSize;
-    if (!as_->MapFile(at, r.offset, r.pages * kPageSize, v.perms)) continue;
+    if (!as_->MapFile(at, r.offset, r.pages * kPageSize, perms)) continue;
     if (r.index <= index && index < r.index + r.pages) faulting_mapped = true;
   }
   if (!faulting_mapped) {
     // PageFor allocated it, but the file lost it again (truncated meanwhile) or the window
     // walk missed it: map the one page we were given if the file still has it.
-    if (!as_->MapFile(page_addr, *page, kPageSize, v.perms)) return FaultResult::kSegv;
+    if (!as_->MapFile(page_addr, *page, kPageSize, perms)) return FaultResult::kSegv;
   }
   return FaultResult::kHandled;
 }
@@ -464,16 +471,12 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
     case MADV_RANDOM:
     case MADV_SEQUENTIAL:
     case MADV_WILLNEED:
-    case MADV_DONTFORK:
-    case MADV_DOFORK:
     case MADV_MERGEABLE:
     case MADV_UNMERGEABLE:
     case MADV_HUGEPAGE:
     case MADV_NOHUGEPAGE:
     case MADV_DONTDUMP:
     case MADV_DODUMP:
-    case MADV_WIPEONFORK:
-    case MADV_KEEPONFORK:
     case MADV_COLD:
     case MADV_PAGEOUT:
     case MADV_POPULATE_READ:
@@ -486,6 +489,11 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
     case MADV_REMOVE:
       remove = true;
       break;
+    case MADV_DONTFORK:
+    case MADV_DOFORK:
+    case MADV_WIPEONFORK:
+    case MADV_KEEPONFORK:
+      return MAdviseFork(addr.value, *rounded, advice);
     case MADV_HWPOISON:
     case MADV_SOFT_OFFLINE:
       return Err(EPERM);
@@ -513,7 +521,9 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
       uint64_t s = std::max(start, v->start), e = std::min(end, v->end);
       if (v->special) continue;
       if (remove) {
-        if (!v->shared || !(v->perms & kAccessWrite)) return Err(v->shared ? EACCES : EINVAL);
+        // Linux: EINVAL without a file behind the mapping, EACCES unless shared and writable.
+        if (!v->shared && !v->mappable) return Err(EINVAL);
+        if (!v->shared || !(v->perms & kAccessWrite)) return Err(EACCES);
         if (v->mappable) {
           punches.push_back(
               {v->mappable, v->FileOffsetOf(s) / kPageSize, v->FileOffsetOf(e) / kPageSize});
@@ -645,6 +655,11 @@ Result<void> MemoryManager::CopyChunks(UserAddr addr, uint64_t length, uint8_t a
     const Vma* v = vmas_.Find(cur);
     if (v == nullptr && GrowStackLocked(cur)) v = vmas_.Find(cur);
     if (v == nullptr || v->special || (v->perms & access) != access) return Err(EFAULT);
+    if ((access & kAccessWrite) && v->IsPrivateFile()) {
+      uint64_t stop = end >= v->end ? v->end : *PageRoundUp(end);
+      if (!CopyPrivateFilePagesLocked(PageRoundDown(cur), stop)) return Err(EFAULT);
+      v = vmas_.Find(cur);
+    }
     if ((access & kAccessWrite) && v->OwnsMemory()) {
       // The sentry writes through its own mapping, around the stub's write protection.
       uint64_t stop = end >= v->end ? v->end : *PageRoundUp(end);
@@ -720,6 +735,11 @@ Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t leng
     const Vma* v = vmas_.Find(cur);
     if (v == nullptr && GrowStackLocked(cur)) v = vmas_.Find(cur);
     if (v == nullptr || v->special || (v->perms & access) != access) break;
+    if ((access & kAccessWrite) && v->IsPrivateFile()) {
+      uint64_t stop = end >= v->end ? v->end : *PageRoundUp(end);
+      if (!CopyPrivateFilePagesLocked(PageRoundDown(cur), stop)) break;
+      v = vmas_.Find(cur);
+    }
     if ((access & kAccessWrite) && v->OwnsMemory()) {
       // The host writes through the sentry's mapping, around the stub's write protection.
       uint64_t stop = end >= v->end ? v->end : *PageRoundUp(end);
@@ -753,6 +773,12 @@ Result<MemoryManager::FutexWord> MemoryManager::LookupFutexWord(UserAddr addr, u
   absl::MutexLock lock(&mu_);
   const Vma* v = vmas_.Find(addr.value);
   if (v == nullptr || v->special || (v->perms & access) != access) return Err(EFAULT);
+  if ((access & kAccessWrite) && v->IsPrivateFile()) {
+    // The futex op writes the word: into this process's copy, not the file.
+    uint64_t page = PageRoundDown(addr.value);
+    if (!CopyPrivateFilePagesLocked(page, page + kPageSize)) return Err(EFAULT);
+    v = vmas_.Find(addr.value);
+  }
   uint64_t offset = v->OffsetOf(addr.value);
   if (v->mappable) {
     // A shared file mapping: the word lives in the file's page, which every process mapping
@@ -787,6 +813,10 @@ FaultResult MemoryManager::HandleFault(uint64_t addr, int si_code) {
   // A file page not mapped yet. Once mapped it has the VMA's protection, so a protection fault
   // (SEGV_ACCERR) there is the application's.
   if (v->mappable && si_code != SEGV_ACCERR && v->perms != 0) return FaultFilePageLocked(*v, addr);
+  // A write to a file page that a private mapping shows read-only until written.
+  if (v->IsPrivateFile() && si_code == SEGV_ACCERR && (v->perms & kAccessWrite)) {
+    return CopyPrivateFileFaultLocked(addr);
+  }
   // A write to private memory shared copy-on-write, which is mapped readable only. (ptrace's
   // siginfo has no error code; nothing else makes a protection fault in a writable private VMA.)
   if (v->OwnsMemory() && si_code == SEGV_ACCERR && (v->perms & kAccessWrite)) {

@@ -89,10 +89,11 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   Result<UserAddr> MRemap(UserAddr old_addr, uint64_t old_length, uint64_t new_length, int flags,
                           UserAddr new_addr, uint64_t address_space_limit = UINT64_MAX);
   Result<void> MAdvise(UserAddr addr, uint64_t length, int advice);
-  // A MAP_SHARED mapping of `mappable`'s own pages from `file_offset` (page aligned) on; the
-  // MM must be owned by a shared_ptr. `max_perms` is what mprotect may grant later (no write
-  // for a file opened read-only); with write, the mapping counts as a writable one of the file
-  // (Mappable::WritablyMapped). req.flags' MAP_TYPE is ignored.
+  // A mapping of `mappable`'s own pages from `file_offset` (page aligned) on; the MM must be
+  // owned by a shared_ptr. `max_perms` is what mprotect may grant later (no write for a shared
+  // mapping of a file opened read-only); a shared one with write counts as a writable mapping
+  // of the file (Mappable::WritablyMapped). MAP_PRIVATE (req.flags' MAP_TYPE) shows the file's
+  // pages until the application writes one, which then gets a private copy.
   Result<UserAddr> MMapFile(const MMapRequest& req, std::shared_ptr<Mappable> mappable,
                             uint64_t file_offset, uint8_t max_perms);
   // msync(2): checks flags and range, and has files whose pages cache another's data (the
@@ -208,6 +209,16 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   // Gives [start, end) (page aligned, inside one private VMA) memory of its own, copied from
   // what it shares, and maps it. Memory nobody else uses is left alone.
   Result<void> BreakCowLocked(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // MADV_DONTFORK/DOFORK/WIPEONFORK/KEEPONFORK over [start, start+length) (page aligned).
+  Result<void> MAdviseFork(uint64_t start, uint64_t length, int advice);
+  // A write fault at addr in a writable private file VMA: its page becomes private memory,
+  // copied from the file.
+  FaultResult CopyPrivateFileFaultLocked(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Turns [start, end) (page aligned, inside one private file VMA) into private anonymous memory
+  // holding a copy of the file's pages, and maps it. Pages past the end of the file stay file
+  // pages (they are SIGBUS); EFAULT when the first one is past it already.
+  Result<void> CopyPrivateFilePagesLocked(uint64_t start, uint64_t end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Replaces [start, end) of one private VMA's memory with `offset` (which it owns already).
   void RepointLocked(uint64_t start, uint64_t end, uint64_t offset)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1,6 +1,8 @@
 // fork(2) and copy-on-write: sharing an address space's private memory with a child, and
-// copying it when either side writes (see "Memory" in docs/architecture.md).
+// copying it when either side writes; and private file mappings, which show the file's pages
+// until written (see "Memory" in docs/architecture.md).
 #include <signal.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 
@@ -21,7 +23,7 @@ constexpr uint64_t kCowChunk = 64 * 1024;
 
 ForkImage::~ForkImage() {
   for (const Vma& v : vmas) {
-    if (v.OwnsMemory()) file.DecRef(v.offset, v.length());
+    if (v.OwnsMemory() && !v.wipeonfork) file.DecRef(v.offset, v.length());
   }
 }
 
@@ -79,6 +81,76 @@ bool MemoryManager::BreakCowFaultLocked(uint64_t addr) {
   return BreakCowLocked(start, end).has_value();
 }
 
+Result<void> MemoryManager::CopyPrivateFilePagesLocked(uint64_t start, uint64_t end) {
+  const Vma* v = vmas_.Find(start);
+  Vma anon = *v;
+  auto fresh = file_.Allocate(end - start);
+  if (!fresh) return Err(ENOMEM);
+  uint64_t copied = start;
+  for (; copied < end; copied += kPageSize) {
+    auto page = v->mappable->PageFor(v->FileOffsetOf(copied) / kPageSize);
+    if (!page) {
+      if (page.error().value == ENXIO && copied > start) break;  // the rest stays SIGBUS
+      file_.Free(*fresh, end - start);
+      return std::unexpected(page.error());
+    }
+    file_.CopyData(*page, *fresh + (copied - start), kPageSize);
+  }
+  if (copied < end) file_.Free(*fresh + (copied - start), end - copied);
+  anon.start = start;
+  anon.end = copied;
+  anon.offset = *fresh;
+  anon.mappable.reset();
+  anon.file_offset = 0;
+  // The file pieces hold no memory; the name, protection and limits carry over to the copy.
+  vmas_.Remove(start, copied);
+  vmas_.Insert(anon);
+  if (auto r = as_->MapFile(start, *fresh, copied - start, anon.perms); !r) {
+    as_->Unmap(start, copied - start);  // faults map it again
+  }
+  return {};
+}
+
+FaultResult MemoryManager::CopyPrivateFileFaultLocked(uint64_t addr) {
+  // One page, not a chunk as for anonymous memory: the pages around it must keep showing the
+  // file's changes until they are written themselves, as on Linux.
+  uint64_t page = PageRoundDown(addr);
+  auto r = CopyPrivateFilePagesLocked(page, page + kPageSize);
+  if (r) return FaultResult::kHandled;
+  if (r.error().value == ENXIO) return FaultResult::kBus;
+  return FaultResult::kSegv;
+}
+
+Result<void> MemoryManager::MAdviseFork(uint64_t start, uint64_t length, int advice) {
+  if (length == 0) return {};
+  uint64_t end = start + length;
+  absl::MutexLock lock(&mu_);
+  if (end > layout_.max_addr || !vmas_.IsFullyMapped(start, end)) return Err(ENOMEM);
+  for (const Vma* v = vmas_.FindAtOrAfter(start); v != nullptr && v->start < end;
+       v = vmas_.FindAtOrAfter(v->end)) {
+    // Linux: only private anonymous memory can be wiped; the platform's regions are VM_IO-like.
+    if (v->special) return Err(EINVAL);
+    if (advice == MADV_WIPEONFORK && (v->shared || v->mappable)) return Err(EINVAL);
+  }
+  vmas_.Update(start, end, [&](Vma& v) {
+    switch (advice) {
+      case MADV_DONTFORK:
+        v.dontfork = true;
+        break;
+      case MADV_DOFORK:
+        v.dontfork = false;
+        break;
+      case MADV_WIPEONFORK:
+        v.wipeonfork = true;
+        break;
+      default:  // MADV_KEEPONFORK
+        v.wipeonfork = false;
+        break;
+    }
+  });
+  return {};
+}
+
 Result<std::unique_ptr<ForkImage>> MemoryManager::PrepareFork() {
   auto image = std::make_unique<ForkImage>(file_);
   absl::MutexLock lock(&mu_);
@@ -100,7 +172,9 @@ Result<std::unique_ptr<ForkImage>> MemoryManager::PrepareFork() {
   };
   for (const auto& [start, vma] : vmas_) {
     if (vma.special) continue;  // the platform puts those in every address space
+    if (vma.dontfork) continue;
     image->vmas.push_back(vma);
+    if (vma.wipeonfork) continue;     // the child gets fresh memory; ours stays as it is
     if (!vma.OwnsMemory()) continue;  // shared memory and file pages stay shared
     file_.IncRef(vma.offset, vma.length());
     if (!(vma.perms & kAccessWrite)) continue;
@@ -122,7 +196,7 @@ Result<std::unique_ptr<ForkImage>> MemoryManager::PrepareFork() {
     // No Protect on this platform: map the private memory again, read-only.
     err = 0;
     for (const Vma& v : image->vmas) {
-      if (!v.OwnsMemory() || !(v.perms & kAccessWrite)) continue;
+      if (!v.OwnsMemory() || v.wipeonfork || !(v.perms & kAccessWrite)) continue;
       note(as_->MapFile(v.start, v.offset, v.length(), v.perms & ~kAccessWrite));
     }
   }
@@ -145,6 +219,18 @@ Result<std::shared_ptr<MemoryManager>> MemoryManager::CompleteFork(
     image->vmas.pop_back();
     child->mapped_bytes_ += v.length();
     Result<void> mapped;
+    if (v.wipeonfork) {
+      // Fresh zeroed memory of the child's own (the flag stays, as on Linux).
+      child->mapped_bytes_ -= v.length();
+      mapped = child->MapNewLocked(v.start, v.length(), v.perms, false, v.growsdown, v.name);
+      if (!mapped) return std::unexpected(mapped.error());
+      child->vmas_.Update(v.start, v.end, [&](Vma& w) {
+        w.wipeonfork = true;
+        w.dontfork = v.dontfork;
+        w.max_perms = v.max_perms;
+      });
+      continue;
+    }
     if (v.mappable) {
       // The file's pages: the child faults them in as it touches them.
       child->NoteMapperLocked(v.mappable);

@@ -11,8 +11,9 @@ namespace sentry::mm {
 SharedMemory::~SharedMemory() { file.Free(offset, length); }
 
 bool Vma::CanMergeWith(const Vma& next) const {
-  return !special && !next.special && end == next.start && perms == next.perms && max_perms == next.max_perms &&
-         shared == next.shared && growsdown == next.growsdown && name == next.name &&
+  return !special && !next.special && end == next.start && perms == next.perms &&
+         max_perms == next.max_perms && shared == next.shared && growsdown == next.growsdown &&
+         dontfork == next.dontfork && wipeonfork == next.wipeonfork && name == next.name &&
          owner == next.owner && mappable == next.mappable &&
          (mappable ? file_offset + length() == next.file_offset : offset + length() == next.offset);
 }

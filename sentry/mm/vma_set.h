@@ -2,8 +2,9 @@
 // backed in one of three ways: private anonymous memory (it maps [start, end) to MemoryFile
 // offsets [offset, offset + (end - start)) and owns that range), shared anonymous memory (the
 // same, but the range belongs to a SharedMemory that several VMAs keep alive), or the pages of a
-// file (`mappable`: a MAP_SHARED mapping of a tmpfs file, whose pages the file owns and hands
-// out one by one, on demand). Not thread safe; the MemoryManager locks.
+// file (`mappable`: a mapping of a file whose pages the file owns and hands out one by one, on
+// demand; a MAP_PRIVATE one maps them read-only and copies what the application writes). Not thread
+// safe; the MemoryManager locks.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +22,8 @@ class Mappable;
 // Memory that several VMAs (a MAP_SHARED region split, or inherited by fork) keep alive together:
 // the range goes back to the MemoryFile when the last of them lets go.
 struct SharedMemory {
-  SharedMemory(class MemoryFile& f, uint64_t off, uint64_t len) : file(f), offset(off), length(len) {}
+  SharedMemory(class MemoryFile& f, uint64_t off, uint64_t len)
+      : file(f), offset(off), length(len) {}
   ~SharedMemory();
   class MemoryFile& file;
   uint64_t offset;
@@ -35,22 +37,27 @@ struct Vma {
   uint8_t max_perms = 7;  // what mprotect may grant
   bool shared = false;    // MAP_SHARED: the memory stays shared on fork
   bool growsdown = false;
+  bool dontfork = false;    // MADV_DONTFORK: a forked child does not get this range
+  bool wipeonfork = false;  // MADV_WIPEONFORK: a forked child gets zeros here
   // Provided by the platform in every address space (the vDSO): no MemoryFile memory behind it,
   // and the sentry neither copies through it nor changes it.
   bool special = false;
-  uint64_t offset = 0;    // MemoryFile offset of start (anonymous memory only)
+  uint64_t offset = 0;                  // MemoryFile offset of start (anonymous memory only)
   std::shared_ptr<SharedMemory> owner;  // set for MAP_SHARED memory; else the VMA owns its range
-  // Set for a shared mapping of a file's own pages: nothing is mapped in the platform until the
-  // application touches it, and `offset`/`owner` are unused.
+  // Set for a mapping of a file's own pages (shared, or private and not yet written): nothing is
+  // mapped in the platform until the application touches it, and `offset`/`owner` are unused.
   std::shared_ptr<Mappable> mappable;
   uint64_t file_offset = 0;  // file offset of start, for mappable VMAs
-  std::string name;       // "[heap]", "[stack]", a file path, or empty
+  std::string name;          // "[heap]", "[stack]", a file path, or empty
 
   uint64_t length() const { return end - start; }
   uint64_t OffsetOf(uint64_t addr) const { return offset + (addr - start); }
   uint64_t FileOffsetOf(uint64_t addr) const { return file_offset + (addr - start); }
   // Whether the VMA owns its MemoryFile range (private anonymous memory): unmapping frees it.
   bool OwnsMemory() const { return !special && !owner && !mappable; }
+  // A MAP_PRIVATE file mapping still showing the file's pages (written pages become private
+  // anonymous VMAs of their own).
+  bool IsPrivateFile() const { return mappable && !shared; }
   // Whether `next` continues this VMA seamlessly (same attributes, contiguous memory).
   bool CanMergeWith(const Vma& next) const;
 };

@@ -34,12 +34,12 @@ std::string MappingName(const vfs::FileDescription& file) {
   return name;
 }
 
-// A file mapping. MAP_SHARED of a file with pages in the MemoryFile (tmpfs, memfd, the
-// overlay's upper files, /dev/shm, and host files through the gofer's page cache) maps those
-// pages, on demand, so the mapping and read(2)/write(2) see one another at once. Anything else
-// is a private copy of the file's pages made now: right for MAP_PRIVATE, and for read-only
-// MAP_SHARED of files with no pages (an overlay's lower files, kept as a snapshot like Linux's
-// overlayfs keeps mapping the lower file). Writable shared mappings of those: ENODEV.
+// A file mapping. A file with pages in the MemoryFile (tmpfs, memfd, the overlay's upper files,
+// /dev/shm, and host files through the gofer's page cache) is mapped page by page, on demand:
+// MAP_SHARED maps those pages themselves, so the mapping and read(2)/write(2) see one another at
+// once; MAP_PRIVATE shows them until the application writes one, which then gets a copy of its
+// own. Any other file gets a private copy of its pages made now: right for MAP_PRIVATE, and for
+// read-only MAP_SHARED of files with no pages. Writable shared mappings of those: ENODEV.
 Result<uint64_t> MapFile(kernel::Task& t, uint64_t addr, uint64_t length, int prot, int flags,
                          int fd, uint64_t offset) {
   auto file = TRY(t.fds().Get(fd));
@@ -72,6 +72,19 @@ Result<uint64_t> MapFile(kernel::Task& t, uint64_t addr, uint64_t length, int pr
       t.kernel().ReportUnsupported(SYS_mmap);
       return Err(ENODEV);
     }
+  }
+  if (auto mappable = file->GetMappable(); mappable && !shared) {
+    // Written pages are copies, so a private mapping may always become writable.
+    UserAddr at = TRY(
+        t.mm().MMapFile({.addr = addr,
+                         .length = length,
+                         .prot = prot,
+                         .flags = flags,
+                         .name = MappingName(*file),
+                         .address_space_limit = AddressSpaceLimit(t)},
+                        std::move(mappable), offset,
+                        platform::kAccessRead | platform::kAccessWrite | platform::kAccessExec));
+    return at.value;
   }
   struct stat st = TRY(file->Stat());
   int anon_flags = (flags & ~MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS;

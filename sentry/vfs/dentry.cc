@@ -1,5 +1,6 @@
 #include "sentry/vfs/dentry.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace sentry::vfs {
@@ -29,6 +30,42 @@ Result<std::shared_ptr<Dentry>> Dentry::Child(std::string_view name) {
   auto [it, inserted] = children_.try_emplace(
       std::string(name), std::make_shared<Dentry>(std::string(name), weak_from_this(), child));
   return it->second;
+}
+
+Result<size_t> Dentry::Revalidate(std::span<const std::string_view> names) {
+  // Bounded so that one request (names and the stats that answer them) stays small.
+  constexpr size_t kMaxChain = 64;
+  std::vector<std::shared_ptr<Dentry>> chain;
+  std::vector<Inode*> inodes;
+  Dentry* dir = this;
+  for (std::string_view name : names.first(std::min(names.size(), kMaxChain))) {
+    std::shared_ptr<Dentry> child;
+    {
+      absl::MutexLock lock(&dir->mu_);
+      auto it = dir->children_.find(name);
+      if (it == dir->children_.end()) break;
+      child = it->second;
+    }
+    inodes.push_back(child->inode_.get());
+    chain.push_back(std::move(child));
+    if (!chain.back()->inode_->IsDir()) break;
+    dir = chain.back().get();
+  }
+  if (chain.empty()) return 0;
+  size_t valid = TRY(inode_->Revalidate(names.first(chain.size()), inodes));
+  if (valid < chain.size()) {
+    Dentry& parent = valid == 0 ? *this : *chain[valid - 1];
+    std::shared_ptr<Dentry> stale;  // released outside the lock
+    absl::MutexLock lock(&parent.mu_);
+    auto it = parent.children_.find(names[valid]);
+    // Another task may have replaced it with a fresh lookup meanwhile: keep that one.
+    if (it != parent.children_.end() && it->second == chain[valid]) {
+      stale = std::move(it->second);
+      stale->unlinked_ = true;
+      parent.children_.erase(it);
+    }
+  }
+  return chain.size();
 }
 
 void Dentry::AddChild(std::string_view name, std::shared_ptr<Inode> inode) {

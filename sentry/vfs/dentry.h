@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -38,6 +39,13 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
 
   // The child `name` (not "." or ".."), from the cache or the file system; ENOENT if none.
   Result<std::shared_ptr<Dentry>> Child(std::string_view name);
+  // Checks the children cached along `names` (names[0] below this dentry, names[1] below
+  // that, ...) with the file system when it RevalidatesNames(), in one round trip, and drops
+  // the first one that is gone or names another file now, with its subtree. Returns how many
+  // of `names` the cache covered (all were checked; those past them were not cached, so their
+  // lookups will ask the file system anyway).
+  Result<size_t> Revalidate(std::span<const std::string_view> names);
+
   // Cache maintenance after the file system changed a name.
   void AddChild(std::string_view name, std::shared_ptr<Inode> inode);
   void DropChild(std::string_view name);

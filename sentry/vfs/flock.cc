@@ -2,6 +2,8 @@
 
 #include <sys/file.h>
 
+#include "sentry/base/interrupter.h"
+
 namespace sentry::vfs {
 
 FlockTable& FlockTable::Get() {
@@ -50,6 +52,16 @@ Result<void> FlockTable::Lock(const void* file, const void* owner, int op) {
     if (nonblocking) {
       if (locks_[file].Empty()) locks_.erase(file);
       return Err(EWOULDBLOCK);
+    }
+    // A signal ends the wait (EINTR, which becomes a restart under SA_RESTART, as Linux's
+    // ERESTARTSYS). A conversion from shared has given up its lock by then, as on Linux.
+    ScopedArm arm(CurrentInterrupter(), [this] {
+      absl::MutexLock l(&mu_);
+      released_.SignalAll();
+    });
+    if (arm.Interrupted()) {
+      if (locks_[file].Empty()) locks_.erase(file);
+      return Err(EINTR);
     }
     released_.Wait(&mu_);
   }

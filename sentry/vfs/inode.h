@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -88,6 +89,19 @@ class Inode : public std::enable_shared_from_this<Inode> {
   virtual Result<void> Rename(std::string_view, Inode& /*new_dir*/, std::string_view,
                               unsigned /*flags*/) {
     return Err(DirOr(EXDEV));
+  }
+
+  // Revalidation, for file systems that others change behind the sandbox's back (a gofer
+  // volume or bind mount, whose host files anyone on the host may change). Path resolution
+  // asks a directory that says true here to check its cached children before it uses them.
+  virtual bool RevalidatesNames() const { return false; }
+  // Checks a chain of cached names below this directory in one go: names[0] is a child of
+  // this directory, cached[0] the inode cached for it, names[i] a child of cached[i - 1].
+  // Returns how many leading ones are still the same file (their attributes refreshed); the
+  // caller drops the first one that is not, and with it everything cached below it.
+  virtual Result<size_t> Revalidate(std::span<const std::string_view> /*names*/,
+                                    std::span<Inode* const> cached) {
+    return cached.size();
   }
 
   // Symbolic links.

@@ -4,6 +4,8 @@
 
 #include <iterator>
 
+#include "sentry/base/interrupter.h"
+
 namespace sentry::vfs {
 namespace {
 
@@ -195,8 +197,16 @@ Result<void> RecordLockTable::Set(const void* file, const LockOwner& owner, shor
         waiters_.push_back(&self);
         registered = true;
       }
-      // Not interruptible by signals yet (there is no signal delivery). A holder that exits
-      // closes its files, which releases its locks and wakes this.
+      // A holder that exits closes its files, which releases its locks and wakes this; a
+      // signal ends the wait (EINTR, a restart under SA_RESTART, as Linux's ERESTARTSYS).
+      ScopedArm arm(CurrentInterrupter(), [this] {
+        absl::MutexLock l(&mu_);
+        changed_.SignalAll();
+      });
+      if (arm.Interrupted()) {
+        result = Err(EINTR);
+        break;
+      }
       changed_.Wait(&mu_);
     }
     if (registered) waiters_.remove(&self);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <span>
 #include <vector>
 
 namespace sentry::vfs {
@@ -36,13 +37,34 @@ Result<void> CheckSearch(const ResolveContext& ctx, const VirtualDentry& dir) {
   return {};
 }
 
-// Walks `parts` from `cur`; the last part is followed if it is a symlink only with kFollowFinal.
+bool IsPlainName(std::string_view comp) {
+  return comp != "." && comp != ".." && comp.size() <= kNameMax;
+}
+
+// Checks the cached dentries that the plain names from parts[i] on will walk through, when
+// `dir` is on a file system that others change (Inode::RevalidatesNames): one round trip for
+// the whole run of names. Returns the index up to which parts need no further check.
+Result<size_t> RevalidateRun(const VirtualDentry& dir, std::span<const std::string_view> parts,
+                             size_t i) {
+  if (!dir.inode().RevalidatesNames()) return i;
+  size_t end = i;
+  while (end < parts.size() && IsPlainName(parts[end])) ++end;
+  size_t covered = TRY(dir.dentry->Revalidate(parts.subspan(i, end - i)));
+  return i + std::max<size_t>(covered, 1);
+}
+
+// Walks parts[0, count) from `cur`; the last walked part is followed if it is a symlink only
+// with kFollowFinal. Parts past `count` (ResolveParent's final name) are not walked, but a
+// revalidation checks them along with the rest, so that the caller's lookup of them is fresh.
 Result<VirtualDentry> Walk(ResolveContext& ctx, VirtualDentry cur,
-                           const std::vector<std::string_view>& parts, unsigned flags,
+                           std::span<const std::string_view> parts, size_t count, unsigned flags,
                            const VirtualDentry& start) {
-  for (size_t i = 0; i < parts.size(); ++i) {
+  // parts before this index were checked from cur's cached chain; any step other than into a
+  // child on the same mount (a "..", a symlink, a mount crossing) forgets that.
+  size_t checked = 0;
+  for (size_t i = 0; i < count; ++i) {
     std::string_view comp = parts[i];
-    bool last = i + 1 == parts.size();
+    bool last = i + 1 == count;
     TRY(CheckSearch(ctx, cur));
     if (comp == ".") continue;
     if (comp == "..") {
@@ -50,13 +72,17 @@ Result<VirtualDentry> Walk(ResolveContext& ctx, VirtualDentry cur,
       VirtualDentry up = ParentOf(ctx, cur);
       if ((flags & kNoXdev) && up.mount != cur.mount) return Err(EXDEV);
       cur = up;
+      checked = 0;
       continue;
     }
     if (comp.size() > kNameMax) return Err(ENAMETOOLONG);
+    if (i >= checked) checked = TRY(RevalidateRun(cur, parts, i));
     std::shared_ptr<Dentry> child = TRY(cur.dentry->Child(comp));
     VirtualDentry next = CrossMountsDown(ctx.mounts, {cur.mount, child});
     if ((flags & kNoXdev) && next.mount != cur.mount) return Err(EXDEV);
+    if (next.mount != cur.mount) checked = 0;
     if (next.inode().IsSymlink() && (!last || (flags & kFollowFinal))) {
+      checked = 0;
       if (flags & kNoSymlinks) return Err(ELOOP);
       if (next.mount->flags() & MS_NOSYMFOLLOW) return Err(ELOOP);
       if (++ctx.symlinks > kMaxSymlinks) return Err(ELOOP);
@@ -74,10 +100,15 @@ Result<VirtualDentry> Walk(ResolveContext& ctx, VirtualDentry cur,
       if (target.empty()) return Err(ENOENT);
       if (target[0] == '/' && (flags & kBeneath)) return Err(EXDEV);
       VirtualDentry base = target[0] == '/' ? ctx.root : cur;
-      cur = TRY(Walk(ctx, base, Split(target), flags | kFollowFinal, start));
+      std::vector<std::string_view> target_parts = Split(target);
+      cur = TRY(Walk(ctx, base, target_parts, target_parts.size(), flags | kFollowFinal, start));
       continue;
     }
     cur = next;
+  }
+  // ResolveParent's final name, when nothing before it revalidated it.
+  if (count < parts.size() && count >= checked && IsPlainName(parts[count])) {
+    TRY(RevalidateRun(cur, parts, count));
   }
   return cur;
 }
@@ -107,7 +138,8 @@ Result<VirtualDentry> Resolve(ResolveContext& ctx, const VirtualDentry& start,
   VirtualDentry base = path[0] == '/' ? ctx.root : start;
   bool trailing_slash = path.back() == '/';
   unsigned walk_flags = flags | (trailing_slash ? unsigned{kFollowFinal} : 0u);
-  VirtualDentry vd = TRY(Walk(ctx, base, Split(path), walk_flags, start));
+  std::vector<std::string_view> parts = Split(path);
+  VirtualDentry vd = TRY(Walk(ctx, base, parts, parts.size(), walk_flags, start));
   if ((trailing_slash || (flags & kMustBeDir)) && !vd.inode().IsDir()) return Err(ENOTDIR);
   return vd;
 }
@@ -123,8 +155,7 @@ Result<ParentAndName> ResolveParent(ResolveContext& ctx, const VirtualDentry& st
   if (parts.empty()) return ParentAndName{base, "", true};  // "/" or "///"
   std::string name(parts.back());
   if (name.size() > kNameMax) return Err(ENAMETOOLONG);
-  parts.pop_back();
-  VirtualDentry parent = TRY(Walk(ctx, base, parts, flags | kFollowFinal, start));
+  VirtualDentry parent = TRY(Walk(ctx, base, parts, parts.size() - 1, flags | kFollowFinal, start));
   TRY(CheckSearch(ctx, parent));
   return ParentAndName{parent, std::move(name), path.back() == '/'};
 }

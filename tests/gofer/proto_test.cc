@@ -91,7 +91,7 @@ TEST(GoferProtoTest, EveryMessageRoundTrips) {
       EXPECT_EQ(again.fds.size(), out.fds.size());
     }
   });
-  EXPECT_EQ(count, 37);
+  EXPECT_EQ(count, 39);
 }
 
 TEST(GoferProtoTest, FieldsSurviveExactly) {

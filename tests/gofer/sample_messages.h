@@ -45,6 +45,8 @@ void ForEachSample(F&& f) {
   f(AttachResponse{7, SampleStat(1)});
   f(WalkRequest{5, kWalkFidEach, {"usr", "bin", "ls"}});
   f(WalkRequest{5, 0, {}});
+  f(WalkRequest{5, kWalkNoFid, {"vol", "dir", "file"}});
+  f(WalkResponse{kWalkNotDir, {{kNoFid, SampleStat(11)}}});
   f(WalkResponse{kWalkMissing, {{1, SampleStat(2)}, {kNoFid, SampleStat(3)}}});
   f(StatRequest{9});
   f(StatResponse{SampleStat(4)});

@@ -252,6 +252,52 @@ TEST_P(GoferServerTest, Unlink) {
   EXPECT_EQ(ch().Call(UnlinkRequest{root_, "a", AT_REMOVEDIR}).error(), Errno(ENOTEMPTY));
 }
 
+// A walk without fids is how the sentry revalidates its cache of a volume: each one reports
+// the host's tree as it is now, not as an earlier walk found it.
+TEST_P(GoferServerTest, WalkWithoutFidsSeesTheHostsChanges) {
+  auto walk = [&](std::vector<std::string> names) {
+    auto r = Walk(ch(), root_, std::move(names), kWalkNoFid);
+    EXPECT_TRUE(r.has_value());
+    return r.value_or(WalkResponse{});
+  };
+  WalkResponse before = walk({"a", "b", "c"});
+  ASSERT_EQ(before.status, kWalkComplete);
+  ASSERT_EQ(before.entries.size(), 3u);
+  WriteHostFile(served_ + "/a/b/c", "hello, and more\n");
+  ASSERT_EQ(::chmod((served_ + "/a/b/c").c_str(), 0600), 0);
+  WalkResponse appended = walk({"a", "b", "c"});
+  ASSERT_EQ(appended.entries.size(), 3u);
+  EXPECT_EQ(appended.entries[2].stat.ino, before.entries[2].stat.ino);
+  EXPECT_EQ(appended.entries[2].stat.size, 16);
+  EXPECT_EQ(appended.entries[2].stat.mode, S_IFREG | 0600u);
+
+  ASSERT_EQ(::unlink((served_ + "/a/b/c").c_str()), 0);
+  WalkResponse gone = walk({"a", "b", "c"});
+  EXPECT_EQ(gone.status, kWalkMissing);
+  EXPECT_EQ(gone.entries.size(), 2u);
+  ASSERT_EQ(::mkdir((served_ + "/a/b/c").c_str(), 0700), 0);
+  WalkResponse remade = walk({"a", "b", "c", "x"});
+  EXPECT_EQ(remade.status, kWalkMissing);
+  ASSERT_EQ(remade.entries.size(), 3u);
+  EXPECT_TRUE(S_ISDIR(remade.entries[2].stat.mode));
+}
+
+// A directory removed and made again on the host is a new directory even when the host gives it
+// the old inode number, although a fid still holds the removed one.
+TEST_P(GoferServerTest, ARemadeDirectoryIsNotTheRemovedOne) {
+  Fid old_d = MustWalk({"a", "b", "d"});
+  ASSERT_NE(old_d, kNoFid);
+  ASSERT_EQ(::rmdir((served_ + "/a/b/d").c_str()), 0);
+  ASSERT_EQ(::mkdir((served_ + "/a/b/d").c_str(), 0755), 0);
+  WriteHostFile(served_ + "/a/b/d/x", "x\n");
+  auto r = Walk(ch(), root_, {"a", "b", "d", "x"}, kWalkNoFid);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, kWalkComplete);
+  EXPECT_EQ(r->entries.size(), 4u);
+  // The old fid still names the removed directory, empty as Linux keeps it.
+  EXPECT_EQ(Walk(ch(), old_d, {"x"}, kWalkNoFid)->status, kWalkMissing);
+}
+
 TEST_P(GoferServerTest, RenameKeepsFidsUsable) {
   Fid b = MustWalk({"a", "b"});
   Fid c = MustWalk({"a", "b", "c"});

@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <climits>
+#include <span>
+#include <string_view>
 
 #include "absl/synchronization/mutex.h"
 #include "sentry/fsimpl/gofer/page_cache.h"
@@ -81,19 +84,43 @@ class HostBackedFile : public vfs::FileDescription {
 
 class GoferInode : public vfs::Inode {
  public:
-  GoferInode(std::shared_ptr<Filesystem> fs, Fid fid, const ::gofer::Stat& stat)
-      : Inode(stat.mode), fs_(std::move(fs)), fid_(fid), stat_(stat) {}
+  GoferInode(std::shared_ptr<Filesystem> fs, Fid fid, const ::gofer::Stat& stat, CachePolicy policy)
+      : Inode(stat.mode),
+        fs_(std::move(fs)),
+        fid_(fid),
+        revalidate_(policy == CachePolicy::kRevalidate),
+        stat_(stat) {}
   ~GoferInode() override { fs_->ReleaseFid(fid_); }
 
   Result<struct stat> Stat() override {
     absl::MutexLock lock(&mu_);
-    if (dirty_) {
+    // Attributes a walk just brought serve the stat that follows it (stat(2) of a path is a
+    // walk and a Stat); any other stat of a revalidating file asks the host again.
+    if (revalidate_ ? !fresh_ : dirty_) {
       auto r = fs_->channel().Call(::gofer::StatRequest{.fid = fid_});
       if (!r) return std::unexpected(r.error());
       stat_ = r->stat;
       dirty_ = false;
     }
+    fresh_ = false;
     return ToStat(stat_);
+  }
+
+  bool RevalidatesNames() const override { return revalidate_ && IsDir(); }
+
+  Result<size_t> Revalidate(std::span<const std::string_view> names,
+                            std::span<vfs::Inode* const> cached) override {
+    ::gofer::WalkRequest req{.fid = fid_, .flags = ::gofer::kWalkNoFid, .names = {}};
+    req.names.assign(names.begin(), names.end());
+    auto r = TRY(fs_->channel().Call(req));
+    // The gofer stops where the host's tree does (a missing name, or a non-directory with
+    // names after it); whatever it did not reach is no longer what the cache says.
+    size_t n = std::min(cached.size(), r.entries.size());
+    for (size_t i = 0; i < n; ++i) {
+      auto* g = dynamic_cast<GoferInode*>(cached[i]);
+      if (g == nullptr || !g->Refresh(r.entries[i].stat)) return i;
+    }
+    return n;
   }
 
   void MarkDirty() {
@@ -118,6 +145,17 @@ class GoferInode : public vfs::Inode {
     absl::MutexLock lock(&mu_);
     if (!cache_.load()) cache_.store(PageCache::Create(*fs_->memory()));
     return cache_.load();
+  }
+
+  // Takes `st` as the current attributes if it still describes this file: the same inode of
+  // the same type. A name the host re-made is another file, whatever it is called.
+  bool Refresh(const ::gofer::Stat& st) {
+    absl::MutexLock lock(&mu_);
+    if (st.dev != stat_.dev || st.ino != stat_.ino || (st.mode & S_IFMT) != type()) return false;
+    stat_ = st;
+    dirty_ = false;
+    fresh_ = true;
+    return true;
   }
 
   Result<void> SetStat(const vfs::SetStatRequest& req) override {
@@ -294,7 +332,8 @@ class GoferInode : public vfs::Inode {
 
  private:
   Result<std::shared_ptr<vfs::Inode>> New(Fid fid, const ::gofer::Stat& st) {
-    return std::shared_ptr<vfs::Inode>(std::make_shared<GoferInode>(fs_, fid, st));
+    return std::shared_ptr<vfs::Inode>(std::make_shared<GoferInode>(
+        fs_, fid, st, revalidate_ ? CachePolicy::kRevalidate : CachePolicy::kExclusive));
   }
 
   Result<void> Remove(std::string_view name, uint32_t flags) {
@@ -306,10 +345,12 @@ class GoferInode : public vfs::Inode {
 
   std::shared_ptr<Filesystem> fs_;
   Fid fid_;
+  const bool revalidate_;  // CachePolicy::kRevalidate
   absl::Mutex mu_;
   ::gofer::Stat stat_ ABSL_GUARDED_BY(mu_);
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;  // the cached stat may be stale
   std::atomic<std::shared_ptr<PageCache>> cache_;  // set once, under mu_
+  bool fresh_ ABSL_GUARDED_BY(mu_) = true;   // stat_ came from the host since the last Stat()
 };
 
 Result<uint64_t> HostBackedFile::ReadAt(std::span<const iovec> dst, int64_t offset) {
@@ -398,10 +439,10 @@ void HostBackedFile::MarkDirty() { inode_->MarkDirty(); }
 
 }  // namespace
 
-Result<std::shared_ptr<vfs::Inode>> Filesystem::Attach(uint32_t mount) {
+Result<std::shared_ptr<vfs::Inode>> Filesystem::Attach(uint32_t mount, CachePolicy policy) {
   auto r = TRY(channel_->Call(::gofer::AttachRequest{.mount = mount}));
   return std::shared_ptr<vfs::Inode>(
-      std::make_shared<GoferInode>(shared_from_this(), r.fid, r.stat));
+      std::make_shared<GoferInode>(shared_from_this(), r.fid, r.stat, policy));
 }
 
 void Filesystem::ReleaseFid(Fid fid) {
