@@ -559,6 +559,25 @@ TEST(HostFileMapping, ConcurrentReadWriteStoresAndWriteBack) {
   EXPECT_EQ(ReadFresh(f.path(), 1, static_cast<off_t>(3 * page)), "s");
 }
 
+TEST(HostFileMapping, PrivateMappingSeesWritesUntilItWritesThePage) {
+  const size_t page = PageSize();
+  TmpFile f(2 * page, VolumeDir());
+  ASSERT_GE(f.fd(), 0);
+  void* p = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE, f.fd(), 0);
+  ASSERT_NE(p, MAP_FAILED);
+  char* m = static_cast<char*>(p);
+  EXPECT_EQ(m[0], 0);
+  ASSERT_EQ(pwrite(f.fd(), "new", 3, 0), 3);
+  EXPECT_EQ(std::string(m, 3), "new");
+  m[10] = 'p';  // the first page is the mapping's own from now on
+  ASSERT_EQ(pwrite(f.fd(), "NEW", 3, 0), 3);
+  ASSERT_EQ(pwrite(f.fd(), "two", 3, static_cast<off_t>(page)), 3);
+  EXPECT_EQ(std::string(m, 3), "new");
+  EXPECT_EQ(std::string(m + page, 3), "two");
+  EXPECT_EQ(ReadFresh(f.path(), 3, 0), "NEW");
+  munmap(m, 2 * page);
+}
+
 TEST(HostFileMapping, MsyncErrors) {
   const size_t page = PageSize();
   TmpFile f(2 * page, VolumeDir());
