@@ -362,12 +362,12 @@ Result<uint64_t> HostBackedFile::ReadAt(std::span<const iovec> dst, int64_t offs
 
 Result<uint64_t> HostBackedFile::Write(std::span<const iovec> src, std::optional<int64_t> offset) {
   // What went where: the page cache copies it into the pages it holds (write-through).
+  // pos_mu_ comes before the cache's lock, as in Read.
   auto host_write = [&]() -> Result<std::pair<uint64_t, uint64_t>> {
     if (offset) {
       uint64_t n = TRY(Io(pwritev(fd_->get(), src.data(), IovCount(src), *offset)));
       return std::pair{n, static_cast<uint64_t>(*offset)};
     }
-    std::lock_guard lock(pos_mu_);
     uint64_t n;
     if (status_flags() & O_APPEND) {
       // The host fd was opened with O_APPEND too: the host picks the end atomically.
@@ -379,12 +379,15 @@ Result<uint64_t> HostBackedFile::Write(std::span<const iovec> src, std::optional
     }
     return std::pair{n, static_cast<uint64_t>(pos_) - n};
   };
+  std::unique_lock<std::mutex> pos_lock(pos_mu_, std::defer_lock);
+  if (!offset) pos_lock.lock();
   uint64_t n;
   if (auto cache = inode_->cache(); cache && !(offset && *offset < 0)) {
     n = TRY(cache->Write(src, host_write));
   } else {
     n = TRY(host_write()).first;
   }
+  if (pos_lock.owns_lock()) pos_lock.unlock();
   MarkDirty();
   return n;
 }

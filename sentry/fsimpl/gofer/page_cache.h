@@ -18,7 +18,8 @@
 //   holds memory only while the file is mapped.
 //
 // Lock order: writeback_mu_ (WriteBack only, never under a MemoryManager lock) before any
-// MemoryManager's lock before mu_ before the MemoryFile's lock. The last mapping may go under a
+// MemoryManager's lock before mu_ before the MemoryFile's lock; a file description's position
+// lock (read/write at the file position) comes before mu_ too. The last mapping may go under a
 // MemoryManager's lock (munmap): that path takes only mu_ and calls into no MemoryManager.
 #pragma once
 
