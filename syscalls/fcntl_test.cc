@@ -500,3 +500,101 @@ TEST(FcntlAsyncTest, TheSettersUidsMustMatchTheTarget) {
 }
 
 }  // namespace
+
+namespace {
+
+// --- write hints ---
+
+TEST(FcntlRwHintTest, KeptPerInode) {
+  ScratchDir dir;
+  ASSERT_SCRATCH(dir);
+  Fd a(Open(dir / "f", O_CREAT | O_RDWR, 0600));
+  ASSERT_TRUE(a.ok());
+  uint64_t hint = 99;
+  ASSERT_SYSCALL_OK(Fcntl(a.get(), F_GET_RW_HINT, &hint));
+  EXPECT_EQ(hint, RWH_WRITE_LIFE_NOT_SET);
+  hint = RWH_WRITE_LIFE_SHORT;
+  ASSERT_SYSCALL_OK(Fcntl(a.get(), F_SET_RW_HINT, &hint));
+  // Another open of the same file sees it; another file does not.
+  Fd b(Open(dir / "f", O_RDONLY));
+  ASSERT_TRUE(b.ok());
+  hint = 99;
+  ASSERT_SYSCALL_OK(Fcntl(b.get(), F_GET_RW_HINT, &hint));
+  EXPECT_EQ(hint, RWH_WRITE_LIFE_SHORT);
+  Fd c(Open(dir / "g", O_CREAT | O_RDWR, 0600));
+  ASSERT_TRUE(c.ok());
+  ASSERT_SYSCALL_OK(Fcntl(c.get(), F_GET_RW_HINT, &hint));
+  EXPECT_EQ(hint, RWH_WRITE_LIFE_NOT_SET);
+  for (uint64_t h = RWH_WRITE_LIFE_NOT_SET; h <= RWH_WRITE_LIFE_EXTREME; ++h) {
+    ASSERT_SYSCALL_OK(Fcntl(a.get(), F_SET_RW_HINT, &h)) << h;
+    uint64_t got = 99;
+    ASSERT_SYSCALL_OK(Fcntl(b.get(), F_GET_RW_HINT, &got));
+    EXPECT_EQ(got, h);
+  }
+}
+
+TEST(FcntlRwHintTest, BothEndsOfAPipeShareOne) {
+  Pipe p;
+  ASSERT_TRUE(p.ok());
+  uint64_t hint = RWH_WRITE_LIFE_LONG;
+  ASSERT_SYSCALL_OK(Fcntl(p.r(), F_SET_RW_HINT, &hint));
+  hint = 0;
+  ASSERT_SYSCALL_OK(Fcntl(p.w(), F_GET_RW_HINT, &hint));
+  EXPECT_EQ(hint, RWH_WRITE_LIFE_LONG);
+}
+
+TEST(FcntlRwHintTest, BadValuesAndPointers) {
+  Pipe p;
+  ASSERT_TRUE(p.ok());
+  uint64_t hint = RWH_WRITE_LIFE_EXTREME + 1;
+  EXPECT_SYSCALL_ERRNO(EINVAL, Fcntl(p.r(), F_SET_RW_HINT, &hint));
+  hint = ~uint64_t{0};
+  EXPECT_SYSCALL_ERRNO(EINVAL, Fcntl(p.r(), F_SET_RW_HINT, &hint));
+  auto* bad = reinterpret_cast<uint64_t*>(1);
+  EXPECT_SYSCALL_ERRNO(EFAULT, Fcntl(p.r(), F_SET_RW_HINT, bad));
+  EXPECT_SYSCALL_ERRNO(EFAULT, Fcntl(p.r(), F_GET_RW_HINT, bad));
+}
+
+TEST(FcntlRwHintTest, PerDescriptionHintsAreGone) {
+  // Linux 5.18 removed F_GET_FILE_RW_HINT and F_SET_FILE_RW_HINT.
+  Pipe p;
+  ASSERT_TRUE(p.ok());
+  uint64_t hint = RWH_WRITE_LIFE_SHORT;
+  EXPECT_SYSCALL_ERRNO(EINVAL, Fcntl(p.r(), F_SET_FILE_RW_HINT, &hint));
+  EXPECT_SYSCALL_ERRNO(EINVAL, Fcntl(p.r(), F_GET_FILE_RW_HINT, &hint));
+}
+
+// --- leases ---
+
+TEST(FcntlLeaseTest, NoLeaseOnAFreshFile) {
+  ScratchDir dir;
+  ASSERT_SCRATCH(dir);
+  Fd file(Open(dir / "f", O_CREAT | O_RDWR, 0600));
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(Fcntl(file.get(), F_GETLEASE), F_UNLCK);
+  Pipe p;
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(Fcntl(p.r(), F_GETLEASE), F_UNLCK);
+}
+
+TEST(FcntlLeaseTest, BadArgumentsAndFiles) {
+  ScratchDir dir;
+  ASSERT_SCRATCH(dir);
+  Fd file(Open(dir / "f", O_CREAT | O_RDWR, 0600));
+  ASSERT_TRUE(file.ok());
+  EXPECT_SYSCALL_ERRNO(EINVAL, Fcntl(file.get(), F_SETLEASE, 7));
+  EXPECT_SYSCALL_ERRNO(EINVAL, Fcntl(file.get(), F_SETLEASE, -1));
+  // Only regular files take leases.
+  Pipe p;
+  ASSERT_TRUE(p.ok());
+  EXPECT_SYSCALL_ERRNO(EINVAL, Fcntl(p.r(), F_SETLEASE, F_RDLCK));
+  Fd d(Open(dir.path(), O_RDONLY | O_DIRECTORY));
+  ASSERT_TRUE(d.ok());
+  EXPECT_SYSCALL_ERRNO(EINVAL, Fcntl(d.get(), F_SETLEASE, F_RDLCK));
+  Fd path(Open(dir / "f", O_PATH));
+  ASSERT_TRUE(path.ok());
+  EXPECT_SYSCALL_ERRNO(EBADF, Fcntl(path.get(), F_SETLEASE, F_RDLCK));
+  EXPECT_SYSCALL_ERRNO(EBADF, Fcntl(path.get(), F_GETLEASE));
+}
+
+}  // namespace

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <climits>
+#include <mutex>
 
 #include "sentry/fsimpl/pipe/pipe.h"
 #include "sentry/kernel/kernel.h"
@@ -15,6 +16,8 @@
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/table.h"
 #include "sentry/vfs/record_lock.h"
+#include "sentry/vfs/write_hint.h"
+#include "spdlog/spdlog.h"
 
 namespace sentry::syscalls {
 namespace {
@@ -202,6 +205,30 @@ Result<uint64_t> OwnerCommand(kernel::Task& t, vfs::FileDescription& file, int c
   }
 }
 
+// What a description's write hint belongs to: its inode, an anonymous pipe's pipe (one inode
+// for both ends on Linux), or the one anonymous inode Linux's eventfds, epolls and the like share.
+std::weak_ptr<const void> HintOwner(vfs::FileDescription& file) {
+  if (file.path().dentry) return file.path().inode().weak_from_this();
+  if (auto* pipe_file = dynamic_cast<fsimpl::pipe::PipeFile*>(&file)) {
+    return pipe_file->pipe().weak_from_this();
+  }
+  static const auto* anon_inode = new std::shared_ptr<const int>(std::make_shared<const int>(0));
+  return *anon_inode;
+}
+
+// F_GET_RW_HINT / F_SET_RW_HINT: a u64 in the application's memory. The per-description forms
+// (F_GET/SET_FILE_RW_HINT) went in Linux 5.18, so they fall to EINVAL with the unknown ones.
+Result<uint64_t> RwHint(kernel::Task& t, vfs::FileDescription& file, int cmd, uint64_t arg) {
+  if (cmd == F_GET_RW_HINT) {
+    TRY(t.mm().CopyOutObject(UserAddr(arg), vfs::WriteHints::Get(HintOwner(file))));
+    return 0;
+  }
+  auto hint = TRY(t.mm().CopyInObject<uint64_t>(UserAddr(arg)));
+  if (hint > vfs::kMaxWriteHint) return Err(EINVAL);
+  vfs::WriteHints::Set(HintOwner(file), hint);
+  return 0;
+}
+
 // The commands an O_PATH description takes (Linux's check_fcntl_cmd); the rest are EBADF.
 bool PathFileTakes(int cmd) {
   return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC || cmd == F_GETFD || cmd == F_SETFD ||
@@ -294,8 +321,24 @@ Result<uint64_t> Sys_fcntl(kernel::Task& t, const Args& a) {
     case F_SETSIG:
     case F_GETSIG:
       return OwnerCommand(t, *file, cmd, a[2]);
+    case F_GET_RW_HINT:
+    case F_SET_RW_HINT:
+      return RwHint(t, *file, cmd, a[2]);
+    case F_GETLEASE:
+      // No file ever holds one (below).
+      return F_UNLCK;
+    case F_SETLEASE:
+    case F_NOTIFY: {
+      // Leases fail as on a Linux file system without them (NFS, 9p: simple_nosetlease), and
+      // dnotify as on a kernel without CONFIG_DNOTIFY: EINVAL, whatever the argument.
+      static std::once_flag logged[2];
+      std::call_once(logged[cmd == F_NOTIFY], [cmd] {
+        spdlog::warn("fcntl {}: not supported, EINVAL",
+                     cmd == F_NOTIFY ? "F_NOTIFY" : "F_SETLEASE");
+      });
+      return Err(EINVAL);
+    }
     default:
-      // Leases and notifications come with later work.
       return Err(EINVAL);
   }
 }
