@@ -107,10 +107,15 @@ void Kernel::SendSigio(const vfs::FileOwner& owner, int signum, int fd, int reas
       auto it = task_index_.find(owner.pid);
       if (it != task_index_.end()) thread = it->second.lock();
     } else if (owner.type == F_OWNER_PID) {
-      // The owner's id names a thread; the signal goes to its whole process.
+      // The owner's id names a thread (a process's leader, as a rule, which may have exited
+      // while the others run on); the signal goes to its whole process.
       auto it = task_index_.find(owner.pid);
       auto task = it == task_index_.end() ? nullptr : it->second.lock();
-      if (task) groups.push_back(task->thread_group_ptr());
+      if (task) {
+        groups.push_back(task->thread_group_ptr());
+      } else if (auto tg_it = tg_index_.find(owner.pid); tg_it != tg_index_.end()) {
+        if (auto tg = tg_it->second.lock()) groups.push_back(std::move(tg));
+      }
     } else {
       for (auto& [tgid, weak] : tg_index_) {
         auto tg = weak.lock();
