@@ -32,6 +32,10 @@
 #include "sentry/vfs/filesystem_type.h"
 #include "sentry/vfs/mount.h"
 
+namespace sentry::vfs {
+struct FileOwner;
+}
+
 namespace sentry::kernel {
 
 class Task;
@@ -260,6 +264,14 @@ class Kernel {
   uint64_t PendingSet(Task& task);
   // Ends every thread of `tg` with `wait_status` (exit_group, SIGKILL, a fatal signal).
   void KillThreadGroup(ThreadGroup& tg, int wait_status);
+  // Signal-driven I/O (sentry/kernel/sigio.cc). Whether `id` is a live thread's, an unreaped
+  // process's, a process group's or a session's (Linux's find_vpid: what F_SETOWN accepts).
+  bool IdInUse(pid_t id);
+  // Whether the owner still has someone of its kind (F_GETOWN reports 0 otherwise).
+  bool OwnerExists(const vfs::FileOwner& owner);
+  // SIGIO (signum 0) or `signum` with POLL_* `reason` and si_fd `fd` to the owner's thread,
+  // process or process group, to each target the owner's uids may signal (sigio_perm).
+  void SendSigio(const vfs::FileOwner& owner, int signum, int fd, int reason);
   // The live task with thread id `tid`, or null.
   std::shared_ptr<Task> FindTask(pid_t tid);
   // Process groups and sessions.

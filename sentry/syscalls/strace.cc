@@ -141,10 +141,11 @@ constexpr Named kFcntlCmds[] = {
     {0, "F_DUPFD:i"}, {1, "F_GETFD:-"}, {2, "F_SETFD:f"}, {3, "F_GETFL:-"}, {4, "F_SETFL:o"},
     {5, "F_GETLK:x"}, {6, "F_SETLK:x"}, {7, "F_SETLKW:x"}, {8, "F_SETOWN:i"}, {9, "F_GETOWN:-"},
     {10, "F_SETSIG:g"}, {11, "F_GETSIG:-"}, {15, "F_SETOWN_EX:x"}, {16, "F_GETOWN_EX:x"},
+    {17, "F_GETOWNER_UIDS:x"},
     {36, "F_OFD_GETLK:x"}, {37, "F_OFD_SETLK:x"}, {38, "F_OFD_SETLKW:x"}, {1024, "F_SETLEASE:l"},
     {1025, "F_GETLEASE:-"}, {1026, "F_NOTIFY:x"}, {1030, "F_DUPFD_CLOEXEC:i"},
     {1031, "F_SETPIPE_SZ:i"}, {1032, "F_GETPIPE_SZ:-"}, {1033, "F_ADD_SEALS:s"},
-    {1034, "F_GET_SEALS:-"}};
+    {1034, "F_GET_SEALS:-"}, {1035, "F_GET_RW_HINT:x"}, {1036, "F_SET_RW_HINT:x"}};
 constexpr uint64_t kFGetFd = 1, kFGetFl = 3;
 constexpr Named kFdFlags[] = {{1, "FD_CLOEXEC"}};
 constexpr Named kLeases[] = {{0, "F_RDLCK"}, {1, "F_WRLCK"}, {2, "F_UNLCK"}};

@@ -6,16 +6,26 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <array>
+#include <climits>
+#include <mutex>
+
 #include "sentry/fsimpl/pipe/pipe.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/kernel/task.h"
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/table.h"
 #include "sentry/vfs/record_lock.h"
+#include "sentry/vfs/write_hint.h"
+#include "spdlog/spdlog.h"
 
 namespace sentry::syscalls {
 namespace {
 
 // What F_SETFL may change; the access mode and creation flags stay as opened.
-constexpr int kSettableStatusFlags = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+constexpr int kSettableStatusFlags = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
+// The uids that set a file's owner (Linux with CONFIG_CHECKPOINT_RESTORE); glibc does not name it.
+constexpr int kGetOwnerUids = 17;
 
 Result<uint64_t> Sys_dup(kernel::Task& t, const Args& a) {
   auto file = TRY(t.fds().Get(ArgInt(a[0])));
@@ -125,10 +135,111 @@ Result<uint64_t> RecordLock(kernel::Task& t, int fd, std::shared_ptr<vfs::FileDe
   return 0;
 }
 
+// F_SETOWN's argument: a process, or (negative) a process group. Linux checks only that the id
+// is in use, not who may own the file: sending checks the setter's uids against the target's.
+Result<void> SetOwner(kernel::Task& t, vfs::FileDescription& file, int type, pid_t pid) {
+  if (pid != 0 && !t.kernel().IdInUse(pid)) return Err(ESRCH);
+  vfs::FileOwner owner = file.async().owner();
+  owner.type = type;
+  owner.pid = pid;
+  if (pid != 0) {
+    owner.uid = t.creds().ruid;
+    owner.euid = t.creds().euid;
+  }
+  file.async().set_owner(owner);
+  return {};
+}
+
+// Signal-driven I/O: fcntl F_SETOWN, F_GETOWN, their _EX forms, F_SETSIG, F_GETSIG and
+// F_GETOWNER_UIDS. Linux takes them on every file, whether or not it can signal.
+Result<uint64_t> OwnerCommand(kernel::Task& t, vfs::FileDescription& file, int cmd, uint64_t arg) {
+  switch (cmd) {
+    case F_SETOWN: {
+      int who = static_cast<int>(arg);
+      if (who == INT_MIN) return Err(EINVAL);  // no group id to negate
+      TRY(SetOwner(t, file, who < 0 ? F_OWNER_PGRP : F_OWNER_PID, who < 0 ? -who : who));
+      return 0;
+    }
+    case F_GETOWN: {
+      // 0 once nobody of the owner's kind is left; a group is reported negated (which libc
+      // may mistake for an error: the reason for F_GETOWN_EX).
+      vfs::FileOwner owner = file.async().owner();
+      if (!t.kernel().OwnerExists(owner)) return 0;
+      pid_t pid = owner.type == F_OWNER_PGRP ? -owner.pid : owner.pid;
+      return static_cast<uint64_t>(static_cast<int64_t>(pid));
+    }
+    case F_SETOWN_EX: {
+      auto ex = TRY(t.mm().CopyInObject<struct f_owner_ex>(UserAddr(arg)));
+      if (ex.type != F_OWNER_TID && ex.type != F_OWNER_PID && ex.type != F_OWNER_PGRP) {
+        return Err(EINVAL);
+      }
+      if (ex.pid < 0) return Err(ESRCH);
+      TRY(SetOwner(t, file, ex.type, ex.pid));
+      return 0;
+    }
+    case F_GETOWN_EX: {
+      vfs::FileOwner owner = file.async().owner();
+      struct f_owner_ex ex {};
+      ex.type = static_cast<decltype(ex.type)>(owner.type);
+      ex.pid = t.kernel().OwnerExists(owner) ? owner.pid : 0;
+      TRY(t.mm().CopyOutObject(UserAddr(arg), ex));
+      return 0;
+    }
+    case kGetOwnerUids: {
+      vfs::FileOwner owner = file.async().owner();
+      std::array<uint32_t, 2> uids{owner.uid, owner.euid};
+      TRY(t.mm().CopyOutObject(UserAddr(arg), uids));
+      return 0;
+    }
+    case F_SETSIG: {
+      // 0 restores SIGIO; the argument is an int, so a negative one is out of range too.
+      int sig = static_cast<int>(arg);
+      if (sig < 0 || sig > kernel::kNumSignals) return Err(EINVAL);
+      file.async().set_signal(sig);
+      return 0;
+    }
+    case F_GETSIG:
+      return static_cast<uint64_t>(file.async().signal());
+    default:
+      return Err(EINVAL);
+  }
+}
+
+// What a description's write hint belongs to: its inode, an anonymous pipe's pipe (one inode
+// for both ends on Linux), or the one anonymous inode Linux's eventfds, epolls and the like share.
+std::weak_ptr<const void> HintOwner(vfs::FileDescription& file) {
+  if (file.path().dentry) return file.path().inode().weak_from_this();
+  if (auto* pipe_file = dynamic_cast<fsimpl::pipe::PipeFile*>(&file)) {
+    return pipe_file->pipe().weak_from_this();
+  }
+  static const auto* anon_inode = new std::shared_ptr<const int>(std::make_shared<const int>(0));
+  return *anon_inode;
+}
+
+// F_GET_RW_HINT / F_SET_RW_HINT: a u64 in the application's memory. The per-description forms
+// (F_GET/SET_FILE_RW_HINT) went in Linux 5.18, so they fall to EINVAL with the unknown ones.
+Result<uint64_t> RwHint(kernel::Task& t, vfs::FileDescription& file, int cmd, uint64_t arg) {
+  if (cmd == F_GET_RW_HINT) {
+    TRY(t.mm().CopyOutObject(UserAddr(arg), vfs::WriteHints::Get(HintOwner(file))));
+    return 0;
+  }
+  auto hint = TRY(t.mm().CopyInObject<uint64_t>(UserAddr(arg)));
+  if (hint > vfs::kMaxWriteHint) return Err(EINVAL);
+  vfs::WriteHints::Set(HintOwner(file), hint);
+  return 0;
+}
+
+// The commands an O_PATH description takes (Linux's check_fcntl_cmd); the rest are EBADF.
+bool PathFileTakes(int cmd) {
+  return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC || cmd == F_GETFD || cmd == F_SETFD ||
+         cmd == F_GETFL;
+}
+
 Result<uint64_t> Sys_fcntl(kernel::Task& t, const Args& a) {
   int fd = ArgInt(a[0]);
   int cmd = ArgInt(a[1]);
   auto file = TRY(t.fds().Get(fd));
+  if (file->IsPath() && !PathFileTakes(cmd)) return Err(EBADF);
   switch (cmd) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC: {
@@ -153,8 +264,26 @@ Result<uint64_t> Sys_fcntl(kernel::Task& t, const Args& a) {
     case F_SETFL: {
       if (file->IsPath()) return Err(EBADF);
       int flags = ArgInt(a[2]);
-      file->set_status_flags((file->status_flags() & ~kSettableStatusFlags) |
-                             (flags & kSettableStatusFlags));
+      // O_ASYNC is the registration's, not F_SETFL's (Linux's fasync_helper sets and clears
+      // it): a file without signal-driven I/O never shows it, and one given to open(2), which
+      // registers nothing, stays on and dead, as Linux's does.
+      int async = file->status_flags() & O_ASYNC;
+      if ((flags ^ async) & O_ASYNC) {
+        if (auto queue = file->AsyncQueue()) {
+          if (flags & O_ASYNC) {
+            kernel::Kernel* k = &t.kernel();
+            file->async().Enable(std::move(queue), file->Readable(), file->Writable(), fd,
+                                 [k](const vfs::FileOwner& owner, int sig, int on_fd, int reason) {
+                                   k->SendSigio(owner, sig, on_fd, reason);
+                                 });
+            async = O_ASYNC;
+          } else if (file->async().Disable()) {
+            async = 0;
+          }
+        }
+      }
+      file->set_status_flags((file->status_flags() & ~(kSettableStatusFlags | O_ASYNC)) |
+                             (flags & kSettableStatusFlags) | async);
       return 0;
     }
     case F_GETPIPE_SZ:
@@ -184,8 +313,32 @@ Result<uint64_t> Sys_fcntl(kernel::Task& t, const Args& a) {
     case F_OFD_SETLK:
     case F_OFD_SETLKW:
       return RecordLock(t, fd, std::move(file), cmd, UserAddr(a[2]));
+    case F_SETOWN:
+    case F_GETOWN:
+    case F_SETOWN_EX:
+    case F_GETOWN_EX:
+    case kGetOwnerUids:
+    case F_SETSIG:
+    case F_GETSIG:
+      return OwnerCommand(t, *file, cmd, a[2]);
+    case F_GET_RW_HINT:
+    case F_SET_RW_HINT:
+      return RwHint(t, *file, cmd, a[2]);
+    case F_GETLEASE:
+      // No file ever holds one (below).
+      return F_UNLCK;
+    case F_SETLEASE:
+    case F_NOTIFY: {
+      // Leases fail as on a Linux file system without them (NFS, 9p: simple_nosetlease), and
+      // dnotify as on a kernel without CONFIG_DNOTIFY: EINVAL, whatever the argument.
+      static std::once_flag logged[2];
+      std::call_once(logged[cmd == F_NOTIFY], [cmd] {
+        spdlog::warn("fcntl {}: not supported, EINVAL",
+                     cmd == F_NOTIFY ? "F_NOTIFY" : "F_SETLEASE");
+      });
+      return Err(EINVAL);
+    }
     default:
-      // Leases and notifications come with later work.
       return Err(EINVAL);
   }
 }

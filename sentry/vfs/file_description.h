@@ -16,6 +16,7 @@
 #include <span>
 
 #include "sentry/base/errno.h"
+#include "sentry/vfs/file_owner.h"
 #include "sentry/vfs/inode.h"
 #include "sentry/vfs/mount.h"
 #include "sentry/vfs/wait_queue.h"
@@ -72,6 +73,13 @@ class FileDescription {
   // Host fds whose readiness is this file's (host stdio, timerfds): a sleeping waiter watches
   // them in the host too, since no sentry code sees them become ready. Appends to `out`.
   virtual void HostWaitFds(uint32_t /*mask*/, std::vector<pollfd>& /*out*/) {}
+  // The queue whose notifications O_ASYNC turns into signals (the file keeps it alive through
+  // the pointer); null for files without signal-driven I/O (Linux: no fasync method), where
+  // F_SETFL's O_ASYNC changes nothing.
+  virtual std::shared_ptr<WaitQueue> AsyncQueue() { return nullptr; }
+  // The owner and signal of fcntl F_SETOWN/F_SETSIG and O_ASYNC's registration; shared by every
+  // fd (dup, fork) of the description, as Linux's f_owner.
+  AsyncState& async() { return async_; }
   // File seals (fcntl F_GET_SEALS / F_ADD_SEALS, F_SEAL_* bits): only tmpfs files have them,
   // as only shmem files do on Linux; EINVAL for the rest. The caller has checked that the
   // description is writable and the bits known.
@@ -113,6 +121,7 @@ class FileDescription {
  private:
   int status_flags_;
   VirtualDentry path_;
+  AsyncState async_;
   bool mount_writer_ = false;  // counted in path_.mount's writers
 };
 

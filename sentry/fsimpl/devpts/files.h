@@ -24,6 +24,9 @@ class MasterFile : public vfs::FileDescription {
   bool Positional() const override { return false; }
   void EventRegister(vfs::WaitEntry* e) override { terminal_->master_queue().Add(e); }
   void EventUnregister(vfs::WaitEntry* e) override { terminal_->master_queue().Remove(e); }
+  std::shared_ptr<vfs::WaitQueue> AsyncQueue() override {
+    return std::shared_ptr<vfs::WaitQueue>(terminal_, &terminal_->master_queue());
+  }
 
   Terminal& terminal() { return *terminal_; }
 
@@ -50,6 +53,9 @@ class ReplicaFile : public vfs::FileDescription {
   bool Positional() const override { return false; }
   void EventRegister(vfs::WaitEntry* e) override { terminal_->replica_queue().Add(e); }
   void EventUnregister(vfs::WaitEntry* e) override { terminal_->replica_queue().Remove(e); }
+  std::shared_ptr<vfs::WaitQueue> AsyncQueue() override {
+    return std::shared_ptr<vfs::WaitQueue>(terminal_, &terminal_->replica_queue());
+  }
 
   Terminal& terminal() { return *terminal_; }
 

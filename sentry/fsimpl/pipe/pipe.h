@@ -236,6 +236,9 @@ class PipeFile : public vfs::FileDescription {
   bool Pollable() const override { return true; }
   void EventRegister(vfs::WaitEntry* e) override { pipe_->queue().Add(e); }
   void EventUnregister(vfs::WaitEntry* e) override { pipe_->queue().Remove(e); }
+  std::shared_ptr<vfs::WaitQueue> AsyncQueue() override {
+    return std::shared_ptr<vfs::WaitQueue>(pipe_, &pipe_->queue());
+  }
 
   Pipe& pipe() { return *pipe_; }
   // Anonymous pipes have no place in the tree; FIFOs do.
