@@ -5,6 +5,7 @@
 #pragma once
 
 #include <sched.h>
+#include <signal.h>
 
 #include <atomic>
 #include <memory>
@@ -24,6 +25,10 @@ inline constexpr uint64_t kStubCodeSize = 0x1000;
 // the sentry's seccomp filter, which stubs inherit, must allow exactly this clone.
 inline constexpr uint64_t kStubThreadCloneFlags =
     CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+
+// The flags a new stub process is forked with (from the sentry, or from the template stub):
+// the seccomp filters of both must allow exactly this clone.
+inline constexpr uint64_t kStubForkFlags = SIGCHLD;
 
 class PtracePlatform : public sentry::platform::Platform {
  public:

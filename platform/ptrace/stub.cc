@@ -21,6 +21,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "platform/ptrace/ptrace_platform.h"
+#include "platform/ptrace/stub_factory.h"
 #include "platform/ptrace/stub_seccomp.h"
 #include "sentry/arch/cpu_state.h"
 #include "spdlog/spdlog.h"
@@ -87,7 +88,7 @@ class StubCode : public Xbyak::CodeGenerator {
 };
 
 // Runs in the child of a raw clone of the sentry: only async-signal-safe raw syscalls.
-[[noreturn]] void StubChild(int memory_fd) {
+[[noreturn]] void StubChild(int memory_fd, bool as_template) {
   // No PR_SET_PDEATHSIG: the "parent" it watches is the creating host thread, which may end
   // while other tasks still run in this address space. Stubs die with their tracers instead
   // (PTRACE_O_EXITKILL), with the sentry's PID namespace, or when the sentry kills them.
@@ -112,6 +113,12 @@ class StubCode : public Xbyak::CodeGenerator {
   } dfl{};
   for (int sig = 1; sig <= 64; ++sig) {
     if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, nullptr, 8);
+  }
+  if (as_template) {
+    // The stubs forked from the template are reaped by the kernel when they exit: their
+    // tracers see them go, and nothing here could wait for them.
+    KernelSigaction ignore{reinterpret_cast<uint64_t>(SIG_IGN), 0, 0, 0};
+    syscall(SYS_rt_sigaction, SIGCHLD, &ignore, nullptr, 8);
   }
   sigset_t none;
   sigemptyset(&none);
@@ -159,9 +166,61 @@ int WaitStop(pid_t tid) {
 
 absl::StatusOr<std::unique_ptr<StubProcess>> StubProcess::Create(int memory_fd) {
   if (g_loop_addr == 0) return absl::FailedPreconditionError("stub code not installed");
-  long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  auto pid = StubFactory::Get().ForkParked(memory_fd);
+  if (pid.ok()) {
+    auto stub = Adopt(*pid, memory_fd);
+    if (stub.ok()) return stub;
+    kill(*pid, SIGKILL);
+    spdlog::warn("ptrace: cannot adopt a stub from the template: {}", stub.status().ToString());
+  }
+  return ForkSentry(memory_fd, false);
+}
+
+absl::StatusOr<std::unique_ptr<StubProcess>> StubProcess::CreateTemplate(int memory_fd) {
+  if (g_loop_addr == 0) return absl::FailedPreconditionError("stub code not installed");
+  return ForkSentry(memory_fd, true);
+}
+
+sentry::Result<pid_t> StubProcess::ForkParked() {
+  pid_t self = CallerThread();
+  if (self == 0) return sentry::Err(EINVAL);
+  // The thread clone path: the child (rax 0) parks, the parent traps back with its pid.
+  user_regs_struct regs = syscall_regs_;
+  regs.rax = SYS_clone;
+  regs.rdi = kStubForkFlags;
+  regs.rsi = 0;
+  regs.rdx = regs.r10 = regs.r8 = 0;
+  uint64_t pid = TRY(RunStubCode(self, g_clone_addr, regs));
+  if (pid > static_cast<uint64_t>(-4096)) return sentry::Err(static_cast<int>(-pid));
+  return static_cast<pid_t>(pid);
+}
+
+absl::StatusOr<std::unique_ptr<StubProcess>> StubProcess::Adopt(pid_t pid, int memory_fd) {
+  // As AttachCaller: SEIZE and INTERRUPT stop the thread inside its pause.
+  if (::ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) != 0 ||
+      ::ptrace(PTRACE_INTERRUPT, pid, 0, 0) != 0) {
+    return absl::InternalError(absl::StrCat("seize stub ", pid, ": ", strerror(errno)));
+  }
+  int status = WaitStop(pid);
+  if (status < 0 || !WIFSTOPPED(status)) {
+    return absl::InternalError(absl::StrCat("stub ", pid, " did not stop (", status, ")"));
+  }
+  user_regs_struct regs;
+  if (::ptrace(PTRACE_GETREGS, pid, 0, &regs) != 0) {
+    return absl::InternalError(absl::StrCat("PTRACE_GETREGS: ", strerror(errno)));
+  }
+  regs.rip = g_loop_addr;
+  regs.orig_rax = static_cast<uint64_t>(-1);
+  auto stub = std::make_unique<StubProcess>(pid, memory_fd, regs);
+  stub->traced_[gettid()] = pid;
+  return stub;
+}
+
+absl::StatusOr<std::unique_ptr<StubProcess>> StubProcess::ForkSentry(int memory_fd,
+                                                                     bool as_template) {
+  long pid = syscall(SYS_clone, kStubForkFlags, 0, 0, 0, 0);
   if (pid < 0) return absl::InternalError(absl::StrCat("clone stub: ", strerror(errno)));
-  if (pid == 0) StubChild(memory_fd);
+  if (pid == 0) StubChild(memory_fd, as_template);
 
   int status = WaitStop(static_cast<pid_t>(pid));
   if (status < 0 || !WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP) {

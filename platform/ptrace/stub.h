@@ -29,8 +29,14 @@ absl::Status InstallStubCode();
 // task there) or parked: untraced, asleep in pause(2) inside the stub page, ready to be seized.
 class StubProcess {
  public:
-  // Forks a stub; its first thread is traced by the calling host thread.
+  // A new stub (from the template, see stub_factory.h; by forking the sentry should that
+  // fail); its first thread is traced by the calling host thread.
   static absl::StatusOr<std::unique_ptr<StubProcess>> Create(int memory_fd);
+  // Forks the sentry into the stub that later stubs are forked from (it ignores SIGCHLD, so
+  // they need no reaping by it); traced by the calling host thread.
+  static absl::StatusOr<std::unique_ptr<StubProcess>> CreateTemplate(int memory_fd);
+  // Forks this stub from the caller's traced thread: the child's one thread is parked.
+  sentry::Result<pid_t> ForkParked();
   ~StubProcess();
   StubProcess(const StubProcess&) = delete;
   StubProcess& operator=(const StubProcess&) = delete;
@@ -72,6 +78,10 @@ class StubProcess {
   sentry::Result<uint64_t> RunStubCode(pid_t tid, uint64_t rip, user_regs_struct regs);
   // Clones a parked thread from the caller's traced thread; returns its tid.
   sentry::Result<pid_t> CloneParked();
+  // Forks the sentry into a stub traced by the calling host thread.
+  static absl::StatusOr<std::unique_ptr<StubProcess>> ForkSentry(int memory_fd, bool as_template);
+  // Seizes the parked only thread of the new stub `pid` for the calling host thread.
+  static absl::StatusOr<std::unique_ptr<StubProcess>> Adopt(pid_t pid, int memory_fd);
 
   const pid_t pid_;
   const uint64_t id_;

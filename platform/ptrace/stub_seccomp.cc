@@ -45,6 +45,10 @@ absl::Status AddStubRules(scmp_filter_ctx ctx, int memory_fd) {
       // AddressSpace::AddThread: a sibling thread for another task, which parks in pause(2)
       // until that task's host thread seizes it.
       {SCMP_SYS(clone), SCMP_ACT_ALLOW, {{0, SCMP_CMP_EQ, kStubThreadCloneFlags, 0}}},
+      // The template stub forks every later stub (stub_factory.h). Only the sentry's code in
+      // the stub page makes that call; a fork from application code would get a process just
+      // as confined, under this filter and the sentry's.
+      {SCMP_SYS(clone), SCMP_ACT_ALLOW, {{0, SCMP_CMP_EQ, kStubForkFlags, 0}}},
       {SCMP_SYS(pause), SCMP_ACT_ALLOW, {}},
       // A stub's way out, and the return from a signal handler should one ever run in it.
       {SCMP_SYS(rt_sigreturn), SCMP_ACT_ALLOW, {}},
