@@ -1,9 +1,11 @@
 #include "platform/ptrace/stub_factory.h"
 
 #include <sched.h>
+#include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
 #include "platform/ptrace/stub.h"
+#include "platform/ptrace/stub_seccomp.h"
 #include "spdlog/spdlog.h"
 
 namespace platform::ptrace {
@@ -51,13 +53,21 @@ void StubFactory::Serve() {
 }
 
 absl::StatusOr<pid_t> StubFactory::ForkOnFactoryThread(int memory_fd) {
-  if (template_ != nullptr && (template_->dead() || template_->memory_fd() != memory_fd)) {
+  struct stat st;
+  if (fstat(memory_fd, &st) != 0) {
+    return absl::ErrnoToStatus(errno, "stub factory: fstat of the memory file");
+  }
+  const void* filter = StubFilterFor(memory_fd);
+  if (template_ != nullptr && (template_->dead() || template_->memory_fd() != memory_fd ||
+                               template_memory_ino_ != st.st_ino || template_filter_ != filter)) {
     template_.reset();
   }
   if (template_ == nullptr) {
     auto made = StubProcess::CreateTemplate(memory_fd);
     if (!made.ok()) return made.status();
     template_ = std::move(*made);
+    template_memory_ino_ = st.st_ino;
+    template_filter_ = filter;
   }
   auto pid = template_->ForkParked();
   if (!pid) {

@@ -46,8 +46,11 @@ class StubFactory {
   std::condition_variable cv_;
   std::deque<Request*> queue_;  // guarded by mu_
   bool started_ = false;        // guarded by mu_
-  // Used only on the factory thread.
+  // Used only on the factory thread. The template serves one MemoryFile (an fd number may be
+  // reused for another file) under one stub filter: it is made again when either changes.
   std::unique_ptr<StubProcess> template_;
+  ino_t template_memory_ino_ = 0;
+  const void* template_filter_ = nullptr;
 };
 
 }  // namespace platform::ptrace

@@ -195,7 +195,8 @@ INSTANTIATE_TEST_SUITE_P(
         Forbidden{"openat", SYS_openat, static_cast<uint64_t>(AT_FDCWD), 0, 0, 0, 0, false},
         Forbidden{"execve", SYS_execve, 0, 0, 0, 0, 0, false},
         Forbidden{"socket", SYS_socket, AF_INET, SOCK_STREAM, 0, 0, 0, false},
-        Forbidden{"clone", SYS_clone, SIGCHLD, 0, 0, 0, 0, false},
+        // A stub may fork (clone(SIGCHLD)) and clone its own threads; nothing else.
+        Forbidden{"clone", SYS_clone, CLONE_VM | SIGCHLD, 0, 0, 0, 0, false},
         Forbidden{"mmap anonymous", SYS_mmap, 0x30000, 4096, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, static_cast<uint64_t>(-1), false},
         Forbidden{"mmap of the MemoryFile, private", SYS_mmap, 0x30000, 4096, PROT_READ,
