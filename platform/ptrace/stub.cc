@@ -181,19 +181,7 @@ absl::StatusOr<std::unique_ptr<StubProcess>> StubProcess::CreateTemplate(int mem
   return ForkSentry(memory_fd, true);
 }
 
-sentry::Result<pid_t> StubProcess::ForkParked() {
-  pid_t self = CallerThread();
-  if (self == 0) return sentry::Err(EINVAL);
-  // The thread clone path: the child (rax 0) parks, the parent traps back with its pid.
-  user_regs_struct regs = syscall_regs_;
-  regs.rax = SYS_clone;
-  regs.rdi = kStubForkFlags;
-  regs.rsi = 0;
-  regs.rdx = regs.r10 = regs.r8 = 0;
-  uint64_t pid = TRY(RunStubCode(self, g_clone_addr, regs));
-  if (pid > static_cast<uint64_t>(-4096)) return sentry::Err(static_cast<int>(-pid));
-  return static_cast<pid_t>(pid);
-}
+sentry::Result<pid_t> StubProcess::ForkParked() { return CloneParkedWith(kStubForkFlags); }
 
 absl::StatusOr<std::unique_ptr<StubProcess>> StubProcess::Adopt(pid_t pid, int memory_fd) {
   // As AttachCaller: SEIZE and INTERRUPT stop the thread inside its pause.
@@ -311,17 +299,20 @@ sentry::Result<void> StubProcess::AddThread() {
   return {};
 }
 
-sentry::Result<pid_t> StubProcess::CloneParked() {
+sentry::Result<pid_t> StubProcess::CloneParked() { return CloneParkedWith(kStubThreadCloneFlags); }
+
+sentry::Result<pid_t> StubProcess::CloneParkedWith(uint64_t flags) {
   pid_t self = CallerThread();
   if (self == 0) return sentry::Err(EINVAL);
+  // The stub's clone path: the child (rax 0) parks, the parent traps back with its id.
   user_regs_struct regs = syscall_regs_;
   regs.rax = SYS_clone;
-  regs.rdi = kStubThreadCloneFlags;
+  regs.rdi = flags;
   regs.rsi = 0;  // the child keeps the stack pointer; stub code uses no stack
   regs.rdx = regs.r10 = regs.r8 = 0;
-  uint64_t tid = TRY(RunStubCode(self, g_clone_addr, regs));
-  if (tid > static_cast<uint64_t>(-4096)) return sentry::Err(static_cast<int>(-tid));
-  return static_cast<pid_t>(tid);
+  uint64_t id = TRY(RunStubCode(self, g_clone_addr, regs));
+  if (id > static_cast<uint64_t>(-4096)) return sentry::Err(static_cast<int>(-id));
+  return static_cast<pid_t>(id);
 }
 
 sentry::Result<void> StubProcess::AddSpareThread() {

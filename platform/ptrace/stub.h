@@ -78,6 +78,8 @@ class StubProcess {
   sentry::Result<uint64_t> RunStubCode(pid_t tid, uint64_t rip, user_regs_struct regs);
   // Clones a parked thread from the caller's traced thread; returns its tid.
   sentry::Result<pid_t> CloneParked();
+  // The caller's traced thread runs clone(flags); the child parks. Returns its id.
+  sentry::Result<pid_t> CloneParkedWith(uint64_t flags);
   // Forks the sentry into a stub traced by the calling host thread.
   static absl::StatusOr<std::unique_ptr<StubProcess>> ForkSentry(int memory_fd, bool as_template);
   // Seizes the parked only thread of the new stub `pid` for the calling host thread.
