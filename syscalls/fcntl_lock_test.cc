@@ -455,40 +455,21 @@ TEST_F(FcntlLockTest, DeadlockIsDetected) {
   Close(ready[1]);
 }
 
-void OnAlarm(int) {}
-
-// Runs `wait_for_lock` in a child while a SIGALRM arrives 100 ms in (its handler installed with
-// `sa_flags`); returns what the child reports: 0 when the call failed with EINTR, 10 when it
-// succeeded, 20 + errno otherwise.
-int WaitInterruptedInChild(int sa_flags, const std::function<long()>& wait_for_lock) {
-  return InChild([&] {
-    struct sigaction sa = {};
-    sa.sa_handler = OnAlarm;
-    sa.sa_flags = sa_flags;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGALRM, &sa, nullptr) != 0) return 30;
-    itimerval t = {};
-    t.it_value.tv_usec = 100 * 1000;
-    if (setitimer(ITIMER_REAL, &t, nullptr) != 0) return 31;
-    long r = wait_for_lock();
-    if (r == 0) return 10;
-    return errno == EINTR ? 0 : 20 + errno;
-  });
-}
-
 TEST_F(FcntlLockTest, SetlkwIsInterruptedByASignal) {
   ASSERT_SYSCALL_OK(Fcntl(a_, F_SETLK, Lk(F_WRLCK, 0, 0)));
-  EXPECT_EQ(WaitInterruptedInChild(0, [&] { return Fcntl(b_, F_SETLKW, Lk(F_RDLCK, 0, 1)); }), 0);
-  EXPECT_EQ(WaitInterruptedInChild(0, [&] { return Fcntl(b_, F_OFD_SETLKW, Lk(F_RDLCK, 0, 1)); }),
-            0);
+  EXPECT_EQ(
+      conformance::InChildWithAlarm(0, [&] { return Fcntl(b_, F_SETLKW, Lk(F_RDLCK, 0, 1)); }), 0);
+  EXPECT_EQ(
+      conformance::InChildWithAlarm(0, [&] { return Fcntl(b_, F_OFD_SETLKW, Lk(F_RDLCK, 0, 1)); }),
+      0);
 }
 
 TEST_F(FcntlLockTest, SetlkwRestartsUnderSaRestart) {
   ASSERT_SYSCALL_OK(Fcntl(a_, F_SETLK, Lk(F_WRLCK, 0, 0)));
   pid_t pid = fork();
   if (pid == 0) {
-    _exit(
-        WaitInterruptedInChild(SA_RESTART, [&] { return Fcntl(b_, F_SETLKW, Lk(F_RDLCK, 0, 1)); }));
+    _exit(conformance::InChildWithAlarm(SA_RESTART,
+                                        [&] { return Fcntl(b_, F_SETLKW, Lk(F_RDLCK, 0, 1)); }));
   }
   ASSERT_GT(pid, 0);
   usleep(300 * 1000);  // the alarm came and went: the wait went on

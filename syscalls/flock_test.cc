@@ -77,28 +77,9 @@ TEST_F(FlockTest, BadArguments) {
   Close(p);
 }
 
-void OnAlarm(int) {}
-
-// A flock that must wait, in a child, with a SIGALRM 100 ms in whose handler has `sa_flags`:
-// 0 when it failed with EINTR, 10 when it got the lock, 20 + errno otherwise.
-int BlockedFlockInChild(long fd, int sa_flags) {
-  return InChild([&] {
-    struct sigaction sa = {};
-    sa.sa_handler = OnAlarm;
-    sa.sa_flags = sa_flags;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGALRM, &sa, nullptr) != 0) return 30;
-    itimerval t = {};
-    t.it_value.tv_usec = 100 * 1000;
-    if (setitimer(ITIMER_REAL, &t, nullptr) != 0) return 31;
-    if (Flock(fd, LOCK_EX) == 0) return 10;
-    return errno == EINTR ? 0 : 20 + errno;
-  });
-}
-
 TEST_F(FlockTest, BlockedFlockIsInterruptedByASignal) {
   EXPECT_SYSCALL_OK(Flock(a_, LOCK_EX));
-  EXPECT_EQ(BlockedFlockInChild(b_, 0), 0);
+  EXPECT_EQ(InChildWithAlarm(0, [&] { return Flock(b_, LOCK_EX); }), 0);
   EXPECT_SYSCALL_OK(Flock(a_, LOCK_UN));
   EXPECT_SYSCALL_OK(Flock(b_, LOCK_EX | LOCK_NB));  // the child's wait left nothing behind
 }
@@ -106,7 +87,7 @@ TEST_F(FlockTest, BlockedFlockIsInterruptedByASignal) {
 TEST_F(FlockTest, BlockedFlockRestartsUnderSaRestart) {
   EXPECT_SYSCALL_OK(Flock(a_, LOCK_EX));
   pid_t pid = fork();
-  if (pid == 0) _exit(BlockedFlockInChild(b_, SA_RESTART));
+  if (pid == 0) _exit(InChildWithAlarm(SA_RESTART, [&] { return Flock(b_, LOCK_EX); }));
   ASSERT_GT(pid, 0);
   usleep(300 * 1000);  // the alarm came and went: the wait went on
   EXPECT_SYSCALL_OK(Flock(a_, LOCK_UN));

@@ -5,8 +5,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -111,6 +113,25 @@ inline int InChild(const std::function<int()>& body) {
   int status = 0;
   if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Runs `blocking_call` in a forked child while a SIGALRM arrives 100 ms in, its handler (which
+// does nothing) installed with `sa_flags` (0 or SA_RESTART). The child's exit code: 0 when the
+// call failed with EINTR, 10 when it succeeded, 20 + errno for another error, 30+ when the
+// set-up failed.
+inline int InChildWithAlarm(int sa_flags, const std::function<long()>& blocking_call) {
+  return InChild([&] {
+    struct sigaction sa = {};
+    sa.sa_handler = [](int) {};
+    sa.sa_flags = sa_flags;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGALRM, &sa, nullptr) != 0) return 30;
+    itimerval t = {};
+    t.it_value.tv_usec = 100 * 1000;
+    if (setitimer(ITIMER_REAL, &t, nullptr) != 0) return 31;
+    if (blocking_call() == 0) return 10;
+    return errno == EINTR ? 0 : 20 + errno;
+  });
 }
 
 }  // namespace conformance
