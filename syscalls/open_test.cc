@@ -30,8 +30,17 @@ constexpr int kBadFd = 99;
 
 using namespace conformance;  // NOLINT: the shared helpers of fs_test_util.h
 
-[[maybe_unused]] long Openat2(int dirfd, const std::string& path, const open_how* how, size_t size) {
-  return syscall(SYS_openat2, dirfd, path.c_str(), how, size);
+// openat2(2): with RESOLVE_BENEATH or RESOLVE_IN_ROOT, a ".." may fail with EAGAIN when a
+// rename or mount anywhere raced the walk (Linux checks its rename and mount seqcounts), and the
+// man page tells callers to retry; other tests running in parallel rename files all the time.
+[[maybe_unused]] long Openat2(int dirfd, const std::string& path, const open_how* how,
+                              size_t size) {
+  long r;
+  int tries = 0;
+  do {
+    r = syscall(SYS_openat2, dirfd, path.c_str(), how, size);
+  } while (r < 0 && errno == EAGAIN && ++tries < 100);
+  return r;
 }
 
 // --- O_CREAT, O_EXCL, creat ---
@@ -501,7 +510,8 @@ TEST(OpenPathErrorTest, ABadPointerIsEFAULT) {
   EXPECT_SYSCALL_ERRNO(EFAULT, syscall(SYS_open, reinterpret_cast<char*>(1), O_RDONLY));
   EXPECT_SYSCALL_ERRNO(EFAULT, syscall(SYS_openat, AT_FDCWD, nullptr, O_RDONLY));
   EXPECT_SYSCALL_ERRNO(EFAULT, syscall(SYS_creat, nullptr, 0644));
-  void* none = mmap(nullptr, conformance::PageSize(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* none =
+      mmap(nullptr, conformance::PageSize(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(none, MAP_FAILED);
   EXPECT_SYSCALL_ERRNO(EFAULT, syscall(SYS_open, none, O_RDONLY));
   munmap(none, conformance::PageSize());
@@ -576,7 +586,8 @@ TEST(OpenatTest, AnAbsolutePathIgnoresTheDirfd) {
   ASSERT_SYSCALL_OK(file = Open(dir / "f", O_RDONLY));
   for (long dirfd : {static_cast<long>(kBadFd), -1L, file}) {
     long fd;
-    EXPECT_SYSCALL_OK(fd = Openat(static_cast<int>(dirfd), dir / "f", O_RDONLY)) << "dirfd " << dirfd;
+    EXPECT_SYSCALL_OK(fd = Openat(static_cast<int>(dirfd), dir / "f", O_RDONLY))
+        << "dirfd " << dirfd;
     if (fd >= 0) Close(fd);
   }
   Close(file);
@@ -602,7 +613,7 @@ TEST(OpenatTest, ABadDirfdIsEBADF) {
 // --- openat2 ---
 
 open_how How(uint64_t flags, uint64_t resolve = 0, uint64_t mode = 0) {
-  open_how how {};
+  open_how how{};
   how.flags = flags;
   how.mode = mode;
   how.resolve = resolve;
@@ -766,7 +777,7 @@ TEST(Openat2Test, ALargerStructMustBeZeroFilled) {
   struct {
     open_how how;
     uint64_t extra;
-  } big {};
+  } big{};
   big.how = How(O_RDONLY);
   long fd;
   EXPECT_SYSCALL_OK(fd = Openat2(AT_FDCWD, dir / "f", &big.how, sizeof(big)));
@@ -779,8 +790,8 @@ TEST(Openat2Test, ALargerStructMustBeZeroFilled) {
 
 TEST(Openat2Test, ABadHowPointerIsEFAULT) {
   EXPECT_SYSCALL_ERRNO(EFAULT, Openat2(AT_FDCWD, "/", nullptr, sizeof(open_how)));
-  EXPECT_SYSCALL_ERRNO(EFAULT, Openat2(AT_FDCWD, "/",
-                                       reinterpret_cast<const open_how*>(1), sizeof(open_how)));
+  EXPECT_SYSCALL_ERRNO(
+      EFAULT, Openat2(AT_FDCWD, "/", reinterpret_cast<const open_how*>(1), sizeof(open_how)));
 }
 
 // --- Descriptor numbers and O_CLOEXEC ---
