@@ -164,6 +164,35 @@ int WaitStop(pid_t tid) {
   return status;
 }
 
+namespace {
+
+// Takes a parked (untraced, paused) stub thread for the calling host thread: SEIZE, unlike
+// ATTACH, sends no SIGSTOP (which would stop every thread of the stub); the interrupt stops
+// just this one, inside its pause. 0, or the errno that stopped it.
+int SeizeParked(pid_t tid) {
+  if (::ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) != 0 ||
+      ::ptrace(PTRACE_INTERRUPT, tid, 0, 0) != 0) {
+    return errno;
+  }
+  int status = WaitStop(tid);
+  return status < 0 || !WIFSTOPPED(status) ? ESRCH : 0;
+}
+
+// `base` set up to run host syscall `nr` with its arguments.
+user_regs_struct SyscallRegs(user_regs_struct base, uint64_t nr, uint64_t a0, uint64_t a1,
+                             uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5) {
+  base.rax = nr;
+  base.rdi = a0;
+  base.rsi = a1;
+  base.rdx = a2;
+  base.r10 = a3;
+  base.r8 = a4;
+  base.r9 = a5;
+  return base;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<StubProcess>> StubProcess::Create(int memory_fd) {
   if (g_loop_addr == 0) return absl::FailedPreconditionError("stub code not installed");
   auto pid = StubFactory::Get().ForkParked(memory_fd);
@@ -184,14 +213,8 @@ absl::StatusOr<std::unique_ptr<StubProcess>> StubProcess::CreateTemplate(int mem
 sentry::Result<pid_t> StubProcess::ForkParked() { return CloneParkedWith(kStubForkFlags); }
 
 absl::StatusOr<std::unique_ptr<StubProcess>> StubProcess::Adopt(pid_t pid, int memory_fd) {
-  // As AttachCaller: SEIZE and INTERRUPT stop the thread inside its pause.
-  if (::ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) != 0 ||
-      ::ptrace(PTRACE_INTERRUPT, pid, 0, 0) != 0) {
-    return absl::InternalError(absl::StrCat("seize stub ", pid, ": ", strerror(errno)));
-  }
-  int status = WaitStop(pid);
-  if (status < 0 || !WIFSTOPPED(status)) {
-    return absl::InternalError(absl::StrCat("stub ", pid, " did not stop (", status, ")"));
+  if (int err = SeizeParked(pid); err != 0) {
+    return absl::InternalError(absl::StrCat("seize stub ", pid, ": ", strerror(err)));
   }
   user_regs_struct regs;
   if (::ptrace(PTRACE_GETREGS, pid, 0, &regs) != 0) {
@@ -264,18 +287,9 @@ sentry::Result<pid_t> StubProcess::AttachCaller() {
     parked_.pop_back();
     if (reserved_ > 0) --reserved_;
   }
-  // SEIZE, unlike ATTACH, sends no SIGSTOP (which would stop every thread of the stub); the
-  // interrupt stops just this one, inside its pause.
-  if (::ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) != 0 ||
-      ::ptrace(PTRACE_INTERRUPT, tid, 0, 0) != 0) {
-    int err = errno;
+  if (int err = SeizeParked(tid); err != 0) {
     MarkDead();
     return sentry::Err(err == EPERM ? EPERM : ESRCH);
-  }
-  int status = WaitStop(tid);
-  if (status < 0 || !WIFSTOPPED(status)) {
-    MarkDead();
-    return sentry::Err(ESRCH);
   }
   std::lock_guard lock(mu_);
   traced_[gettid()] = tid;
@@ -329,26 +343,12 @@ sentry::Result<uint64_t> StubProcess::ForeignSyscall(uint64_t nr, uint64_t a0, u
   if (dead()) return sentry::Err(ESRCH);
   if (spare_ == 0) return sentry::Err(EAGAIN);
   pid_t tid = spare_;
-  // As AttachCaller: SEIZE and INTERRUPT stop just this thread, inside its pause.
-  if (::ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) != 0 ||
-      ::ptrace(PTRACE_INTERRUPT, tid, 0, 0) != 0) {
+  if (SeizeParked(tid) != 0) {
     MarkDead();
     return sentry::Err(ESRCH);
   }
-  int status = WaitStop(tid);
-  if (status < 0 || !WIFSTOPPED(status)) {
-    MarkDead();
-    return sentry::Err(ESRCH);
-  }
-  user_regs_struct regs = syscall_regs_;
-  regs.rax = nr;
-  regs.rdi = a0;
-  regs.rsi = a1;
-  regs.rdx = a2;
-  regs.r10 = a3;
-  regs.r8 = a4;
-  regs.r9 = a5;
-  auto result = RunStubCode(tid, g_loop_addr, regs);
+  auto result =
+      RunStubCode(tid, g_loop_addr, SyscallRegs(syscall_regs_, nr, a0, a1, a2, a3, a4, a5));
   if (dead()) return result;
   user_regs_struct park = syscall_regs_;
   park.rip = g_park_addr;
@@ -388,15 +388,7 @@ sentry::Result<uint64_t> StubProcess::Syscall(uint64_t nr, uint64_t a0, uint64_t
                                               uint64_t a3, uint64_t a4, uint64_t a5) {
   pid_t tid = CallerThread();
   if (tid == 0) tid = TRY(AttachCaller());
-  user_regs_struct regs = syscall_regs_;
-  regs.rax = nr;
-  regs.rdi = a0;
-  regs.rsi = a1;
-  regs.rdx = a2;
-  regs.r10 = a3;
-  regs.r8 = a4;
-  regs.r9 = a5;
-  return RunStubCode(tid, g_loop_addr, regs);
+  return RunStubCode(tid, g_loop_addr, SyscallRegs(syscall_regs_, nr, a0, a1, a2, a3, a4, a5));
 }
 
 sentry::Result<uint64_t> StubProcess::RunStubCode(pid_t tid, uint64_t rip, user_regs_struct regs) {
