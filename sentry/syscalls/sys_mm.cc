@@ -48,6 +48,10 @@ Result<uint64_t> MapFile(kernel::Task& t, uint64_t addr, uint64_t length, int pr
   if (!file->Readable()) return Err(EACCES);
   bool shared = (flags & MAP_TYPE) != MAP_PRIVATE;
   if (static_cast<int64_t>(offset) < 0) return Err(EOVERFLOW);
+  // What mprotect may grant later. A private mapping's written pages are copies, so it may
+  // always become writable; a shared one not when the file is read-only or write-sealed
+  // (Linux's VM_MAYWRITE).
+  uint8_t max_perms = platform::kAccessRead | platform::kAccessWrite | platform::kAccessExec;
   if (shared) {
     auto seals = file->GetSeals();
     bool write_sealed = seals && (*seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE));
@@ -55,36 +59,21 @@ Result<uint64_t> MapFile(kernel::Task& t, uint64_t addr, uint64_t length, int pr
       if (!file->Writable()) return Err(EACCES);
       if (write_sealed) return Err(EPERM);
     }
-    if (auto mappable = file->GetMappable()) {
-      // Linux's VM_MAYWRITE: a read-only open or a write seal keeps mprotect from adding write.
-      uint8_t max_perms = platform::kAccessRead | platform::kAccessWrite | platform::kAccessExec;
-      if (!file->Writable() || write_sealed) max_perms &= ~platform::kAccessWrite;
-      UserAddr at = TRY(t.mm().MMapFile({.addr = addr,
-                                         .length = length,
-                                         .prot = prot,
-                                         .flags = flags,
-                                         .name = MappingName(*file),
-                                         .address_space_limit = AddressSpaceLimit(t)},
-                                        std::move(mappable), offset, max_perms));
-      return at.value;
-    }
-    if (prot & PROT_WRITE) {
-      t.kernel().ReportUnsupported(SYS_mmap);
-      return Err(ENODEV);
-    }
+    if (!file->Writable() || write_sealed) max_perms &= ~platform::kAccessWrite;
   }
-  if (auto mappable = file->GetMappable(); mappable && !shared) {
-    // Written pages are copies, so a private mapping may always become writable.
-    UserAddr at = TRY(
-        t.mm().MMapFile({.addr = addr,
-                         .length = length,
-                         .prot = prot,
-                         .flags = flags,
-                         .name = MappingName(*file),
-                         .address_space_limit = AddressSpaceLimit(t)},
-                        std::move(mappable), offset,
-                        platform::kAccessRead | platform::kAccessWrite | platform::kAccessExec));
+  if (auto mappable = file->GetMappable()) {
+    UserAddr at = TRY(t.mm().MMapFile({.addr = addr,
+                                       .length = length,
+                                       .prot = prot,
+                                       .flags = flags,
+                                       .name = MappingName(*file),
+                                       .address_space_limit = AddressSpaceLimit(t)},
+                                      std::move(mappable), offset, max_perms));
     return at.value;
+  }
+  if (shared && (prot & PROT_WRITE)) {
+    t.kernel().ReportUnsupported(SYS_mmap);
+    return Err(ENODEV);
   }
   struct stat st = TRY(file->Stat());
   int anon_flags = (flags & ~MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS;
