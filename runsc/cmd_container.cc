@@ -535,6 +535,12 @@ int Wait(const GlobalFlags& g, const std::string& id) {
     return 255;
   }
   int status = reply->value("status", 255);
+  // The sentry replies before it exits: wait for it too, so that once `wait` returns the
+  // container is stopped (state, delete without --force), as with runc, where the status
+  // comes from the reaped init itself.
+  if (!WaitGone(state->sentry, std::chrono::seconds(10))) {
+    ReportError(g, absl::StrCat("wait ", id, ": the sandbox still runs 10 s after init exited"));
+  }
   printf("%d\n", status);
   return status;
 }

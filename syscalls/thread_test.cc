@@ -108,6 +108,35 @@ TEST(Thread, ChildTidWordsAreWrittenAndClearedWithAWake) {
   pthread_detach(t);
 }
 
+// CLONE_PARENT_SETTID stores the child's TID before the child runs: a thread that exits at once
+// must not have its CLONE_CHILD_CLEARTID zero overwritten by that TID afterwards, or
+// pthread_join would sleep forever.
+TEST(Thread, ParentTidIsWrittenBeforeTheChildRuns) {
+  struct Shared {
+    std::atomic<pid_t> parent_tid{0};
+    std::atomic<pid_t> seen{-1};
+  };
+  constexpr size_t kStackSize = 64 * 1024;
+  std::vector<char> stack(kStackSize);
+  for (int i = 0; i < 20; ++i) {
+    Shared shared;
+    pid_t pid = clone(
+        [](void* arg) -> int {
+          auto* s = static_cast<Shared*>(arg);
+          s->seen.store(s->parent_tid.load());
+          return 0;
+        },
+        stack.data() + kStackSize, CLONE_VM | CLONE_PARENT_SETTID | SIGCHLD, &shared,
+        reinterpret_cast<pid_t*>(&shared.parent_tid));
+    ASSERT_GT(pid, 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    EXPECT_EQ(shared.seen.load(), pid);
+    EXPECT_EQ(shared.parent_tid.load(), pid);
+  }
+}
+
 TEST(Thread, ExitOfOneThreadLeavesTheOthersRunning) {
   int status = InChild([] {
     pthread_t t;

@@ -487,6 +487,10 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
         task->interrupter().Fire();
       }
     }
+    // Before the child can run (Linux's kernel_clone writes it before waking the child): a
+    // thread that exited at once would otherwise have its CLONE_CHILD_CLEARTID zero, which
+    // pthread_join sleeps on, overwritten by its TID afterwards.
+    if (flags & CLONE_PARENT_SETTID) (void)parent.mm().CopyOutObject(req.parent_tid, tid);
     {
       absl::MutexLock lock(&handoff.mu);
       handoff.done = true;
@@ -509,7 +513,6 @@ Result<pid_t> Kernel::Fork(Task& parent, const CloneRequest& req) {
     return std::unexpected(handoff.status.error());
   }
   pid_guard.release = nullptr;
-  if (flags & CLONE_PARENT_SETTID) (void)parent.mm().CopyOutObject(req.parent_tid, tid);
   // vfork: the parent sleeps until the child lets go of the memory they share.
   // Not cut short by the parent's pending signals (Linux waits killably): a parent that ran on
   // while the child still used their shared stack would corrupt it.
