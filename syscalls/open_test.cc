@@ -721,6 +721,36 @@ TEST(Openat2Test, NoSymlinksRejectsAnySymlinkWithELOOP) {
   Close(dfd);
 }
 
+TEST(Openat2Test, NoMagicLinksRejectsProcLinksButNotPlainSymlinks) {
+  ScratchDir dir;
+  ASSERT_SCRATCH(dir);
+  ASSERT_TRUE(WriteFile(dir / "f", "x"));
+  ASSERT_SYSCALL_OK(symlink("f", (dir / "flink").c_str()));
+  long file;
+  ASSERT_SYSCALL_OK(file = Open(dir / "f", O_RDONLY));
+  const open_how how = How(O_RDONLY, RESOLVE_NO_MAGICLINKS);
+  const std::string fd_link = "/proc/self/fd/" + std::to_string(file);
+  // /proc/self/fd/N and /proc/self/exe are jumps, not lookups: refused.
+  EXPECT_SYSCALL_ERRNO(ELOOP, Openat2(AT_FDCWD, fd_link, &how, sizeof(how)));
+  EXPECT_SYSCALL_ERRNO(ELOOP, Openat2(AT_FDCWD, "/proc/self/exe", &how, sizeof(how)));
+  EXPECT_SYSCALL_ERRNO(ELOOP, Openat2(AT_FDCWD, "/proc/self/cwd/", &how, sizeof(how)));
+  // /proc/self itself and an ordinary symlink are plain symlinks: followed.
+  long fd;
+  EXPECT_SYSCALL_OK(fd = Openat2(AT_FDCWD, "/proc/self/status", &how, sizeof(how)));
+  if (fd >= 0) Close(fd);
+  EXPECT_SYSCALL_OK(fd = Openat2(AT_FDCWD, dir / "flink", &how, sizeof(how)));
+  if (fd >= 0) Close(fd);
+  // O_PATH|O_NOFOLLOW opens the magic link itself.
+  const open_how path_how = How(O_PATH | O_NOFOLLOW, RESOLVE_NO_MAGICLINKS);
+  EXPECT_SYSCALL_OK(fd = Openat2(AT_FDCWD, fd_link, &path_how, sizeof(path_how)));
+  if (fd >= 0) Close(fd);
+  // RESOLVE_NO_SYMLINKS refuses magic links too, and /proc/self on the way.
+  const open_how no_symlinks = How(O_RDONLY, RESOLVE_NO_SYMLINKS);
+  EXPECT_SYSCALL_ERRNO(ELOOP, Openat2(AT_FDCWD, "/proc/self/status", &no_symlinks,
+                                      sizeof(no_symlinks)));
+  Close(file);
+}
+
 TEST(Openat2Test, UnknownFlagsAreEINVAL) {
   ScratchDir dir;
   ASSERT_SCRATCH(dir);
