@@ -120,6 +120,17 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // statfs(2) of the file system this inode belongs to.
   virtual Result<struct statfs> StatFs() { return Err(ENOSYS); }
 
+  // Extended attributes by full name ("user.x"); the syscall layer has checked the name, the
+  // value's size and the caller's permission. A file system that keeps none says ENOTSUP, and
+  // lists nothing (Linux's listxattr without a handler).
+  virtual Result<std::string> GetXattr(std::string_view /*name*/) { return Err(ENOTSUP); }
+  virtual Result<void> SetXattr(std::string_view /*name*/, std::string_view /*value*/,
+                                int /*flags*/) {
+    return Err(ENOTSUP);
+  }
+  virtual Result<void> RemoveXattr(std::string_view /*name*/) { return Err(ENOTSUP); }
+  virtual Result<std::vector<std::string>> ListXattr() { return std::vector<std::string>{}; }
+
   // Opens the file. `path` is where it was found; flags are open(2)'s, already checked against
   // permissions and the mount.
   virtual Result<std::shared_ptr<FileDescription>> Open(const VirtualDentry& path, int flags) = 0;

@@ -42,6 +42,20 @@ class OverlayInode : public vfs::Inode {
     return Upper()->SetStat(req);
   }
 
+  // Attributes are the current layer's; changing them copies the file up first, as Linux's
+  // overlayfs does. The lower layer (the gofer's host files) shows none.
+  Result<std::string> GetXattr(std::string_view name) override { return Current()->GetXattr(name); }
+  Result<void> SetXattr(std::string_view name, std::string_view value, int flags) override {
+    TRY(CopyUp());
+    return Upper()->SetXattr(name, value, flags);
+  }
+  Result<void> RemoveXattr(std::string_view name) override {
+    // Nothing to remove below: no copy-up for it.
+    if (!Upper()) return Err(ENODATA);
+    return Upper()->RemoveXattr(name);
+  }
+  Result<std::vector<std::string>> ListXattr() override { return Current()->ListXattr(); }
+
   Result<std::shared_ptr<vfs::Inode>> Lookup(std::string_view name) override {
     if (!IsDir()) return Err(ENOTDIR);
     auto [upper, lower, opaque] = Layers();
@@ -270,8 +284,8 @@ class OverlayInode : public vfs::Inode {
     if (it != children_.end()) {
       if (auto existing = it->second.lock()) return existing;
     }
-    auto child = std::make_shared<OverlayInode>(shared_, self, std::string(name),
-                                                std::move(upper), std::move(lower), opaque);
+    auto child = std::make_shared<OverlayInode>(shared_, self, std::string(name), std::move(upper),
+                                                std::move(lower), opaque);
     children_[std::string(name)] = child;
     return child;
   }
@@ -320,8 +334,8 @@ class OverlayInode : public vfs::Inode {
       lower = lower_;
     }
     struct stat st = TRY(lower->Stat());
-    vfs::FsCredentials creds{.uid = st.st_uid, .gid = st.st_gid, .groups = {},
-                             .dac_override = true};
+    vfs::FsCredentials creds{
+        .uid = st.st_uid, .gid = st.st_gid, .groups = {}, .dac_override = true};
     std::shared_ptr<vfs::Inode> upper;
     if (S_ISDIR(st.st_mode)) {
       upper = TRY(upper_dir.Mkdir(name, st.st_mode & 07777, creds));
@@ -363,7 +377,7 @@ class OverlayInode : public vfs::Inode {
   std::string name_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<vfs::Inode> upper_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<vfs::Inode> lower_;  // fixed at creation
-  bool opaque_;                       // lower contents hidden (a directory re-created here)
+  bool opaque_;                        // lower contents hidden (a directory re-created here)
   // Names deleted from the lower layer, kept in memory: the whole upper layer is in memory too.
   std::set<std::string, std::less<>> whiteouts_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::weak_ptr<OverlayInode>, std::less<>> children_ ABSL_GUARDED_BY(mu_);

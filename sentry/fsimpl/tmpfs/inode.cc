@@ -24,7 +24,62 @@ TmpfsInode::TmpfsInode(std::shared_ptr<Superblock> sb, mode_t mode, uint32_t uid
   sb_->InodeCreated();
 }
 
-TmpfsInode::~TmpfsInode() { sb_->InodeDestroyed(); }
+TmpfsInode::~TmpfsInode() {
+  sb_->UnchargeXattr(xattr_charge_);
+  sb_->InodeDestroyed();
+}
+
+namespace {
+
+// What one attribute takes from the superblock's space: its bookkeeping, name and value.
+uint64_t XattrSpace(std::string_view name, size_t value_size) {
+  constexpr uint64_t kEntryOverhead = 64;
+  return kEntryOverhead + name.size() + 1 + value_size;
+}
+
+}  // namespace
+
+Result<std::string> TmpfsInode::GetXattr(std::string_view name) {
+  absl::ReaderMutexLock lock(&mu_);
+  return xattrs_.Get(name);
+}
+
+// Linux's shmem_xattr_handler_set: the new value's space is taken first, the old one's given
+// back once it is replaced, and ctime moves.
+Result<void> TmpfsInode::SetXattr(std::string_view name, std::string_view value, int flags) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t space = XattrSpace(name, value.size());
+  TRY(sb_->ChargeXattr(space));
+  auto old = xattrs_.Get(name);
+  if (auto set = xattrs_.Set(name, value, flags); !set) {
+    sb_->UnchargeXattr(space);
+    return set;
+  }
+  xattr_charge_ += space;
+  if (old) {
+    const uint64_t old_space = XattrSpace(name, old->size());
+    sb_->UnchargeXattr(old_space);
+    xattr_charge_ -= old_space;
+  }
+  ctime_ = Now();
+  return {};
+}
+
+Result<void> TmpfsInode::RemoveXattr(std::string_view name) {
+  absl::MutexLock lock(&mu_);
+  auto old = TRY(xattrs_.Get(name));
+  TRY(xattrs_.Remove(name));
+  const uint64_t old_space = XattrSpace(name, old.size());
+  sb_->UnchargeXattr(old_space);
+  xattr_charge_ -= old_space;
+  ctime_ = Now();
+  return {};
+}
+
+Result<std::vector<std::string>> TmpfsInode::ListXattr() {
+  absl::ReaderMutexLock lock(&mu_);
+  return xattrs_.Names();
+}
 
 Result<struct stat> TmpfsInode::Stat() {
   struct stat st {};

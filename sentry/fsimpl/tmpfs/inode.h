@@ -14,6 +14,7 @@
 #include "sentry/fsimpl/tmpfs/superblock.h"
 #include "sentry/vfs/file_description.h"
 #include "sentry/vfs/inode.h"
+#include "sentry/vfs/xattr.h"
 
 namespace sentry::fsimpl::tmpfs {
 
@@ -27,6 +28,10 @@ class TmpfsInode : public vfs::Inode {
   Result<struct stat> Stat() override;
   Result<void> SetStat(const vfs::SetStatRequest& req) override;
   const void* FilesystemId() const override { return sb_.get(); }
+  Result<std::string> GetXattr(std::string_view name) override;
+  Result<void> SetXattr(std::string_view name, std::string_view value, int flags) override;
+  Result<void> RemoveXattr(std::string_view name) override;
+  Result<std::vector<std::string>> ListXattr() override;
 
   uint64_t ino() const { return ino_; }
   Superblock& sb() const { return *sb_; }
@@ -75,6 +80,8 @@ class TmpfsInode : public vfs::Inode {
   timespec atime_ ABSL_GUARDED_BY(mu_);
   timespec mtime_ ABSL_GUARDED_BY(mu_);
   timespec ctime_ ABSL_GUARDED_BY(mu_);
+  vfs::XattrMap xattrs_ ABSL_GUARDED_BY(mu_);
+  uint64_t xattr_charge_ ABSL_GUARDED_BY(mu_) = 0;  // bytes taken from the superblock's space
 
  private:
   const std::shared_ptr<Superblock> sb_;

@@ -52,6 +52,16 @@ Result<void> Superblock::CheckInodeLimit() const {
   return {};
 }
 
+Result<void> Superblock::ChargeXattr(uint64_t bytes) {
+  constexpr uint64_t kBogoInodeSize = 1024;
+  const uint64_t limit = max_inodes_.load(std::memory_order_relaxed) * kBogoInodeSize;
+  uint64_t used = xattr_bytes_.load(std::memory_order_relaxed);
+  do {
+    if (bytes > limit || used > limit - bytes) return Err(ENOSPC);
+  } while (!xattr_bytes_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+  return {};
+}
+
 Result<void> Superblock::SetLimits(std::optional<uint64_t> max_bytes,
                                    std::optional<uint64_t> max_inodes) {
   absl::MutexLock lock(&limits_mu_);

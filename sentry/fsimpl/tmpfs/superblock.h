@@ -57,6 +57,11 @@ class Superblock {
 
   Result<struct statfs> StatFs() const;
 
+  // Space for extended attributes: Linux's ispace, BOGO_INODE_SIZE bytes per inode the file
+  // system may hold, shared by all its files' attributes. ENOSPC past it.
+  Result<void> ChargeXattr(uint64_t bytes);
+  void UnchargeXattr(uint64_t bytes) { xattr_bytes_.fetch_sub(bytes, std::memory_order_relaxed); }
+
   // mount -o remount: new limits (nullopt keeps one; 0 lifts it). EINVAL when a limit would be
   // imposed on an unlimited instance or is below what is in use, as Linux's shmem_reconfigure.
   Result<void> SetLimits(std::optional<uint64_t> max_bytes, std::optional<uint64_t> max_inodes);
@@ -73,10 +78,11 @@ class Superblock {
   std::atomic<uint64_t> max_inodes_;
   bool unlimited_pages_;
   bool unlimited_inodes_;
-  absl::Mutex limits_mu_;  // serializes SetLimits
+  absl::Mutex limits_mu_;              // serializes SetLimits
   std::atomic<uint64_t> next_ino_{1};  // the root gets 1, as on Linux
   std::atomic<uint64_t> used_pages_{0};
   std::atomic<uint64_t> inodes_{0};
+  std::atomic<uint64_t> xattr_bytes_{0};
 };
 
 }  // namespace sentry::fsimpl::tmpfs
