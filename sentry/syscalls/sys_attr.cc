@@ -13,6 +13,7 @@
 #include "sentry/fsimpl/gofer/page_cache.h"
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/table.h"
+#include "sentry/vfs/lease.h"
 
 namespace sentry::syscalls {
 namespace {
@@ -105,6 +106,10 @@ Result<uint64_t> Sys_truncate(kernel::Task& t, const Args& a) {
   if (!vd.inode().IsRegular()) return Err(EINVAL);
   struct stat st = TRY(vd.inode().Stat());
   if (!vfs::MayAccess(st, FsCreds(t), W_OK)) return Err(EACCES);
+  // Linux's vfs_truncate breaks leases as an open for writing would (ftruncate(2) does not:
+  // its writable fd has broken them already).
+  if (vd.mount->read_only()) return Err(EROFS);
+  TRY(vfs::BreakLease(vd.inode(), /*want_write=*/true, /*nonblocking=*/false));
   vfs::SetStatRequest r;
   r.size = a[1];
   TRY(Apply(t, vd, r, false));

@@ -15,6 +15,7 @@
 #include "sentry/kernel/task.h"
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/table.h"
+#include "sentry/vfs/lease.h"
 #include "sentry/vfs/record_lock.h"
 #include "sentry/vfs/write_hint.h"
 #include "spdlog/spdlog.h"
@@ -229,6 +230,27 @@ Result<uint64_t> RwHint(kernel::Task& t, vfs::FileDescription& file, int cmd, ui
   return 0;
 }
 
+// F_SETLEASE, in the order of Linux's checks (fcntl_setlease, vfs_setlease): the lease type,
+// then the caller's right to the file (its fsuid owns it, or CAP_LEASE), then the kind of file.
+Result<uint64_t> SetLease(kernel::Task& t, int fd, vfs::FileDescription& file, int type) {
+  if (type != F_RDLCK && type != F_WRLCK && type != F_UNLCK) return Err(EINVAL);
+  auto st = file.Stat();
+  if (!st) return Err(EINVAL);
+  if (st->st_uid != FsCreds(t).uid && !t.creds().HasCapability(CAP_LEASE)) return Err(EACCES);
+  if (!S_ISREG(st->st_mode) || !file.path().dentry) return Err(EINVAL);
+  const kernel::Credentials& creds = t.creds();
+  vfs::FileOwner self{
+      .type = F_OWNER_PID, .pid = t.thread_group().tgid(), .uid = creds.ruid, .euid = creds.euid};
+  kernel::Kernel* k = &t.kernel();
+  TRY(vfs::LeaseTable::Get().Set(
+      file, type, fd,
+      [k](const vfs::FileOwner& owner, int sig, int on_fd, int reason) {
+        k->SendSigio(owner, sig, on_fd, reason);
+      },
+      self));
+  return 0;
+}
+
 // The commands an O_PATH description takes (Linux's check_fcntl_cmd); the rest are EBADF.
 bool PathFileTakes(int cmd) {
   return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC || cmd == F_GETFD || cmd == F_SETFD ||
@@ -325,17 +347,13 @@ Result<uint64_t> Sys_fcntl(kernel::Task& t, const Args& a) {
     case F_SET_RW_HINT:
       return RwHint(t, *file, cmd, a[2]);
     case F_GETLEASE:
-      // No file ever holds one (below).
-      return F_UNLCK;
+      return static_cast<uint64_t>(vfs::LeaseTable::Get().Type(*file));
     case F_SETLEASE:
+      return SetLease(t, fd, *file, ArgInt(a[2]));
     case F_NOTIFY: {
-      // Leases fail as on a Linux file system without them (NFS, 9p: simple_nosetlease), and
-      // dnotify as on a kernel without CONFIG_DNOTIFY: EINVAL, whatever the argument.
-      static std::once_flag logged[2];
-      std::call_once(logged[cmd == F_NOTIFY], [cmd] {
-        spdlog::warn("fcntl {}: not supported, EINVAL",
-                     cmd == F_NOTIFY ? "F_NOTIFY" : "F_SETLEASE");
-      });
+      // dnotify fails as on a kernel without CONFIG_DNOTIFY: EINVAL, whatever the argument.
+      static std::once_flag logged;
+      std::call_once(logged, [] { spdlog::warn("fcntl F_NOTIFY: not supported, EINVAL"); });
       return Err(EINVAL);
     }
     default:

@@ -12,6 +12,7 @@
 #include "sentry/kernel/kernel.h"
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/table.h"
+#include "sentry/vfs/lease.h"
 
 namespace sentry::syscalls {
 namespace {
@@ -55,6 +56,9 @@ Result<std::shared_ptr<vfs::FileDescription>> OpenResolved(kernel::Task& t,
     return Err(EROFS);
   }
   auto file = TRY(inode.Open(vd, flags));
+  // Leases break with the new description counted among the file's opens, and before O_TRUNC
+  // truncates, as Linux's do_dentry_open. O_TRUNC alone does not make a reader a writer.
+  TRY(vfs::BreakLease(inode, (flags & O_ACCMODE) != O_RDONLY, flags & O_NONBLOCK));
   if ((flags & O_TRUNC) && inode.IsRegular() && (want & W_OK) && !created) {
     vfs::SetStatRequest truncate;
     truncate.size = 0;

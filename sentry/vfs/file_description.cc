@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "sentry/vfs/flock.h"
+#include "sentry/vfs/lease.h"
 #include "sentry/vfs/record_lock.h"
 
 namespace sentry::vfs {
@@ -18,9 +19,23 @@ FileDescription::FileDescription(int status_flags, VirtualDentry path)
       mount_writer_ = true;
     }
   }
+  // Counted before open(2) looks for leases to break (vfs/lease.h), as Linux counts a file's
+  // readers and writers before break_lease. O_PATH and access mode 3 count as neither.
+  if (path_.dentry && path_.inode().IsRegular() && !IsPath()) {
+    OpenCounts& counts = path_.inode().open_counts();
+    int mode = status_flags & O_ACCMODE;
+    if (mode == O_RDONLY) {
+      open_count_ = &counts.readers;
+    } else if (mode == O_WRONLY || mode == O_RDWR) {
+      open_count_ = &counts.writers;
+    }
+    if (open_count_ != nullptr) open_count_->fetch_add(1);
+  }
 }
 
 FileDescription::~FileDescription() {
+  if (leased_.load(std::memory_order_relaxed)) LeaseTable::Get().Release(*this);
+  if (open_count_ != nullptr) open_count_->fetch_sub(1);
   if (flocked_) FlockTable::Get().ReleaseAll(this);
   if (ofd_locked_.load(std::memory_order_relaxed)) RecordLockTable::Get().ReleaseOwner(this);
   if (mount_writer_) path_.mount->RemoveWriter();

@@ -45,6 +45,11 @@ class FileDescription {
   // An OFD record lock was taken with this description as owner: the description drops its
   // locks when it goes.
   void NoteOfdLock() { ofd_locked_.store(true, std::memory_order_relaxed); }
+  // Likewise for a lease (vfs/lease.h).
+  void NoteLease() { leased_.store(true, std::memory_order_relaxed); }
+  // The count of its inode's OpenCounts this description is in (a regular file opened for
+  // reading or writing), or null.
+  const std::atomic<int32_t>* open_count() const { return open_count_; }
 
   // offset: nullopt for read/write at (and advancing) the file position, a value for
   // pread/pwrite. The defaults are what Linux says for files that cannot do it.
@@ -94,14 +99,16 @@ class FileDescription {
     return !path_.dentry || (!S_ISFIFO(path_.inode().type()) && !S_ISSOCK(path_.inode().type()));
   }
 
-  int status_flags() const { return status_flags_; }  // O_APPEND, O_NONBLOCK, access mode...
-  void set_status_flags(int flags) { status_flags_ = flags; }
-  bool Readable() const { return (status_flags_ & O_ACCMODE) != O_WRONLY && !IsPath(); }
+  // O_APPEND, O_NONBLOCK, access mode... Atomic: a lease broken by another task's open clears
+  // O_ASYNC from that task's thread.
+  int status_flags() const { return status_flags_.load(std::memory_order_relaxed); }
+  void set_status_flags(int flags) { status_flags_.store(flags, std::memory_order_relaxed); }
+  bool Readable() const { return (status_flags() & O_ACCMODE) != O_WRONLY && !IsPath(); }
   bool Writable() const {
-    int mode = status_flags_ & O_ACCMODE;
+    int mode = status_flags() & O_ACCMODE;
     return (mode == O_WRONLY || mode == O_RDWR) && !IsPath();
   }
-  bool IsPath() const { return status_flags_ & O_PATH; }
+  bool IsPath() const { return status_flags() & O_PATH; }
   // Where the file was opened; empty for files with no place in the tree (host stdio, pipes).
   const VirtualDentry& path() const { return path_; }
 
@@ -113,16 +120,18 @@ class FileDescription {
 
   bool flocked_ = false;  // set once a flock was taken; the lock goes with the description
   std::atomic<bool> ofd_locked_{false};  // likewise for OFD record locks
+  std::atomic<bool> leased_{false};      // and for a lease
 
   // The file position, for implementations that keep one.
   std::mutex pos_mu_;
   int64_t pos_ = 0;
 
  private:
-  int status_flags_;
+  std::atomic<int> status_flags_;
   VirtualDentry path_;
   AsyncState async_;
   bool mount_writer_ = false;  // counted in path_.mount's writers
+  std::atomic<int32_t>* open_count_ = nullptr;
 };
 
 // A directory opened for reading: getdents64 walks a snapshot taken at the first read (or after

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -45,6 +46,15 @@ struct SetStatRequest {
   std::optional<timespec> mtime;
 };
 
+// How many open descriptions have a regular file open, by access mode (Linux's i_readcount and
+// i_writecount; FileDescription keeps them), and how many leases it has (vfs/lease.h): what
+// F_SETLEASE checks, and what lets open(2) skip the lease table for a file with none.
+struct OpenCounts {
+  std::atomic<int32_t> readers{0};  // O_RDONLY
+  std::atomic<int32_t> writers{0};  // O_WRONLY or O_RDWR
+  std::atomic<int32_t> leases{0};
+};
+
 class Inode : public std::enable_shared_from_this<Inode> {
  public:
   explicit Inode(mode_t type) : type_(type & S_IFMT) {}
@@ -54,6 +64,7 @@ class Inode : public std::enable_shared_from_this<Inode> {
   bool IsDir() const { return type_ == S_IFDIR; }
   bool IsSymlink() const { return type_ == S_IFLNK; }
   bool IsRegular() const { return type_ == S_IFREG; }
+  OpenCounts& open_counts() { return open_counts_; }
 
   virtual Result<struct stat> Stat() = 0;
   virtual Result<void> SetStat(const SetStatRequest&) { return Err(EPERM); }
@@ -142,6 +153,7 @@ class Inode : public std::enable_shared_from_this<Inode> {
   int DirOr(int e) const { return IsDir() ? e : ENOTDIR; }
 
   mode_t type_;
+  OpenCounts open_counts_;
 };
 
 // Whether creds may access a file with stat `st` for `want` (R_OK|W_OK|X_OK bits).

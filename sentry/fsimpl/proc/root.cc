@@ -7,10 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "sentry/fsimpl/proc/proc.h"
+#include "sentry/fsimpl/proc/sysctl_int.h"
 #include "sentry/fsimpl/proc/task_files.h"
 #include "sentry/kernel/ipc/ipc_namespace.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/limits.h"
+#include "sentry/vfs/lease.h"
 
 namespace sentry::fsimpl::proc {
 namespace {
@@ -209,6 +211,15 @@ ProcDir::Child Sysctl(const std::shared_ptr<ProcFs>& fs, std::string dir, std::s
               /*seek_end_ok=*/true);
 }
 
+// A sysctl the sandbox's root may write (mode 0644 keeps others out, as on Linux).
+ProcDir::Child IntSysctlChild(const std::shared_ptr<ProcFs>& fs, std::string dir, std::string name,
+                              std::function<int()> get, std::function<void(int)> set) {
+  uint64_t ino = InoFor(absl::StrCat("g/sys/", dir, "/", name));
+  return {std::move(name), DT_REG, [fs, ino, get = std::move(get), set = std::move(set)] {
+            return std::make_shared<IntSysctl>(fs, 0644, ino, get, set);
+          }};
+}
+
 Text Fixed(std::string s) {
   return [s = std::move(s)](const ProcFs&) { return s; };
 }
@@ -220,7 +231,11 @@ std::vector<ProcDir::Child> RootChildren(const std::shared_ptr<ProcFs>& fs) {
   };
   std::vector<ProcDir::Child> sys = {
       Dir(fs, "fs", "g/sys/fs",
-          {Sysctl(fs, "fs", "nr_open", 0644, Fixed(absl::StrCat(kernel::kNrOpen, "\n")))}, true),
+          {IntSysctlChild(fs, "fs", "lease-break-time", vfs::LeaseBreakTime,
+                          vfs::SetLeaseBreakTime),
+           IntSysctlChild(fs, "fs", "leases-enable", vfs::LeasesEnable, vfs::SetLeasesEnable),
+           Sysctl(fs, "fs", "nr_open", 0644, Fixed(absl::StrCat(kernel::kNrOpen, "\n")))},
+          true),
       Dir(fs, "kernel", "g/sys/kernel",
           {Sysctl(fs, "kernel", "hostname", 0644,
                   [](const ProcFs& f) { return f.kernel().options().hostname + "\n"; }),
