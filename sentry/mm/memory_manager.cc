@@ -391,6 +391,7 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length, u
     uint64_t dest;
     if (fixed) {
       dest = new_addr.value;
+      TRY(CheckSpecialSplitLocked(dest, dest + new_len, [](const Vma&) { return true; }));
       UnmapLocked(dest, dest + new_len);
     } else {
       dest = TRY(FindSpaceLocked(0, new_len, 0));
