@@ -257,4 +257,27 @@ TEST(ProcMem, ANonDumpableProcessFilesBelongToRoot) {
   EXPECT_EQ(code, 0);
 }
 
+// An exited process has no memory left: Linux gives its files to root too, dumpable or not.
+TEST(ProcMem, AZombiesFilesBelongToRoot) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to change user";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(1);
+    _exit(prctl(PR_SET_DUMPABLE, 1) == 0 ? 0 : 2);
+  }
+  siginfo_t info{};
+  ASSERT_EQ(waitid(P_PID, pid, &info, WEXITED | WNOWAIT), 0);  // a zombie until reaped
+  const std::string dir = "/proc/" + std::to_string(pid);
+  struct stat st {};
+  ASSERT_EQ(stat((dir + "/status").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_gid, 0u);
+  ASSERT_EQ(stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);  // world-readable directories stay the task's
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
 }  // namespace
