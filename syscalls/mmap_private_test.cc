@@ -36,15 +36,24 @@ __attribute__((constructor)) void ExitMode(int argc, char** argv, char**) {
   _exit(g_in_data + g_in_bss);
 }
 
-enum class Kind { kTmp, kMemfd };
+enum class Kind { kTmp, kMemfd, kVolume };
 
-// A two-page file of 'a's: a /tmp file (in the sandbox, the overlay's upper layer) or a memfd.
+// The directory of host files: the volume when the test runs with one (in the sandbox, files
+// the gofer serves, whose mappings go through the sentry's page cache).
+std::string VolumeDir() {
+  const char* dir = getenv("CONFORMANCE_VOLUME");
+  return dir != nullptr && *dir != '\0' ? dir : "/tmp";
+}
+
+// A two-page file of 'a's: a /tmp file (in the sandbox, the overlay's upper layer), a memfd or
+// a host file.
 class PrivateFileMapping : public ::testing::TestWithParam<Kind> {
  protected:
   void SetUp() override {
-    if (GetParam() == Kind::kTmp) {
-      char name[] = "/tmp/mmap_private_test.XXXXXX";
-      fd_ = std::make_unique<Fd>(mkstemp(name));
+    if (GetParam() != Kind::kMemfd) {
+      std::string name = (GetParam() == Kind::kTmp ? std::string("/tmp") : VolumeDir()) +
+                         "/mmap_private_test.XXXXXX";
+      fd_ = std::make_unique<Fd>(mkstemp(name.data()));
       path_ = name;
     } else {
       fd_ = std::make_unique<Fd>(memfd_create("mmap_private_test", 0));
@@ -205,9 +214,149 @@ TEST_P(PrivateFileMapping, MadviseRemoveIsRefused) {
   munmap(m, 2 * page);
 }
 
-INSTANTIATE_TEST_SUITE_P(Files, PrivateFileMapping, ::testing::Values(Kind::kTmp, Kind::kMemfd),
+TEST_P(PrivateFileMapping, MadviseDontNeedOnAWrittenPageShowsTheFileAgain) {
+  const size_t page = PageSize();
+  char* m = MapPrivate(2 * page);
+  ASSERT_NE(m, nullptr);
+  m[0] = 'c';
+  m[page] = 'd';
+  ASSERT_EQ(pwrite(fd(), "b", 1, 0), 1);
+  EXPECT_EQ(m[0], 'c');
+  ASSERT_SYSCALL_OK(madvise(m, page, MADV_DONTNEED));
+  EXPECT_EQ(m[0], 'b');  // the copy is gone: the file's page, with its change
+  EXPECT_EQ(m[1], 'a');
+  EXPECT_EQ(m[page], 'd');  // the other page keeps its copy
+  ASSERT_EQ(pwrite(fd(), "e", 1, 0), 1);
+  EXPECT_EQ(m[0], 'e');  // and the page follows the file again, until written
+  m[0] = 'f';
+  EXPECT_EQ(FileByte(0), 'e');
+  EXPECT_EQ(m[0], 'f');
+  ASSERT_SYSCALL_OK(madvise(m, 2 * page, MADV_DONTNEED));
+  EXPECT_EQ(m[0], 'e');
+  EXPECT_EQ(m[page], 'a');
+  munmap(m, 2 * page);
+}
+
+TEST_P(PrivateFileMapping, MadviseDontNeedInAForkedChildLeavesTheParentsCopy) {
+  const size_t page = PageSize();
+  char* m = MapPrivate(2 * page);
+  ASSERT_NE(m, nullptr);
+  m[0] = 'p';
+  int status = InChild([&] {
+    if (madvise(m, 2 * page, MADV_DONTNEED) != 0) return 1;
+    return m[0] == 'a' ? 0 : 2;
+  });
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(m[0], 'p');
+  munmap(m, 2 * page);
+}
+
+TEST_P(PrivateFileMapping, MadviseFreeIsForAnonymousMemoryOnly) {
+  const size_t page = PageSize();
+  char* m = MapPrivate(2 * page);
+  ASSERT_NE(m, nullptr);
+  EXPECT_SYSCALL_ERRNO(EINVAL, madvise(m, page, MADV_FREE));
+  m[0] = 'w';  // a copied page still belongs to a file mapping
+  EXPECT_SYSCALL_ERRNO(EINVAL, madvise(m, page, MADV_FREE));
+  EXPECT_EQ(m[0], 'w');
+  auto* shared =
+      static_cast<char*>(mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd(), 0));
+  ASSERT_NE(shared, MAP_FAILED);
+  EXPECT_SYSCALL_ERRNO(EINVAL, madvise(shared, page, MADV_FREE));
+  munmap(shared, page);
+  munmap(m, 2 * page);
+}
+
+TEST_P(PrivateFileMapping, TruncationTakesWrittenPagesPastTheNewEnd) {
+  const size_t page = PageSize();
+  ASSERT_SYSCALL_OK(ftruncate(fd(), 3 * page));
+  char* m = MapPrivate(3 * page);
+  ASSERT_NE(m, nullptr);
+  m[0] = 'x';
+  m[page] = 'y';
+  m[2 * page + 5] = 'z';
+  ASSERT_SYSCALL_OK(ftruncate(fd(), page));
+  EXPECT_EQ(ReadSignal(m + page), SIGBUS);  // the copies went with the file's pages
+  EXPECT_EQ(ReadSignal(m + 2 * page + 5), SIGBUS);
+  EXPECT_EQ(ReadSignal(m), 0);
+  EXPECT_EQ(m[0], 'x');  // inside the file: the copy stays
+  ASSERT_SYSCALL_OK(ftruncate(fd(), 3 * page));
+  EXPECT_EQ(ReadSignal(m + page), 0);
+  EXPECT_EQ(m[page], '\0');  // the file's (new, zeroed) page, not the old copy
+  EXPECT_EQ(m[2 * page + 5], '\0');
+  EXPECT_EQ(m[0], 'x');
+  munmap(m, 3 * page);
+}
+
+TEST_P(PrivateFileMapping, TruncationInsideAWrittenPageKeepsItsCopy) {
+  const size_t page = PageSize();
+  char* m = MapPrivate(2 * page);
+  ASSERT_NE(m, nullptr);
+  m[page] = 'w';
+  m[page + 100] = 'v';
+  ASSERT_SYSCALL_OK(ftruncate(fd(), page + 10));
+  EXPECT_EQ(ReadSignal(m + page), 0);
+  EXPECT_EQ(m[page], 'w');  // the page still holds part of the file: the copy is kept whole
+  EXPECT_EQ(m[page + 100], 'v');
+  munmap(m, 2 * page);
+}
+
+TEST_P(PrivateFileMapping, TruncationTakesAForkedChildsCopiesToo) {
+  const size_t page = PageSize();
+  char* m = MapPrivate(2 * page);
+  ASSERT_NE(m, nullptr);
+  m[page] = 'p';  // the parent's copy, which the child inherits
+  conformance::Pipe ready, truncated;
+  ASSERT_TRUE(ready.ok() && truncated.ok());
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    char c = 0;
+    if (m[page] != 'p') _exit(1);
+    if (write(ready.w(), "r", 1) != 1 || read(truncated.r(), &c, 1) != 1) _exit(2);
+    _exit(ReadSignal(m + page) == SIGBUS ? 0 : 3);
+  }
+  char c = 0;
+  ASSERT_EQ(read(ready.r(), &c, 1), 1);
+  ASSERT_SYSCALL_OK(ftruncate(fd(), page));
+  ASSERT_EQ(write(truncated.w(), "t", 1), 1);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(ReadSignal(m + page), SIGBUS);
+  munmap(m, 2 * page);
+}
+
+TEST_P(PrivateFileMapping, MapsShowsAPartlyWrittenMappingAsOne) {
+  const size_t page = PageSize();
+  ASSERT_SYSCALL_OK(ftruncate(fd(), 3 * page));
+  char* m = MapPrivate(3 * page);
+  ASSERT_NE(m, nullptr);
+  m[page] = 'w';
+  Fd maps(open("/proc/self/maps", O_RDONLY));
+  ASSERT_TRUE(maps.ok());
+  std::string text(1 << 20, '\0');
+  ssize_t n = 0, got;
+  while ((got = read(maps.get(), text.data() + n, text.size() - n)) > 0) n += got;
+  text.resize(n);
+  char start[32];
+  snprintf(start, sizeof(start), "%lx-%lx ", reinterpret_cast<unsigned long>(m),
+           reinterpret_cast<unsigned long>(m + 3 * page));
+  EXPECT_NE(text.find(start), std::string::npos) << text;
+  munmap(m, 3 * page);
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, PrivateFileMapping,
+                         ::testing::Values(Kind::kTmp, Kind::kMemfd, Kind::kVolume),
                          [](const auto& info) {
-                           return info.param == Kind::kTmp ? "Tmp" : "Memfd";
+                           switch (info.param) {
+                             case Kind::kTmp:
+                               return "Tmp";
+                             case Kind::kMemfd:
+                               return "Memfd";
+                             default:
+                               return "Volume";
+                           }
                          });
 
 // A copy of this test program in /tmp runs: the loader maps an executable whose pages the file

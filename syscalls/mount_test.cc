@@ -172,6 +172,45 @@ TEST(MountTest, TmpfsWithSizeAndMode) {
   EXPECT_TRUE(MountsEntry(m).empty());
 }
 
+// Root may mount over a process's /proc entries (Linux takes such mounts away when the
+// process goes); the mount is found there, through /proc/self too, until it is undone.
+TEST(MountTest, BindOverAProcPidFile) {
+  REQUIRE_MOUNTS();
+  ScratchDir dir;
+  ASSERT_SCRATCH(dir);
+  ASSERT_TRUE(WriteFile(dir / "f", "bound\n"));
+  const std::string pid_dir = "/proc/" + std::to_string(getpid());
+  const std::string target = pid_dir + "/comm";
+  const std::string comm = ReadFile(target);
+  ASSERT_NE(comm, "<error>");
+  {
+    Unmounter undo(target);
+    ASSERT_SYSCALL_OK(Mount(dir / "f", target, nullptr, MS_BIND));
+    EXPECT_EQ(ReadFile(target), "bound\n");
+    EXPECT_EQ(ReadFile("/proc/self/comm"), "bound\n");
+    EXPECT_EQ(MountsEntry(target).size(), 6u) << Slurp("/proc/self/mounts");
+    ASSERT_SYSCALL_OK(umount2(target.c_str(), 0));
+    EXPECT_EQ(ReadFile(target), comm);
+    EXPECT_TRUE(MountsEntry(target).empty());
+  }
+}
+
+TEST(MountTest, TmpfsOnAProcPidDirectory) {
+  REQUIRE_MOUNTS();
+  const std::string target = "/proc/" + std::to_string(getpid()) + "/fdinfo";
+  Unmounter undo(target);
+  ASSERT_SYSCALL_OK(Mount("none", target, "tmpfs", 0));
+  EXPECT_TRUE(WriteFile(target + "/f", "in tmpfs"));
+  EXPECT_EQ(ReadFile("/proc/self/fdinfo/f"), "in tmpfs");
+  struct statfs sfs {};
+  ASSERT_EQ(statfs(target.c_str(), &sfs), 0);
+  EXPECT_EQ(sfs.f_type, TMPFS_MAGIC);
+  ASSERT_SYSCALL_OK(umount2(target.c_str(), 0));
+  ASSERT_EQ(statfs(target.c_str(), &sfs), 0);
+  EXPECT_EQ(sfs.f_type, PROC_SUPER_MAGIC);
+  EXPECT_FALSE(Exists(target + "/f"));
+}
+
 TEST(MountTest, TmpfsSizeLimitIsEnforced) {
   REQUIRE_MOUNTS();
   ScratchDir dir;

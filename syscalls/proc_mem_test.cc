@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -221,6 +222,62 @@ TEST(ProcMem, AnotherUserMayNotOpenIt) {
     return 0;
   });
   EXPECT_EQ(code, 0);
+}
+
+// Linux hands a process that is not dumpable its /proc files to root (task_dump_owner): all
+// but the world-readable directories. Changing IDs clears dumpable, so the process may no
+// longer open its own mem until PR_SET_DUMPABLE puts the files back in its hands.
+TEST(ProcMem, ANonDumpableProcessFilesBelongToRoot) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to change user";
+  int code = conformance::InChild([&] {
+    struct stat st {};
+    if (stat("/proc/self/status", &st) != 0 || st.st_uid != 0) return 10;
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) return 11;
+    if (prctl(PR_GET_DUMPABLE) != 0) return 12;
+    if (stat("/proc/self/status", &st) != 0 || st.st_uid != 0 || st.st_gid != 0) return 13;
+    if (stat("/proc/self/mem", &st) != 0 || st.st_uid != 0 || st.st_gid != 0) return 14;
+    if (lstat("/proc/self/exe", &st) != 0 || st.st_uid != 0) return 15;
+    if (stat("/proc/self", &st) != 0 || st.st_uid != 65534 || st.st_gid != 65534) return 16;
+    if (stat("/proc/self/task", &st) != 0 || st.st_uid != 65534) return 17;
+    errno = 0;
+    if (open("/proc/self/mem", O_RDONLY) >= 0 || errno != EACCES) return 18;
+    // Its own fds stay open to it (Linux lets a task into its own fd/ whoever owns it).
+    Fd fds(open("/proc/self/fd", O_RDONLY | O_DIRECTORY));
+    char target[64];
+    if (!fds.ok() || readlink(("/proc/self/fd/" + std::to_string(fds.get())).c_str(), target,
+                              sizeof(target)) <= 0) {
+      return 19;
+    }
+    if (access("/proc/self/status", R_OK) != 0) return 20;  // world-readable anyway
+    if (prctl(PR_SET_DUMPABLE, 1) != 0) return 21;
+    if (stat("/proc/self/status", &st) != 0 || st.st_uid != 65534 || st.st_gid != 65534) return 22;
+    Fd mem(open("/proc/self/mem", O_RDONLY));
+    return mem.ok() ? 0 : 23;
+  });
+  EXPECT_EQ(code, 0);
+}
+
+// An exited process has no memory left: Linux gives its files to root too, dumpable or not.
+TEST(ProcMem, AZombiesFilesBelongToRoot) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to change user";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(1);
+    _exit(prctl(PR_SET_DUMPABLE, 1) == 0 ? 0 : 2);
+  }
+  siginfo_t info{};
+  ASSERT_EQ(waitid(P_PID, pid, &info, WEXITED | WNOWAIT), 0);  // a zombie until reaped
+  const std::string dir = "/proc/" + std::to_string(pid);
+  struct stat st {};
+  ASSERT_EQ(stat((dir + "/status").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_gid, 0u);
+  ASSERT_EQ(stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);  // world-readable directories stay the task's
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 }  // namespace

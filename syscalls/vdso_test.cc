@@ -476,4 +476,93 @@ TEST(VdsoTest, UnmappingTheVdsoIsAllowed) {
   EXPECT_EQ(rc, 0);
 }
 
+// Linux maps the vDSO as a special mapping: MADV_DONTNEED drops the pages, and the next access
+// faults the image in again, so the clocks keep working.
+TEST(VdsoTest, DontNeedOverTheVdsoKeepsItWorking) {
+  const Vdso& v = TheVdso();  // resolved before the fork
+  auto vdso = FindMapping("[vdso]");
+  ASSERT_TRUE(vdso);
+  int rc = InChild([&] {
+    auto* image = reinterpret_cast<const unsigned char*>(vdso->start);
+    std::vector<unsigned char> before(image, image + (vdso->end - vdso->start));
+    if (madvise(reinterpret_cast<void*>(vdso->start), vdso->end - vdso->start, MADV_DONTNEED))
+      return 1;
+    if (std::memcmp(before.data(), image, before.size()) != 0) return 2;
+    for (clockid_t id : {CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME}) {
+      for (int i = 0; i < 100; ++i) {
+        timespec a{}, b{}, c{};
+        if (v.clock_gettime(id, &a) != 0 || syscall(SYS_clock_gettime, id, &b) != 0 ||
+            v.clock_gettime(id, &c) != 0) {
+          return 3;
+        }
+        if (Ns(a) > Ns(b) || Ns(b) > Ns(c)) return 4;
+      }
+    }
+    return 0;
+  });
+  EXPECT_EQ(rc, 0);
+}
+
+// A write into the vDSO (made writable as a whole, as a debugger does) goes to a copy of the
+// page, which MADV_DONTNEED drops: the image comes back.
+TEST(VdsoTest, DontNeedBringsBackAWrittenVdsoPage) {
+  auto vdso = FindMapping("[vdso]");
+  ASSERT_TRUE(vdso);
+  int rc = InChild([&] {
+    auto* image = reinterpret_cast<unsigned char*>(vdso->start);
+    size_t len = vdso->end - vdso->start;
+    std::vector<unsigned char> before(image, image + len);
+    if (mprotect(image, len, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) return 1;
+    image[0] = 0;  // the ELF magic's 0x7f
+    if (image[0] != 0) return 2;
+    if (madvise(image, len, MADV_DONTNEED) != 0) return 3;
+    if (std::memcmp(before.data(), image, len) != 0) return 4;
+    return mprotect(image, len, PROT_READ | PROT_EXEC) == 0 ? 0 : 5;
+  });
+  EXPECT_EQ(rc, 0);
+}
+
+// [vvar] holds the kernel's data, not pages to drop (Linux: a VM_PFNMAP mapping); MADV_FREE is
+// for private anonymous memory only.
+TEST(VdsoTest, VvarAndVdsoRefuseDiscards) {
+  auto vdso = FindMapping("[vdso]");
+  auto vvar = FindMapping("[vvar]");
+  ASSERT_TRUE(vdso && vvar);
+  auto* vvar_start = reinterpret_cast<void*>(vvar->start);
+  EXPECT_SYSCALL_ERRNO(EINVAL, madvise(vvar_start, vvar->end - vvar->start, MADV_DONTNEED));
+  EXPECT_SYSCALL_ERRNO(EINVAL, madvise(vvar_start, vvar->end - vvar->start, MADV_FREE));
+  EXPECT_SYSCALL_ERRNO(
+      EINVAL, madvise(reinterpret_cast<void*>(vdso->start), vdso->end - vdso->start, MADV_FREE));
+}
+
+// Linux never splits a special mapping: changing part of the vDSO is EINVAL, the whole of it
+// (or nothing) is fine.
+TEST(VdsoTest, TheVdsoCannotBeSplit) {
+  auto vdso = FindMapping("[vdso]");
+  ASSERT_TRUE(vdso);
+  const size_t page = conformance::PageSize();
+  ASSERT_GE(vdso->end - vdso->start, 2 * page);  // this image spans two pages
+  int rc = InChild([&] {
+    auto* start = reinterpret_cast<char*>(vdso->start);
+    size_t len = vdso->end - vdso->start;
+    if (mprotect(start, page, PROT_READ) != -1 || errno != EINVAL) return 1;
+    if (mprotect(start + page, len - page, PROT_READ) != -1 || errno != EINVAL) return 2;
+    if (mprotect(start, page, PROT_READ | PROT_EXEC) != 0) return 3;  // no change, no split
+    if (munmap(start + page, len - page) != -1 || errno != EINVAL) return 4;
+    if (madvise(start, page, MADV_DONTFORK) != -1 || errno != EINVAL) return 5;
+    if (mremap(start, len, page, 0) != MAP_FAILED || errno != EINVAL) return 6;
+    if (mmap(start, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
+            MAP_FAILED ||
+        errno != EINVAL) {
+      return 7;
+    }
+    if (mprotect(start, len, PROT_READ) != 0) return 8;  // the whole mapping
+    if (mprotect(start, len, PROT_READ | PROT_EXEC) != 0) return 9;
+    if (madvise(start, len, MADV_DONTFORK) != 0) return 10;
+    if (FindMapping("[vdso]")->end != vdso->end) return 11;
+    return munmap(start, len) == 0 && !FindMapping("[vdso]") ? 0 : 12;
+  });
+  EXPECT_EQ(rc, 0);
+}
+
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "sentry/mm/mappable.h"
 #include "spdlog/spdlog.h"
 
 namespace sentry::loader {
@@ -110,12 +111,41 @@ absl::StatusOr<std::unique_ptr<Vdso>> Vdso::Create(mm::MemoryFile& file,
   return vdso;
 }
 
+class Vdso::ImagePages final : public mm::Mappable {
+ public:
+  // Holds a reference on the pages of its own: mappings that refault them may outlive the Vdso.
+  ImagePages(mm::MemoryFile& file, uint64_t offset, uint64_t pages)
+      : file_(file), offset_(offset), pages_(pages) {
+    file_.IncRef(offset_, pages_ * kPageSize);
+  }
+  ~ImagePages() override { file_.DecRef(offset_, pages_ * kPageSize); }
+  ImagePages(const ImagePages&) = delete;
+  ImagePages& operator=(const ImagePages&) = delete;
+
+  Result<uint64_t> PageFor(uint64_t index) override {
+    if (index >= pages_) return Err(ENXIO);
+    return offset_ + index * kPageSize;
+  }
+  void ForEachPresentPage(uint64_t first, uint64_t count,
+                          const std::function<void(uint64_t, uint64_t)>& fn) override {
+    for (uint64_t i = first; i < pages_ && i - first < count; ++i) fn(i, offset_ + i * kPageSize);
+  }
+  bool PagesArePermanent() const override { return true; }
+
+ private:
+  mm::MemoryFile& file_;
+  const uint64_t offset_;
+  const uint64_t pages_;
+};
+
 Vdso::Vdso(mm::MemoryFile& file, uint64_t offset, uint64_t image_size, bool tsc_clocks)
     : file_(file),
       offset_(offset),
       image_size_(image_size),
       tsc_clocks_(tsc_clocks),
       params_(reinterpret_cast<vdso_params*>(file.Access(offset))),
+      image_pages_(
+          std::make_shared<ImagePages>(file, offset + VDSO_PARAMS_SIZE, image_size / kPageSize)),
       followers_{ClockFollower(true), ClockFollower(false), ClockFollower(false),
                  ClockFollower(false), ClockFollower(true)} {}
 
@@ -131,12 +161,21 @@ Vdso::~Vdso() {
 
 Result<void> Vdso::MapInto(mm::MemoryManager& mm, uint64_t vdso_base) {
   if (vdso_base < VDSO_PARAMS_SIZE) return Err(EINVAL);
-  TRY(mm.MapCopyOnWrite(vdso_base - VDSO_PARAMS_SIZE, offset_, VDSO_PARAMS_SIZE,
-                        platform::kAccessRead, platform::kAccessRead, "[vvar]"));
+  // The [vvar] is Linux's VM_PFNMAP: no source, so MADV_DONTNEED is EINVAL there.
+  TRY(mm.MapSpecial(vdso_base - VDSO_PARAMS_SIZE, {.offset = offset_,
+                                                   .length = VDSO_PARAMS_SIZE,
+                                                   .perms = platform::kAccessRead,
+                                                   .max_perms = platform::kAccessRead,
+                                                   .name = "[vvar]",
+                                                   .source = nullptr}));
   // Linux lets mprotect make the vDSO writable (a debugger's breakpoint); never the [vvar].
   constexpr uint8_t kAll = platform::kAccessRead | platform::kAccessWrite | platform::kAccessExec;
-  if (auto r = mm.MapCopyOnWrite(vdso_base, offset_ + VDSO_PARAMS_SIZE, image_size_,
-                                 platform::kAccessRead | platform::kAccessExec, kAll, "[vdso]");
+  if (auto r = mm.MapSpecial(vdso_base, {.offset = offset_ + VDSO_PARAMS_SIZE,
+                                         .length = image_size_,
+                                         .perms = platform::kAccessRead | platform::kAccessExec,
+                                         .max_perms = kAll,
+                                         .name = "[vdso]",
+                                         .source = image_pages_});
       !r) {
     (void)mm.MUnmap(UserAddr(vdso_base - VDSO_PARAMS_SIZE), VDSO_PARAMS_SIZE);
     return r;

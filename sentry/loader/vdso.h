@@ -56,11 +56,16 @@ class Vdso {
   int64_t Refresh();
   void Run();
 
+  // The image's pages as a file that never changes: what MADV_DONTNEED over [vdso] brings
+  // back (a special mapping refaults its pages on Linux).
+  class ImagePages;
+
   mm::MemoryFile& file_;
   const uint64_t offset_;      // of the parameter page; the image follows it
   const uint64_t image_size_;  // page aligned
   const bool tsc_clocks_;
   vdso_params* const params_;  // the sentry's view of the parameter page
+  std::shared_ptr<ImagePages> image_pages_;
   std::array<ClockFollower, VDSO_NUM_CLOCKS> followers_;
   std::once_flag start_;
   std::thread refresher_;

@@ -32,7 +32,7 @@ size_t Mappable::MapperCount() {
   return mappers_.size();
 }
 
-void Mappable::InvalidateMappings(uint64_t first, uint64_t end) {
+std::vector<std::shared_ptr<MemoryManager>> Mappable::LiveMappers() {
   std::vector<std::shared_ptr<MemoryManager>> live;
   {
     absl::MutexLock lock(&mappers_mu_);
@@ -45,7 +45,15 @@ void Mappable::InvalidateMappings(uint64_t first, uint64_t end) {
       }
     }
   }
-  for (const auto& mm : live) mm->InvalidateFilePages(*this, first, end);
+  return live;
+}
+
+void Mappable::InvalidateMappings(uint64_t first, uint64_t end) {
+  for (const auto& mm : LiveMappers()) mm->InvalidateFilePages(*this, first, end, false);
+}
+
+void Mappable::InvalidateMappingsAndCopies(uint64_t first) {
+  for (const auto& mm : LiveMappers()) mm->InvalidateFilePages(*this, first, UINT64_MAX, true);
 }
 
 }  // namespace sentry::mm

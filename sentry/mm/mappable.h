@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -62,6 +63,10 @@ class Mappable {
   static std::shared_ptr<Mappable> NewWritableMapping(std::shared_ptr<Mappable> file);
   bool WritablyMapped() const { return writable_mappings_.load(std::memory_order_acquire) > 0; }
 
+  // The file's pages never go away (the vDSO's image): address spaces mapping it need not
+  // register (AddMapper), which spares a ptrace stub its spare thread.
+  virtual bool PagesArePermanent() const { return false; }
+
   // Address spaces that may map pages of this file. Kept until the address space dies.
   void AddMapper(const std::shared_ptr<MemoryManager>& mm);
   void RemoveMapper(const MemoryManager* mm);
@@ -72,10 +77,17 @@ class Mappable {
   // "to the end of the file"). Returns once no application can reach those pages through a
   // mapping made before the call; the caller frees them afterwards. Call with no file lock held.
   void InvalidateMappings(uint64_t first, uint64_t end);
+  // A truncation to page `first`: as InvalidateMappings(first, UINT64_MAX), and private mappings
+  // lose the copies they made of those pages too (Linux's even_cows), so an access there is
+  // SIGBUS, or shows the file's data if it grows again. Needed even when the file held no page
+  // there (a copy outlives a hole punch).
+  void InvalidateMappingsAndCopies(uint64_t first);
 
  private:
   std::atomic<int64_t> writable_mappings_{0};
   absl::Mutex mappers_mu_;
+  std::vector<std::shared_ptr<MemoryManager>> LiveMappers();
+
   std::map<const MemoryManager*, std::weak_ptr<MemoryManager>> mappers_
       ABSL_GUARDED_BY(mappers_mu_);
 };

@@ -5,7 +5,6 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "absl/strings/str_format.h"
 #include "sentry/mm/mappable.h"
@@ -33,10 +32,10 @@ constexpr int kMaxFaultAroundRuns = 8;
 // behind them differs (as after a copy-on-write copy of part of it).
 bool ContinuesMapping(const Vma& v, const Vma& next) {
   return v.end == next.start && v.perms == next.perms && v.max_perms == next.max_perms &&
-         v.shared == next.shared && v.growsdown == next.growsdown &&
-         v.dontfork == next.dontfork && v.wipeonfork == next.wipeonfork && v.name == next.name &&
-         v.owner == next.owner && v.mappable == next.mappable &&
-         (!v.mappable || v.FileOffsetOf(next.start) == next.file_offset);
+         v.shared == next.shared && v.growsdown == next.growsdown && v.dontfork == next.dontfork &&
+         v.wipeonfork == next.wipeonfork && v.name == next.name && v.owner == next.owner &&
+         v.special == next.special && v.BackingFile() == next.BackingFile() &&
+         (!v.BackingFile() || v.FileOffsetOf(next.start) == next.file_offset);
 }
 
 }  // namespace
@@ -96,6 +95,7 @@ void MemoryManager::UnmapLocked(uint64_t start, uint64_t end) {
 }
 
 void MemoryManager::NoteMapperLocked(const std::shared_ptr<Mappable>& m) {
+  if (m->PagesArePermanent()) return;
   for (const auto& weak : mapped_files_) {
     if (weak.lock() == m) return;
   }
@@ -118,6 +118,9 @@ void MemoryManager::InsertFileVmaLocked(const Vma& like, uint64_t start, uint64_
   vma.file_offset = file_offset;
   vma.offset = 0;
   vma.owner.reset();
+  // `like` may be a copy of a file's page: the new VMA shows the file itself.
+  if (!vma.mappable) vma.mappable = std::move(vma.cow_file);
+  vma.cow_file.reset();
   mapped_bytes_ += length;
   vmas_.Insert(std::move(vma));
 }
@@ -149,15 +152,45 @@ Result<UserAddr> MemoryManager::MMapFile(const MMapRequest& req, std::shared_ptr
   return UserAddr(start);
 }
 
-void MemoryManager::InvalidateFilePages(const Mappable& mappable, uint64_t first, uint64_t end) {
+void MemoryManager::InvalidateFilePages(const Mappable& mappable, uint64_t first, uint64_t end,
+                                        bool copies) {
   absl::MutexLock lock(&mu_);
+  std::vector<std::pair<uint64_t, uint64_t>> dropped_copies;
   for (const auto& [start, v] : vmas_) {
-    if (v.mappable.get() != &mappable) continue;
+    const Mappable* file = v.mappable ? v.mappable.get() : copies ? v.cow_file.get() : nullptr;
+    if (file != &mappable) continue;
     uint64_t vfirst = v.file_offset / kPageSize, vend = vfirst + v.length() / kPageSize;
     uint64_t lo = std::max(first, vfirst), hi = std::min(end, vend);
     if (lo >= hi) continue;
-    as_->Unmap(v.start + (lo - vfirst) * kPageSize, (hi - lo) * kPageSize);
+    uint64_t s = v.start + (lo - vfirst) * kPageSize, len = (hi - lo) * kPageSize;
+    if (v.mappable) {
+      as_->Unmap(s, len);
+    } else {
+      dropped_copies.emplace_back(s, s + len);  // after the walk, which this would disturb
+    }
   }
+  for (auto [s, e] : dropped_copies) DropPrivateCopiesLocked(s, e);
+}
+
+Result<void> MemoryManager::CheckSpecialSplitLocked(uint64_t start, uint64_t end,
+                                                    absl::FunctionRef<bool(const Vma&)> changes) {
+  // `inside` is the VMA on the changed side of the edge at `at`, `outside` the one across it.
+  auto splits = [&](const Vma* inside, const Vma* outside, uint64_t at) {
+    if (inside == nullptr || !inside->special || !changes(*inside)) return false;
+    if (inside->start < at && at < inside->end) return true;
+    // Copies split a mapping into VMAs that are still one mapping to the application.
+    return outside != nullptr && outside->special && outside->name == inside->name &&
+           (outside->end == at || outside->start == at);
+  };
+  if (start >= end) return {};
+  const Vma* first = vmas_.Find(start);
+  const Vma* before = start >= kPageSize ? vmas_.Find(start - 1) : nullptr;
+  if (first != nullptr && first->start < start) before = first;
+  const Vma* last = vmas_.Find(end - 1);
+  const Vma* after = vmas_.Find(end);
+  if (last != nullptr && last->end > end) after = last;
+  if (splits(first, before, start) || splits(last, after, end)) return Err(EINVAL);
+  return {};
 }
 
 FaultResult MemoryManager::FaultFilePageLocked(const Vma& v, uint64_t addr) {
@@ -245,6 +278,7 @@ Result<uint64_t> MemoryManager::PlaceLocked(const MMapRequest& req, uint64_t len
   if (req.addr > layout_.max_addr - length) return Err(ENOMEM);
   if (!vmas_.IsFree(req.addr, req.addr + length)) {
     if (!(req.flags & MAP_FIXED) || (req.flags & MAP_FIXED_NOREPLACE)) return Err(EEXIST);
+    TRY(CheckSpecialSplitLocked(req.addr, req.addr + length, [](const Vma&) { return true; }));
     UnmapLocked(req.addr, req.addr + length);
   }
   return req.addr;
@@ -278,6 +312,7 @@ Result<void> MemoryManager::MUnmap(UserAddr addr, uint64_t length) {
     return Err(EINVAL);
   }
   absl::MutexLock lock(&mu_);
+  TRY(CheckSpecialSplitLocked(addr.value, addr.value + *rounded, [](const Vma&) { return true; }));
   UnmapLocked(addr.value, addr.value + *rounded);
   return {};
 }
@@ -303,6 +338,7 @@ Result<void> MemoryManager::MProtect(UserAddr addr, uint64_t length, int prot) {
     if ((perms & ~v->max_perms) != 0) return Err(EACCES);
     cur = v->end;
   }
+  TRY(CheckSpecialSplitLocked(start, end, [&](const Vma& v) { return v.perms != perms; }));
   Result<void> status;
   vmas_.Update(start, end, [&](Vma& v) {
     if (v.perms == perms) return;
@@ -355,6 +391,7 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length, u
     uint64_t dest;
     if (fixed) {
       dest = new_addr.value;
+      TRY(CheckSpecialSplitLocked(dest, dest + new_len, [](const Vma&) { return true; }));
       UnmapLocked(dest, dest + new_len);
     } else {
       dest = TRY(FindSpaceLocked(0, new_len, 0));
@@ -371,6 +408,12 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length, u
     last = next;
   }
   if (dont_unmap && vma->shared) return Err(EINVAL);
+  auto always = [](const Vma&) { return true; };
+  TRY(CheckSpecialSplitLocked(old_start, old_start + old_len, always));
+  if (new_len < old_len) {  // the tail goes
+    TRY(CheckSpecialSplitLocked(old_start + new_len, old_start + old_len, always));
+  }
+  if (fixed) TRY(CheckSpecialSplitLocked(new_addr.value, new_addr.value + new_len, always));
   uint64_t growth = new_len > old_len ? new_len - old_len : (dont_unmap ? old_len : 0);
   if (growth > address_space_limit || mapped_bytes_ > address_space_limit - growth) {
     return Err(ENOMEM);
@@ -385,7 +428,7 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length, u
     uint64_t tail = old_start + old_len, extra = new_len - old_len;
     if (tail == base.end && tail <= layout_.max_addr - extra && vmas_.IsFree(tail, tail + extra)) {
       uint64_t tail_offset = base.OffsetOf(tail);
-      if (base.mappable) {
+      if (base.BackingFile()) {
         InsertFileVmaLocked(base, tail, extra, base.FileOffsetOf(tail));
       } else if (!base.owner && file_.ExtendInPlace(base.offset, base.length(), extra)) {
         if (auto r = as_->MapFile(tail, tail_offset, extra, base.perms); !r) {
@@ -432,7 +475,7 @@ Result<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length, u
     vmas_.Insert(std::move(p));
   }
   if (new_len > old_len) {
-    if (base.mappable) {
+    if (base.BackingFile()) {
       InsertFileVmaLocked(base, dest + old_len, new_len - old_len,
                           base.FileOffsetOf(old_start + old_len));
     } else {
@@ -450,7 +493,7 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
   if (!IsPageAligned(addr.value)) return Err(EINVAL);
   auto rounded = PageRoundUp(length);
   if (!rounded || addr.value > UINT64_MAX - *rounded) return Err(EINVAL);
-  bool discard = false, remove = false;
+  bool discard = false, lazy_free = false, remove = false;
   switch (advice) {
     case MADV_NORMAL:
     case MADV_RANDOM:
@@ -468,8 +511,10 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
     case MADV_POPULATE_WRITE:
       break;  // hints that change nothing observable for memory the sentry keeps resident
     case MADV_DONTNEED:
-    case MADV_FREE:
       discard = true;
+      break;
+    case MADV_FREE:
+      discard = lazy_free = true;
       break;
     case MADV_REMOVE:
       remove = true;
@@ -497,6 +542,7 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
   // Private ranges that share memory copy-on-write: they get fresh zeroed memory of their own
   // (after the walk, which that would disturb) instead of zeroing what others still use.
   std::vector<std::pair<uint64_t, uint64_t>> replace;
+  std::vector<std::pair<uint64_t, uint64_t>> copies;
   bool hole;
   {
     absl::MutexLock lock(&mu_);
@@ -504,9 +550,13 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
     for (const Vma* v = vmas_.FindAtOrAfter(start); v != nullptr && v->start < end;
          v = vmas_.FindAtOrAfter(v->end)) {
       uint64_t s = std::max(start, v->start), e = std::min(end, v->end);
+      bool file_backed = v->BackingFile() && !v->special;
+      // Linux: MADV_FREE is for private anonymous memory only; [vvar] takes no discard.
+      if (lazy_free && (v->shared || v->BackingFile() || v->special)) return Err(EINVAL);
+      if (discard && v->pfnmap) return Err(EINVAL);
       if (remove) {
         // Linux: EINVAL without a file behind the mapping, EACCES unless shared and writable.
-        if (!v->shared && !v->mappable) return Err(EINVAL);
+        if (!v->shared && !file_backed) return Err(EINVAL);
         if (!v->shared || !(v->perms & kAccessWrite)) return Err(EACCES);
         if (v->mappable) {
           punches.push_back(
@@ -517,6 +567,9 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
       } else if (discard && v->mappable) {
         // The data stays in the file: only this mapping of it goes, to be faulted in again.
         as_->Unmap(s, e - s);
+      } else if (discard && v->cow_file) {
+        // A private file mapping's copies (or the vDSO's): the file's pages show again.
+        copies.emplace_back(s, e);
       } else if (discard && !v->shared) {
         // Private anonymous pages read as zero after DONTNEED; shared memory keeps its data.
         if (file_.IsShared(v->OffsetOf(s), e - s)) {
@@ -539,6 +592,7 @@ Result<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice) 
       file_.DecRef(old, e - s);
       TRY(mapped);
     }
+    for (auto [s, e] : copies) DropPrivateCopiesLocked(s, e);
   }
   for (const Punch& p : punches) TRY(p.file->PunchHole(p.first, p.end));
   return hole ? Err(ENOMEM) : Result<void>{};
@@ -629,154 +683,6 @@ UserAddr MemoryManager::Brk(UserAddr addr) {
   return UserAddr(brk_);
 }
 
-Result<void> MemoryManager::CopyChunks(UserAddr addr, uint64_t length, uint8_t access,
-                                       const std::function<void(uint8_t*, uint64_t)>& fn) {
-  if (length == 0) return {};
-  if (addr.value > UINT64_MAX - length) return Err(EFAULT);
-  uint64_t cur = addr.value, end = addr.value + length;
-  absl::MutexLock lock(&mu_);
-  while (cur < end) {
-    const Vma* v = vmas_.Find(cur);
-    if (v == nullptr && GrowStackLocked(cur)) v = vmas_.Find(cur);
-    if (v == nullptr || (v->perms & access) != access) return Err(EFAULT);
-    if ((access & kAccessWrite) && v->IsPrivateFile()) {
-      uint64_t stop = end >= v->end ? v->end : *PageRoundUp(end);
-      if (!CopyPrivateFilePagesLocked(PageRoundDown(cur), stop)) return Err(EFAULT);
-      v = vmas_.Find(cur);
-    }
-    if ((access & kAccessWrite) && v->OwnsMemory()) {
-      // The sentry writes through its own mapping, around the stub's write protection.
-      uint64_t stop = end >= v->end ? v->end : *PageRoundUp(end);
-      if (!BreakCowLocked(PageRoundDown(cur), stop)) return Err(EFAULT);
-      v = vmas_.Find(cur);
-    }
-    if ((access & kAccessWrite) && v->mappable) {
-      uint64_t page = v->FileOffsetOf(cur) / kPageSize;
-      v->mappable->NoteWritablePages(page, page + 1);
-    }
-    auto [p, avail] = TRY(ResolveLocked(*v, cur));
-    uint64_t n = std::min(end - cur, avail);
-    fn(p, n);
-    cur += n;
-  }
-  return {};
-}
-
-Result<std::pair<uint8_t*, uint64_t>> MemoryManager::ResolveLocked(const Vma& v, uint64_t addr) {
-  if (!v.mappable) return std::pair{file_.Access(v.OffsetOf(addr)), v.end - addr};
-  uint64_t file_pos = v.FileOffsetOf(addr);
-  auto page = v.mappable->PageFor(file_pos / kPageSize);
-  if (!page) return Err(EFAULT);  // past the end of the file: the application would get SIGBUS
-  uint64_t in_page = file_pos % kPageSize;
-  return std::pair{file_.Access(*page + in_page), kPageSize - in_page};
-}
-
-Result<void> MemoryManager::CopyIn(UserAddr src, void* dst, uint64_t length) {
-  auto* out = static_cast<uint8_t*>(dst);
-  return CopyChunks(src, length, kAccessRead, [&](uint8_t* p, uint64_t n) {
-    std::memcpy(out, p, n);
-    out += n;
-  });
-}
-
-Result<void> MemoryManager::CopyOut(UserAddr dst, const void* src, uint64_t length) {
-  const auto* in = static_cast<const uint8_t*>(src);
-  return CopyChunks(dst, length, kAccessWrite, [&](uint8_t* p, uint64_t n) {
-    std::memcpy(p, in, n);
-    in += n;
-  });
-}
-
-Result<std::string> MemoryManager::CopyInString(UserAddr src, uint64_t max_length) {
-  std::string out;
-  uint64_t cur = src.value;
-  absl::MutexLock lock(&mu_);
-  while (out.size() < max_length) {
-    const Vma* v = vmas_.Find(cur);
-    if (v == nullptr || !(v->perms & kAccessRead)) return Err(EFAULT);
-    auto [view, avail] = TRY(ResolveLocked(*v, cur));
-    uint64_t n = std::min<uint64_t>(avail, max_length - out.size());
-    const char* p = reinterpret_cast<const char*>(view);
-    const void* nul = std::memchr(p, 0, n);
-    if (nul != nullptr) {
-      out.append(p, static_cast<const char*>(nul) - p);
-      return out;
-    }
-    out.append(p, n);
-    cur += n;
-  }
-  return Err(ENAMETOOLONG);
-}
-
-Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t length, uint8_t access,
-                                                    size_t max_views) {
-  std::vector<iovec> views;
-  if (length == 0) return views;
-  if (addr.value > UINT64_MAX - length) length = UINT64_MAX - addr.value;
-  uint64_t cur = addr.value, end = addr.value + length;
-  absl::MutexLock lock(&mu_);
-  while (cur < end) {
-    const Vma* v = vmas_.Find(cur);
-    if (v == nullptr && GrowStackLocked(cur)) v = vmas_.Find(cur);
-    if (v == nullptr || (v->perms & access) != access) break;
-    if ((access & kAccessWrite) && v->IsPrivateFile()) {
-      uint64_t stop = end >= v->end ? v->end : *PageRoundUp(end);
-      if (!CopyPrivateFilePagesLocked(PageRoundDown(cur), stop)) break;
-      v = vmas_.Find(cur);
-    }
-    if ((access & kAccessWrite) && v->OwnsMemory()) {
-      // The host writes through the sentry's mapping, around the stub's write protection.
-      uint64_t stop = end >= v->end ? v->end : *PageRoundUp(end);
-      if (!BreakCowLocked(PageRoundDown(cur), stop)) break;
-      v = vmas_.Find(cur);
-    }
-    if ((access & kAccessWrite) && v->mappable) {
-      uint64_t page = v->FileOffsetOf(cur) / kPageSize;
-      v->mappable->NoteWritablePages(page, page + 1);
-    }
-    auto resolved = ResolveLocked(*v, cur);
-    if (!resolved) break;
-    auto [p, avail] = *resolved;
-    uint64_t n = std::min(end - cur, avail);
-    // File pages that sit side by side in the MemoryFile make one view.
-    if (!views.empty() &&
-        static_cast<uint8_t*>(views.back().iov_base) + views.back().iov_len == p) {
-      views.back().iov_len += n;
-    } else {
-      if (views.size() == max_views) break;
-      views.push_back(iovec{p, n});
-    }
-    cur += n;
-  }
-  if (views.empty()) return Err(EFAULT);
-  return views;
-}
-
-Result<MemoryManager::FutexWord> MemoryManager::LookupFutexWord(UserAddr addr, uint8_t access) {
-  if (addr.value % sizeof(uint32_t) != 0) return Err(EINVAL);
-  absl::MutexLock lock(&mu_);
-  const Vma* v = vmas_.Find(addr.value);
-  if (v == nullptr || (v->perms & access) != access) return Err(EFAULT);
-  if ((access & kAccessWrite) && v->IsPrivateFile()) {
-    // The futex op writes the word: into this process's copy, not the file.
-    uint64_t page = PageRoundDown(addr.value);
-    if (!CopyPrivateFilePagesLocked(page, page + kPageSize)) return Err(EFAULT);
-    v = vmas_.Find(addr.value);
-  }
-  uint64_t offset = v->OffsetOf(addr.value);
-  if (v->mappable) {
-    // A shared file mapping: the word lives in the file's page, which every process mapping
-    // the file shares (a hole gets its page now, as a fault would give it).
-    uint64_t file_offset = v->FileOffsetOf(addr.value);
-    auto page = v->mappable->PageFor(file_offset / kPageSize);
-    if (!page) return Err(page.error().value == ENXIO ? EFAULT : page.error().value);
-    offset = *page + file_offset % kPageSize;
-  }
-  FutexWord w{reinterpret_cast<uint32_t*>(file_.Access(offset)), std::nullopt};
-  if (v->shared) w.shared_offset = offset;
-  return w;
-}
-
 bool MemoryManager::GrowStackLocked(uint64_t addr) {
   const Vma* above = vmas_.FindAtOrAfter(addr);
   if (above == nullptr || !above->growsdown || addr >= above->start) return false;
@@ -820,8 +726,8 @@ std::string MemoryManager::MapsText() {
     for (++it; it != vmas_.end(); ++it) {
       const Vma& v = it->second;
       if (v.start != end || v.perms != first.perms || v.shared != first.shared ||
-          v.name != first.name || v.mappable != first.mappable ||
-          (v.mappable && v.file_offset != first.FileOffsetOf(v.start))) {
+          v.name != first.name || v.BackingFile() != first.BackingFile() ||
+          (v.BackingFile() && v.file_offset != first.FileOffsetOf(v.start))) {
         break;
       }
       end = v.end;
@@ -829,8 +735,7 @@ std::string MemoryManager::MapsText() {
     std::string line = absl::StrFormat(
         "%08x-%08x %c%c%c%c %08x 00:00 0", first.start, end,
         (first.perms & kAccessRead) ? 'r' : '-', (first.perms & kAccessWrite) ? 'w' : '-',
-        (first.perms & kAccessExec) ? 'x' : '-', first.shared ? 's' : 'p',
-        first.file_offset);
+        (first.perms & kAccessExec) ? 'x' : '-', first.shared ? 's' : 'p', first.file_offset);
     if (!first.name.empty()) {
       line.resize(std::max<size_t>(line.size() + 1, 73), ' ');
       line += first.name;

@@ -95,18 +95,30 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   Result<UserAddr> MMapFile(const MMapRequest& req, std::shared_ptr<Mappable> mappable,
                             uint64_t file_offset, uint8_t max_perms);
   // Maps [addr, addr+length) (free, page aligned) privately to MemoryFile memory that others
-  // share and the caller keeps alive (the vDSO's pages, in every address space): the VMA takes a
-  // reference of its own, so a write copies first, as after fork. `max_perms` bounds mprotect.
-  Result<void> MapCopyOnWrite(uint64_t addr, uint64_t offset, uint64_t length, uint8_t perms,
-                              uint8_t max_perms, std::string name);
+  // share and the caller keeps alive (the vDSO's pages, in every address space): a special
+  // mapping as Linux's install_special_mapping makes one. The VMA takes a reference of its own,
+  // so a write copies first, as after fork; `max_perms` bounds mprotect; no operation may split
+  // it (EINVAL). With `source` (whose PageFor names the same memory), MADV_DONTNEED brings the
+  // pages back from there; without, MADV_DONTNEED and MADV_FREE are EINVAL (Linux's
+  // VM_PFNMAP, the [vvar]).
+  struct SpecialMapping {
+    uint64_t offset = 0;  // MemoryFile offset of the pages
+    uint64_t length = 0;
+    uint8_t perms = 0;
+    uint8_t max_perms = 0;
+    std::string name;
+    std::shared_ptr<Mappable> source;
+  };
+  Result<void> MapSpecial(uint64_t addr, SpecialMapping m);
   // msync(2): checks flags and range, and has files whose pages cache another's data (the
   // gofer's page cache) write back their dirty pages in the range (MS_ASYNC too).
   Result<void> MSync(UserAddr addr, uint64_t length, int flags);
   // mincore(2): one byte per page of [addr, addr+length), 1 when resident. ENOMEM on a hole.
   Result<std::vector<uint8_t>> MinCore(UserAddr addr, uint64_t length);
   // Called by a Mappable (without its locks): drop every platform mapping of its pages
-  // [first, end). Safe from any thread; pages are re-faulted from the file later.
-  void InvalidateFilePages(const Mappable& mappable, uint64_t first, uint64_t end);
+  // [first, end). Safe from any thread; pages are re-faulted from the file later. With
+  // `copies` (a truncation), private mappings' copies of those pages go too.
+  void InvalidateFilePages(const Mappable& mappable, uint64_t first, uint64_t end, bool copies);
 
   // SysV shared memory (kernel/ipc owns the segments; the code is in shm_mapping.cc).
   // MapShared maps the whole of `owner`'s range as MAP_SHARED memory (req.flags: MAP_FIXED to
@@ -231,6 +243,15 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   // holding a copy of the file's pages, and maps it. Pages past the end of the file stay file
   // pages (they are SIGBUS); EFAULT when the first one is past it already.
   Result<void> CopyPrivateFilePagesLocked(uint64_t start, uint64_t end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives the copied pages of private file mappings (and of the vDSO) in [start, end) back to
+  // their file: the copies are freed and the range shows the file's pages again, faulted in.
+  void DropPrivateCopiesLocked(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // EINVAL when an operation that changes [start, end) would split a special mapping
+  // ([vdso], [vvar]) at either edge; `changes` says whether it changes a given VMA (an mprotect
+  // to the same protection splits nothing).
+  Result<void> CheckSpecialSplitLocked(uint64_t start, uint64_t end,
+                                       absl::FunctionRef<bool(const Vma&)> changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Replaces [start, end) of one private VMA's memory with `offset` (which it owns already).
   void RepointLocked(uint64_t start, uint64_t end, uint64_t offset)

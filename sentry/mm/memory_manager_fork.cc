@@ -39,10 +39,10 @@ Result<void> MemoryManager::MapVmaLocked(const Vma& v, uint64_t start, uint64_t 
   return status;
 }
 
-Result<void> MemoryManager::MapCopyOnWrite(uint64_t addr, uint64_t offset, uint64_t length,
-                                           uint8_t perms, uint8_t max_perms, std::string name) {
-  if (length == 0 || addr % kPageSize != 0 || offset % kPageSize != 0 || length % kPageSize != 0 ||
-      addr + length > layout_.max_addr || addr + length < addr) {
+Result<void> MemoryManager::MapSpecial(uint64_t addr, SpecialMapping m) {
+  uint64_t length = m.length;
+  if (length == 0 || addr % kPageSize != 0 || m.offset % kPageSize != 0 ||
+      length % kPageSize != 0 || addr + length > layout_.max_addr || addr + length < addr) {
     return Err(EINVAL);
   }
   absl::MutexLock lock(&mu_);
@@ -50,13 +50,16 @@ Result<void> MemoryManager::MapCopyOnWrite(uint64_t addr, uint64_t offset, uint6
   Vma vma;
   vma.start = addr;
   vma.end = addr + length;
-  vma.perms = perms;
-  vma.max_perms = max_perms;
-  vma.offset = offset;
-  vma.name = std::move(name);
-  file_.IncRef(offset, length);
+  vma.perms = m.perms;
+  vma.max_perms = m.max_perms;
+  vma.offset = m.offset;
+  vma.name = std::move(m.name);
+  vma.special = true;
+  vma.pfnmap = !m.source;
+  vma.cow_file = std::move(m.source);
+  file_.IncRef(m.offset, length);
   if (auto r = MapVmaLocked(vma, vma.start, vma.end); !r) {
-    file_.DecRef(offset, length);
+    file_.DecRef(m.offset, length);
     return r;
   }
   mapped_bytes_ += length;
@@ -125,8 +128,8 @@ Result<void> MemoryManager::CopyPrivateFilePagesLocked(uint64_t start, uint64_t 
   anon.start = start;
   anon.end = copied;
   anon.offset = *fresh;
-  anon.mappable.reset();
-  anon.file_offset = v->FileOffsetOf(start);  // for /proc/PID/maps only
+  anon.cow_file = std::move(anon.mappable);
+  anon.file_offset = v->FileOffsetOf(start);
   // The file pieces hold no memory; the name, protection and limits carry over to the copy.
   vmas_.Remove(start, copied);
   vmas_.Insert(anon);
@@ -134,6 +137,25 @@ Result<void> MemoryManager::CopyPrivateFilePagesLocked(uint64_t start, uint64_t 
     as_->Unmap(start, copied - start);  // faults map it again
   }
   return {};
+}
+
+void MemoryManager::DropPrivateCopiesLocked(uint64_t start, uint64_t end) {
+  std::vector<std::pair<uint64_t, uint64_t>> copies;
+  for (const Vma* v = vmas_.FindAtOrAfter(start); v != nullptr && v->start < end;
+       v = vmas_.FindAtOrAfter(v->end)) {
+    if (v->cow_file && v->OwnsMemory()) {
+      copies.emplace_back(std::max(start, v->start), std::min(end, v->end));
+    }
+  }
+  for (auto [s, e] : copies) {
+    for (Vma& copy : vmas_.Remove(s, e)) {
+      // The stub lets go of the copy before its memory may be freed.
+      as_->Unmap(copy.start, copy.length());
+      file_.DecRef(copy.offset, copy.length());
+      mapped_bytes_ -= copy.length();
+      InsertFileVmaLocked(copy, copy.start, copy.length(), copy.file_offset);
+    }
+  }
 }
 
 FaultResult MemoryManager::CopyPrivateFileFaultLocked(uint64_t addr) {
@@ -154,8 +176,22 @@ Result<void> MemoryManager::MAdviseFork(uint64_t start, uint64_t length, int adv
   for (const Vma* v = vmas_.FindAtOrAfter(start); v != nullptr && v->start < end;
        v = vmas_.FindAtOrAfter(v->end)) {
     // Linux: only private anonymous memory can be wiped.
-    if (advice == MADV_WIPEONFORK && (v->shared || v->mappable)) return Err(EINVAL);
+    if (advice == MADV_WIPEONFORK && (v->shared || (v->BackingFile() && !v->special))) {
+      return Err(EINVAL);
+    }
   }
+  TRY(CheckSpecialSplitLocked(start, end, [&](const Vma& v) {
+    switch (advice) {
+      case MADV_DONTFORK:
+        return !v.dontfork;
+      case MADV_DOFORK:
+        return v.dontfork;
+      case MADV_WIPEONFORK:
+        return !v.wipeonfork;
+      default:  // MADV_KEEPONFORK
+        return v.wipeonfork;
+    }
+  }));
   vmas_.Update(start, end, [&](Vma& v) {
     switch (advice) {
       case MADV_DONTFORK:
@@ -254,6 +290,8 @@ Result<std::shared_ptr<MemoryManager>> MemoryManager::CompleteFork(
       });
       continue;
     }
+    // Copies of a file's pages go when it is truncated, in the child too.
+    if (v.cow_file) child->NoteMapperLocked(v.cow_file);
     if (v.mappable) {
       // The file's pages: the child faults them in as it touches them.
       child->NoteMapperLocked(v.mappable);

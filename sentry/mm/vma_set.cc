@@ -13,9 +13,10 @@ SharedMemory::~SharedMemory() { file.Free(offset, length); }
 bool Vma::CanMergeWith(const Vma& next) const {
   return end == next.start && perms == next.perms && max_perms == next.max_perms &&
          shared == next.shared && growsdown == next.growsdown && dontfork == next.dontfork &&
-         wipeonfork == next.wipeonfork && name == next.name &&
-         owner == next.owner && mappable == next.mappable &&
-         (mappable ? file_offset + length() == next.file_offset : offset + length() == next.offset);
+         wipeonfork == next.wipeonfork && name == next.name && owner == next.owner &&
+         mappable == next.mappable && cow_file == next.cow_file && special == next.special &&
+         pfnmap == next.pfnmap && (mappable || offset + length() == next.offset) &&
+         (!BackingFile() || file_offset + length() == next.file_offset);
 }
 
 const Vma* VmaSet::Find(uint64_t addr) const {

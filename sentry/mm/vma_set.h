@@ -37,17 +37,25 @@ struct Vma {
   uint8_t max_perms = 7;  // what mprotect may grant
   bool shared = false;    // MAP_SHARED: the memory stays shared on fork
   bool growsdown = false;
-  bool dontfork = false;    // MADV_DONTFORK: a forked child does not get this range
-  bool wipeonfork = false;  // MADV_WIPEONFORK: a forked child gets zeros here
+  bool dontfork = false;                // MADV_DONTFORK: a forked child does not get this range
+  bool wipeonfork = false;              // MADV_WIPEONFORK: a forked child gets zeros here
   uint64_t offset = 0;                  // MemoryFile offset of start (anonymous memory only)
   std::shared_ptr<SharedMemory> owner;  // set for MAP_SHARED memory; else the VMA owns its range
   // Set for a mapping of a file's own pages (shared, or private and not yet written): nothing is
   // mapped in the platform until the application touches it, and `offset`/`owner` are unused.
   std::shared_ptr<Mappable> mappable;
-  // File offset of start: for mappable VMAs, and for /proc/PID/maps in the written (copied)
-  // pages of a private file mapping.
+  // The written (copied) pages of a private file mapping are private anonymous memory that
+  // remembers its file: MADV_DONTNEED gives the range back to the file's pages, and a
+  // truncation of the file takes it away (Linux unmaps private copies past the new end too).
+  // Also the vDSO's pages, which MADV_DONTNEED brings back as Linux's special mappings refault.
+  std::shared_ptr<Mappable> cow_file;
+  // File offset of start: for mappable VMAs and copies of file pages (cow_file).
   uint64_t file_offset = 0;
-  std::string name;          // "[heap]", "[stack]", a file path, or empty
+  // Linux's special mappings ([vdso], [vvar]): no operation may split one (EINVAL).
+  bool special = false;
+  // [vvar] (Linux's VM_PFNMAP): MADV_DONTNEED and MADV_FREE are EINVAL.
+  bool pfnmap = false;
+  std::string name;  // "[heap]", "[stack]", a file path, or empty
 
   uint64_t length() const { return end - start; }
   uint64_t OffsetOf(uint64_t addr) const { return offset + (addr - start); }
@@ -57,6 +65,8 @@ struct Vma {
   // A MAP_PRIVATE file mapping still showing the file's pages (written pages become private
   // anonymous VMAs of their own).
   bool IsPrivateFile() const { return mappable && !shared; }
+  // The file the application mapped here, whether it shows the file's pages or copies of them.
+  const std::shared_ptr<Mappable>& BackingFile() const { return mappable ? mappable : cow_file; }
   // Whether `next` continues this VMA seamlessly (same attributes, contiguous memory).
   bool CanMergeWith(const Vma& next) const;
 };

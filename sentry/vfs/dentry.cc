@@ -19,6 +19,40 @@ std::shared_ptr<Dentry> Dentry::NewUnlinked(std::string name, const std::shared_
 Dentry::Dentry(std::string name, std::weak_ptr<Dentry> parent, std::shared_ptr<Inode> inode)
     : name_(std::move(name)), parent_(std::move(parent)), inode_(std::move(inode)) {}
 
+Dentry::~Dentry() {
+  if (!uncached_parent_) return;
+  absl::MutexLock lock(&uncached_parent_->mu_);
+  auto& findable = uncached_parent_->findable_;
+  // Only our own entry, not a newer dentry's of the same name.
+  if (auto it = findable.find(name_); it != findable.end() && it->second.expired()) {
+    findable.erase(it);
+  }
+}
+
+void Dentry::KeepFindable() {
+  for (Dentry* d = this; d->uncached_parent_ != nullptr; d = d->uncached_parent_.get()) {
+    absl::MutexLock lock(&d->uncached_parent_->mu_);
+    d->uncached_parent_->findable_[d->name_] = d->weak_from_this();
+  }
+}
+
+std::shared_ptr<Dentry> Dentry::FindableChild(std::string_view name, Inode& fresh) {
+  std::shared_ptr<Dentry> kept;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = findable_.find(name);
+    if (it == findable_.end()) return nullptr;
+    kept = it->second.lock();
+  }
+  // The name may stand for another file now (a reused PID): only the same, live one counts.
+  // (`kept` goes out of scope with no lock held: its destructor takes ours.)
+  if (kept == nullptr) return nullptr;
+  auto was = kept->inode().Stat();
+  auto now = fresh.Stat();
+  if (!was || !now || was->st_ino != now->st_ino || was->st_dev != now->st_dev) return nullptr;
+  return kept;
+}
+
 Result<std::shared_ptr<Dentry>> Dentry::Child(std::string_view name) {
   {
     absl::MutexLock lock(&mu_);
@@ -27,6 +61,7 @@ Result<std::shared_ptr<Dentry>> Dentry::Child(std::string_view name) {
   }
   std::shared_ptr<Inode> child = TRY(inode_->Lookup(name));
   if (!cached_ || !inode_->CachesChild(name)) {
+    if (auto kept = FindableChild(name, *child)) return kept;
     auto d = std::make_shared<Dentry>(std::string(name), weak_from_this(), std::move(child));
     d->uncached_parent_ = shared_from_this();
     d->cached_ = false;

@@ -24,6 +24,7 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   static std::shared_ptr<Dentry> NewRoot(std::shared_ptr<Inode> inode);
 
   Dentry(std::string name, std::weak_ptr<Dentry> parent, std::shared_ptr<Inode> inode);
+  ~Dentry();
   // A name that was never entered in `parent` (and no lookup finds): what an O_TMPFILE or
   // memfd file is opened through. Paths of it end in " (deleted)", as on Linux.
   static std::shared_ptr<Dentry> NewUnlinked(std::string name,
@@ -54,10 +55,18 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   static void MoveChild(Dentry& old_parent, std::string_view name, Dentry& new_parent,
                         std::string_view new_name);
 
+  // Something is mounted here: lookups must find this very dentry again while it lives, even
+  // if its parent does not cache it (a /proc/PID name), and so must they its uncached parents.
+  // Called under the mount tree's lock.
+  void KeepFindable();
+
   // The path from the file system root, for diagnostics and /proc (mount-unaware).
   std::string PathInFilesystem() const;
 
  private:
+  // The live dentry KeepFindable kept for `name`, if it still names the file `fresh` is.
+  std::shared_ptr<Dentry> FindableChild(std::string_view name, Inode& fresh);
+
   std::string name_;
   std::weak_ptr<Dentry> parent_;
   // A dentry its parent's cache does not keep (see Inode::CachesChild) holds its parent
@@ -67,8 +76,13 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   bool cached_ = true;
   std::shared_ptr<Inode> inode_;
   bool unlinked_ = false;
+  // Guards the caches below. A leaf (taken under the mount tree's lock by KeepFindable); a
+  // child's destructor takes its parent's, so no dentry is released under its own.
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Dentry>, std::less<>> children_ ABSL_GUARDED_BY(mu_);
+  // Children the cache does not keep that lookups must still find (KeepFindable): weak, so
+  // they go with their last user (the mount on them); the entry goes with the child.
+  std::map<std::string, std::weak_ptr<Dentry>, std::less<>> findable_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sentry::vfs

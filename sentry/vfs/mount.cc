@@ -68,6 +68,7 @@ void MountNamespace::ForEachInTree(
 void MountNamespace::AttachLocked(const VirtualDentry& at, const std::shared_ptr<Mount>& m) {
   m->parent_ = at.mount;
   m->mountpoint_ = at.dentry;
+  at.dentry->KeepFindable();
   at.mount->children_[at.dentry.get()].push_back(m);
 }
 

@@ -686,6 +686,33 @@ TEST_F(ProcTest, ProcessEntriesAreNotCached) {
 
 // ---- Mounts ---------------------------------------------------------------------------------
 
+TEST_F(ProcTest, AMountOnAProcessEntryIsFoundUntilUndone) {
+  InTask([&] {
+    std::weak_ptr<vfs::Dentry> mountpoint, pid;
+    {
+      auto at = Resolve("/proc/1/fdinfo");
+      ASSERT_TRUE(at);
+      mountpoint = at->dentry;
+      pid = at->dentry->parent();
+      auto fs = tmpfs::Filesystem::Create(kernel_->memory_file(), 0755, 0, 0);
+      auto m = std::make_shared<vfs::Mount>(vfs::Dentry::NewRoot(fs->root()), "tmpfs", "none", 0);
+      ASSERT_TRUE(mounts_->AddMount(*at, m));
+      // Found again through new lookups, /proc/self included.
+      for (const char* path : {"/proc/1/fdinfo", "/proc/self/fdinfo"}) {
+        auto again = Resolve(path);
+        ASSERT_TRUE(again) << path;
+        EXPECT_EQ(again->mount, m) << path;
+      }
+      EXPECT_EQ(Resolve("/proc/1")->dentry, pid.lock());
+      ASSERT_TRUE(mounts_->Unmount(m, false, 1));
+    }
+    // Undone, the mount leaves nothing of the process behind.
+    EXPECT_TRUE(mountpoint.expired());
+    EXPECT_TRUE(pid.expired());
+    EXPECT_NE(Resolve("/proc/1/fdinfo")->mount->fs_type(), "tmpfs");
+  });
+}
+
 TEST_F(ProcTest, MountsAndMountinfo) {
   InTask([&] {
     std::string mounts = Contents("/proc/self/mounts");

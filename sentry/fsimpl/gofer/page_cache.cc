@@ -367,9 +367,9 @@ void PageCache::ShrinkTo(uint64_t size) {
     size_ = size;
     dropped = DropFromLocked(first);
   }
-  if (dropped.empty()) return;
-  InvalidateMappings(first, UINT64_MAX);
-  FreePages(dropped);
+  // Private mappings lose their copies past the new end too, even where nothing was cached.
+  InvalidateMappingsAndCopies(first);
+  if (!dropped.empty()) FreePages(dropped);
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> PageCache::DropFromLocked(uint64_t first) {

@@ -133,11 +133,15 @@ Result<struct stat> ProcInode::Stat() {
   st.st_mode = type() | Perms();
   st.st_nlink = Links();
   if (ref_.bound()) {
-    // A task's files belong to its effective IDs (Linux's task_dump_owner, for a dumpable task).
+    // A task's files belong to its effective IDs while it is dumpable, else (or once it has
+    // exited: no memory left) to root (Linux's task_dump_owner; the sandbox's root is root).
     if (auto s = fs_->Resolve(ref_)) {
       kernel::Credentials c = s->task ? s->task->CredsCopy() : s->exited->creds;
-      st.st_uid = c.euid;
-      st.st_gid = c.egid;
+      bool to_root = !s->task || s->tg->dumpable() != 1;
+      if (!to_root || KeepsTaskOwner()) {
+        st.st_uid = c.euid;
+        st.st_gid = c.egid;
+      }
     }
   }
   st.st_size = Size();

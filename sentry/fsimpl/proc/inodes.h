@@ -115,6 +115,10 @@ class ProcInode : public vfs::Inode {
   virtual mode_t Perms() const { return mode_ & 07777; }
   virtual nlink_t Links() const { return 1; }
   virtual off_t Size() const { return 0; }
+  // Whether the entry stays its task's (effective IDs) while the task is not dumpable. Linux
+  // gives a non-dumpable (or exited) task's entries to root, all but the world-readable
+  // directories (task_dump_owner); fd/ overrides this (see FdDir).
+  virtual bool KeepsTaskOwner() const { return mode_ == (S_IFDIR | 0555); }
 
  private:
   const std::shared_ptr<ProcFs> fs_;

@@ -203,6 +203,12 @@ class FdDir : public ProcDir {
     return {};
   }
 
+  // Linux gives fd/ to root too, but lets the task itself in whatever the owner
+  // (proc_fd_permission); the sandbox's permission checks ask only the owner and mode, so fd/
+  // keeps the task's IDs: its stat shows them, the access is Linux's (another process still
+  // needs MayReadPrivate, which a non-dumpable task refuses).
+  bool KeepsTaskOwner() const override { return true; }
+
   const std::string key_;
   const uint8_t entry_type_;
   const bool private_files_;

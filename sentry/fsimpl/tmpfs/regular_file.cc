@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "sentry/vfs/iovec.h"
 
 namespace sentry::fsimpl::tmpfs {
@@ -220,6 +223,7 @@ Result<bool> RegularInode::SetSizeLocked(uint64_t size) {
       }
     }
     DetachPagesLocked(PagesFor(size), UINT64_MAX);
+    shrunk_to_page_ = std::min(shrunk_to_page_.value_or(UINT64_MAX), PagesFor(size));
   }
   bool changed = size != size_;
   size_ = size;
@@ -235,17 +239,21 @@ void RegularInode::DetachPagesLocked(uint64_t first_page, uint64_t end_page) {
 
 void RegularInode::ReleaseDetached() {
   std::vector<std::pair<uint64_t, uint64_t>> pages;
+  std::optional<uint64_t> shrunk_to;
   {
     absl::MutexLock lock(&mu_);
     pages.swap(detached_);
+    shrunk_to = std::exchange(shrunk_to_page_, std::nullopt);
   }
+  // A shrink drops the private copies past the new end too, pages or not.
+  if (shrunk_to) InvalidateMappingsAndCopies(*shrunk_to);
   if (pages.empty()) return;
   uint64_t first = UINT64_MAX, last = 0;
   for (const auto& [index, offset] : pages) {
     first = std::min(first, index);
     last = std::max(last, index);
   }
-  InvalidateMappings(first, last + 1);
+  if (!shrunk_to || first < *shrunk_to) InvalidateMappings(first, last + 1);
   FreePages(pages);
 }
 

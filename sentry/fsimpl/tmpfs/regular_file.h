@@ -10,6 +10,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -95,6 +96,9 @@ class RegularInode : public TmpfsInode, public mm::Mappable {
   // end of their invalidation, so each frees only pages no mapping can reach. Before mu_.
   absl::Mutex truncate_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::vector<std::pair<uint64_t, uint64_t>> detached_ ABSL_GUARDED_BY(mu_);
+  // The lowest page a shrink since the last ReleaseDetached cut the file to: private mappings
+  // lose their copies of pages from there on too.
+  std::optional<uint64_t> shrunk_to_page_ ABSL_GUARDED_BY(mu_);
 
   uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
   // Page index in the file -> MemoryFile offset of that page; absent pages are holes. Pages at
