@@ -24,9 +24,9 @@ constexpr int kValidProt = PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM;
 constexpr uint64_t kStackGuardGap = 256 * kPageSize;
 // MAP_32BIT places mappings in the second GiB of the address space, as Linux does.
 constexpr uint64_t kMap32Floor = 0x40000000, kMap32Ceiling = 0x80000000;
-// A fault on a file page maps the present pages of the aligned window of this many pages around
-// it (each trap costs tens of microseconds on ptrace), in at most kMaxFaultAroundRuns host mmaps.
-constexpr uint64_t kFaultAroundPages = 32;
+// A fault on a file page maps the present pages of the aligned window around it (each trap costs
+// tens of microseconds on ptrace; the file says how wide: Mappable::FaultAroundPages), in at
+// most kMaxFaultAroundRuns host mmaps.
 constexpr int kMaxFaultAroundRuns = 8;
 
 // Whether `next` is the same mapping as `v` to the application, continued: only the memory
@@ -171,8 +171,9 @@ FaultResult MemoryManager::FaultFilePageLocked(const Vma& v, uint64_t addr) {
   if (perms & kAccessWrite) v.mappable->NoteMappedWrite();
   // The aligned window of pages around the fault, inside the VMA.
   uint64_t vfirst = v.file_offset / kPageSize, vend = vfirst + v.length() / kPageSize;
-  uint64_t wfirst = std::max(vfirst, index / kFaultAroundPages * kFaultAroundPages);
-  uint64_t wend = std::min(vend, wfirst + kFaultAroundPages);
+  uint64_t window = std::max<uint64_t>(1, v.mappable->FaultAroundPages(perms & kAccessWrite));
+  uint64_t wfirst = std::max(vfirst, index / window * window);
+  uint64_t wend = std::min(vend, index / window * window + window);
   // The page before was there already: the application is most likely filling the file
   // sequentially (say a fresh ftruncate'd file), so the window's holes get their pages now
   // rather than one trap each. (tmpfs, as Linux's shmem, allocates on any fault anyway.)
@@ -708,8 +709,20 @@ Result<std::string> MemoryManager::CopyInString(UserAddr src, uint64_t max_lengt
   return Err(ENAMETOOLONG);
 }
 
+FileStores::~FileStores() {
+  for (const Range& r : ranges_) r.file->NoteWritablePages(r.first, r.end);
+}
+
+void FileStores::Add(const std::shared_ptr<Mappable>& file, uint64_t page) {
+  if (!ranges_.empty() && ranges_.back().file == file && ranges_.back().end == page) {
+    ++ranges_.back().end;
+    return;
+  }
+  ranges_.push_back({file, page, page + 1});
+}
+
 Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t length, uint8_t access,
-                                                    size_t max_views) {
+                                                    size_t max_views, FileStores* stores) {
   std::vector<iovec> views;
   if (length == 0) return views;
   if (addr.value > UINT64_MAX - length) length = UINT64_MAX - addr.value;
@@ -733,6 +746,7 @@ Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t leng
     if ((access & kAccessWrite) && v->mappable) {
       uint64_t page = v->FileOffsetOf(cur) / kPageSize;
       v->mappable->NoteWritablePages(page, page + 1);
+      if (stores != nullptr && v->shared) stores->Add(v->mappable, page);
     }
     auto resolved = ResolveLocked(*v, cur);
     if (!resolved) break;
