@@ -7,8 +7,8 @@
 // --benchmark_format=console), as perf/compare wants.
 //
 // - BM_shared_first_touch: mmap(MAP_SHARED, PROT_READ) 1 MiB, read a byte of each page, munmap.
-//   Every page is new to the mapping: faults (and, in our sandbox, the page cache filling from
-//   the host, as the last munmap freed it).
+//   Every page is new to the mapping: faults (in our sandbox the page cache keeps the pages
+//   after the munmap, so only the first iteration reads them from the host).
 // - BM_shared_retouch: a byte of each page of a mapping made (and touched) beforehand.
 // - BM_shared_store_msync: store a byte in each page of a writable shared mapping, then
 //   msync(MS_SYNC): the write-back of 256 dirty pages, and the write faults that follow it.

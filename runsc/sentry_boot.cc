@@ -20,6 +20,7 @@
 #include "sentry/fsimpl/devpts/host_console.h"
 #include "sentry/fsimpl/devpts/terminal.h"
 #include "sentry/fsimpl/gofer/gofer_fs.h"
+#include "sentry/fsimpl/gofer/kept_pages.h"
 #include "sentry/fsimpl/mqueue/mqueue.h"
 #include "sentry/fsimpl/overlay/overlay.h"
 #include "sentry/fsimpl/proc/proc.h"
@@ -264,6 +265,11 @@ int Boot(BootConfig config) {
   // What /proc and /sys show of the host (cpuinfo, the CPU count) is read now, while the sentry
   // can still open files.
   auto host = sentry::fsimpl::proc::HostProcSnapshot::Capture();
+  // Clean pages of host files nobody maps: a share of the memory the sandbox sees.
+  if (host.mem_total_bytes != 0) {
+    sentry::fsimpl::gofer::KeptPages::Sandbox().SetBudgetBytes(
+        sentry::fsimpl::gofer::KeptPages::BudgetFor(host.mem_total_bytes));
+  }
   sentry::kernel::KernelOptions options{.strace = config.strace,
                                         .hostname = config.hostname,
                                         .uid = config.uid,

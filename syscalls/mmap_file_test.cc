@@ -15,8 +15,10 @@
 
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "syscalls/test_util.h"
 
@@ -375,6 +377,136 @@ TEST_P(SharedFileMapping, MsyncAndMincore) {
   EXPECT_EQ(vec[0], 1);
   EXPECT_LE(vec[1], 1);
   munmap(m, 2 * page);
+}
+
+// A byte that differs from page to page and from round to round.
+char PatternByte(size_t page, int round) {
+  return static_cast<char>('A' + (page * 7 + round) % 26);
+}
+
+// Writes `pages` pages of round `round`'s pattern with write(2).
+void WritePattern(int fd, size_t pages, int round) {
+  const size_t page = PageSize();
+  std::string buf(pages * page, '\0');
+  for (size_t i = 0; i < pages; ++i) std::memset(&buf[i * page], PatternByte(i, round), page);
+  ASSERT_EQ(pwrite(fd, buf.data(), buf.size(), 0), static_cast<ssize_t>(buf.size()));
+}
+
+// Whether every page of a mapping of `pages` pages holds round `round`'s pattern, at its first
+// and last byte.
+bool HoldsPattern(const char* m, size_t pages, int round) {
+  const size_t page = PageSize();
+  for (size_t i = 0; i < pages; ++i) {
+    if (m[i * page] != PatternByte(i, round) || m[i * page + page - 1] != PatternByte(i, round)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Host files: the page cache keeps clean pages after the last munmap; what the next mapping
+// shows is still the file, stores made through the last one included.
+TEST_P(SharedFileMapping, DataAfterUnmapAndRemapIsTheFiles) {
+  const size_t page = PageSize();
+  const size_t pages = 300;  // more than one fault-around window
+  WritePattern(fd(), pages, 0);
+  char* m = MapShared(fd(), pages * page, PROT_READ);
+  ASSERT_NE(m, nullptr);
+  EXPECT_TRUE(HoldsPattern(m, pages, 0));
+  ASSERT_SYSCALL_OK(munmap(m, pages * page));
+  m = MapShared(fd(), pages * page);
+  ASSERT_NE(m, nullptr);
+  EXPECT_TRUE(HoldsPattern(m, pages, 0));
+  std::memcpy(m + 5 * page + 1, "stored", 6);
+  std::memcpy(m + 299 * page + 2, "last page", 9);
+  ASSERT_SYSCALL_OK(munmap(m, pages * page));
+  m = MapShared(fd(), pages * page, PROT_READ);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(std::string(m + 5 * page + 1, 6), "stored");
+  EXPECT_EQ(std::string(m + 299 * page + 2, 9), "last page");
+  EXPECT_EQ(m[5 * page], PatternByte(5, 0));
+  char buf[9];
+  ASSERT_EQ(pread(fd(), buf, 9, 299 * page + 2), 9);
+  EXPECT_EQ(std::string(buf, 9), "last page");
+  ASSERT_SYSCALL_OK(munmap(m, pages * page));
+}
+
+TEST_P(SharedFileMapping, TruncateAndExtendBetweenMappings) {
+  const size_t page = PageSize();
+  WritePattern(fd(), 3, 1);
+  char* m = MapShared(fd(), 3 * page, PROT_READ);
+  ASSERT_NE(m, nullptr);
+  EXPECT_TRUE(HoldsPattern(m, 3, 1));
+  ASSERT_SYSCALL_OK(munmap(m, 3 * page));
+  ASSERT_SYSCALL_OK(ftruncate(fd(), page + page / 2));
+  m = MapShared(fd(), 3 * page, PROT_READ);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m[0], PatternByte(0, 1));
+  EXPECT_EQ(m[page + page / 2 - 1], PatternByte(1, 1));
+  EXPECT_EQ(m[page + page / 2], 0);  // past the end, in the last page
+  EXPECT_EQ(m[2 * page - 1], 0);
+  EXPECT_EQ(AccessSignal(m + 2 * page), SIGBUS);
+  ASSERT_SYSCALL_OK(munmap(m, 3 * page));
+  // Growing it again brings zeros where the cut data was.
+  ASSERT_SYSCALL_OK(ftruncate(fd(), 3 * page));
+  m = MapShared(fd(), 3 * page, PROT_READ);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m[page + page / 2 - 1], PatternByte(1, 1));
+  EXPECT_EQ(m[page + page / 2], 0);
+  EXPECT_EQ(m[2 * page], 0);
+  EXPECT_EQ(m[3 * page - 1], 0);
+  ASSERT_SYSCALL_OK(munmap(m, 3 * page));
+}
+
+TEST_P(SharedFileMapping, WriteBetweenMappings) {
+  const size_t page = PageSize();
+  WritePattern(fd(), 4, 2);
+  char* m = MapShared(fd(), 4 * page, PROT_READ);
+  ASSERT_NE(m, nullptr);
+  EXPECT_TRUE(HoldsPattern(m, 4, 2));
+  ASSERT_SYSCALL_OK(munmap(m, 4 * page));
+  ASSERT_EQ(pwrite(fd(), "written", 7, 2 * page + 100), 7);
+  WritePattern(fd(), 1, 3);  // the first page, whole
+  m = MapShared(fd(), 4 * page, PROT_READ);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(std::string(m + 2 * page + 100, 7), "written");
+  EXPECT_EQ(m[0], PatternByte(0, 3));
+  EXPECT_EQ(m[page - 1], PatternByte(0, 3));
+  EXPECT_EQ(m[page], PatternByte(1, 2));
+  ASSERT_SYSCALL_OK(munmap(m, 4 * page));
+}
+
+// More mapped data than a sandbox keeps for unmapped files is bounded by its budget
+// (docs/architecture.md); whatever it keeps or gives back, each file reads as itself.
+TEST_P(SharedFileMapping, ManyFilesKeepTheirOwnData) {
+  const size_t page = PageSize();
+  const size_t pages = 64;
+  constexpr int kFiles = 24;
+  std::vector<std::unique_ptr<TmpFile>> files;
+  std::vector<int> fds;
+  for (int i = 0; i < kFiles; ++i) {
+    if (GetParam() == Kind::kMemfd) {
+      fds.push_back(memfd_create("mmap_file_test", 0));
+    } else {
+      files.push_back(
+          std::make_unique<TmpFile>(0, GetParam() == Kind::kTmp ? "/tmp" : VolumeDir()));
+      fds.push_back(files.back()->fd());
+    }
+    ASSERT_GE(fds.back(), 0);
+    WritePattern(fds.back(), pages, i);
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < kFiles; ++i) {
+      char* m = MapShared(fds[i], pages * page, PROT_READ);
+      ASSERT_NE(m, nullptr);
+      EXPECT_TRUE(HoldsPattern(m, pages, i + round)) << "file " << i << " round " << round;
+      ASSERT_SYSCALL_OK(munmap(m, pages * page));
+      WritePattern(fds[i], pages, i + round + 1);  // what the next round expects
+    }
+  }
+  if (GetParam() == Kind::kMemfd) {
+    for (int fd : fds) close(fd);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Files, SharedFileMapping,

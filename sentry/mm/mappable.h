@@ -36,6 +36,10 @@ class Mappable {
   // lies before the end of the file), in increasing order. For fault-around.
   virtual void ForEachPresentPage(uint64_t first, uint64_t count,
                                   const std::function<void(uint64_t, uint64_t)>& fn) = 0;
+  // The aligned window of pages around a fault that the fault maps at once (those the file has),
+  // for a mapping that maps them `writable`: a file whose pages cost a host read to fill
+  // prefers a wider one, so that one trap and one read serve more of it.
+  virtual uint64_t FaultAroundPages(bool /*writable*/) const { return 32; }
   // Gives the holes among pages [first, first+count) (before the end of the file) their pages,
   // as far as memory allows: a fault that looks sequential fills the window at once.
   virtual void FillHoles(uint64_t /*first*/, uint64_t /*count*/) {}

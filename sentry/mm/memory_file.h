@@ -3,6 +3,8 @@
 // memcpy at base()+offset; platforms map ranges of the same fd into application address spaces.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -65,6 +67,19 @@ class MemoryFile {
 
   uint64_t AllocatedBytes();
 
+  // The part of the allocated memory that caches host files' data (the gofer's page caches),
+  // and the part of that kept for files nobody maps, which the sentry gives back on its own
+  // when short (reclaimable): what /proc/meminfo shows as Cached and counts as available. The
+  // caches keep these counts; the MemoryFile only holds them.
+  void AddFileCacheBytes(int64_t delta) { file_cache_bytes_.fetch_add(delta); }
+  void AddReclaimableBytes(int64_t delta) { reclaimable_bytes_.fetch_add(delta); }
+  uint64_t FileCacheBytes() const {
+    return static_cast<uint64_t>(std::max<int64_t>(0, file_cache_bytes_.load()));
+  }
+  uint64_t ReclaimableBytes() const {
+    return static_cast<uint64_t>(std::max<int64_t>(0, reclaimable_bytes_.load()));
+  }
+
  private:
   MemoryFile(FileDescriptor fd, uint64_t size, uint8_t* base);
   struct Shared {
@@ -76,6 +91,8 @@ class MemoryFile {
   // Joins the touching extents with the same count around [start, end).
   void MergeShared(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  std::atomic<int64_t> file_cache_bytes_{0};
+  std::atomic<int64_t> reclaimable_bytes_{0};
   FileDescriptor fd_;
   uint64_t size_;
   uint8_t* base_;

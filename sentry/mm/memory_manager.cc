@@ -23,9 +23,9 @@ constexpr int kValidProt = PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM;
 constexpr uint64_t kStackGuardGap = 256 * kPageSize;
 // MAP_32BIT places mappings in the second GiB of the address space, as Linux does.
 constexpr uint64_t kMap32Floor = 0x40000000, kMap32Ceiling = 0x80000000;
-// A fault on a file page maps the present pages of the aligned window of this many pages around
-// it (each trap costs tens of microseconds on ptrace), in at most kMaxFaultAroundRuns host mmaps.
-constexpr uint64_t kFaultAroundPages = 32;
+// A fault on a file page maps the present pages of the aligned window around it (each trap costs
+// tens of microseconds on ptrace; the file says how wide: Mappable::FaultAroundPages), in at
+// most kMaxFaultAroundRuns host mmaps.
 constexpr int kMaxFaultAroundRuns = 8;
 
 // Whether `next` is the same mapping as `v` to the application, continued: only the memory
@@ -204,8 +204,9 @@ FaultResult MemoryManager::FaultFilePageLocked(const Vma& v, uint64_t addr) {
   if (perms & kAccessWrite) v.mappable->NoteMappedWrite();
   // The aligned window of pages around the fault, inside the VMA.
   uint64_t vfirst = v.file_offset / kPageSize, vend = vfirst + v.length() / kPageSize;
-  uint64_t wfirst = std::max(vfirst, index / kFaultAroundPages * kFaultAroundPages);
-  uint64_t wend = std::min(vend, wfirst + kFaultAroundPages);
+  uint64_t window = std::max<uint64_t>(1, v.mappable->FaultAroundPages(perms & kAccessWrite));
+  uint64_t wfirst = std::max(vfirst, index / window * window);
+  uint64_t wend = std::min(vend, index / window * window + window);
   // The page before was there already: the application is most likely filling the file
   // sequentially (say a fresh ftruncate'd file), so the window's holes get their pages now
   // rather than one trap each. (tmpfs, as Linux's shmem, allocates on any fault anyway.)

@@ -45,6 +45,30 @@ struct ForkImage {
   uint64_t brk = 0;
 };
 
+// The stores the sentry makes for the application through Translate's views of pages of shared
+// file mappings (read(2) into a MAP_SHARED mapping of a host file). While it lives it holds
+// those mappings, so their file keeps the pages (its last mapping cannot end under the views);
+// when it goes, the pages count as dirty again, as Linux re-dirties pages pinned for I/O once
+// the I/O is done: a write-back that ran while the host filled the views may have written a
+// page before the data landed, and left it clean. Make it before Translate, so that it goes
+// after the I/O into the views.
+class FileStores {
+ public:
+  FileStores() = default;
+  FileStores(const FileStores&) = delete;
+  FileStores& operator=(const FileStores&) = delete;
+  ~FileStores();
+
+ private:
+  friend class MemoryManager;
+  struct Range {
+    std::shared_ptr<Mappable> file;
+    uint64_t first, end;  // pages of the file
+  };
+  void Add(const std::shared_ptr<Mappable>& file, uint64_t page);
+  std::vector<Range> ranges_;
+};
+
 // What a fault the platform reported turned out to be.
 enum class FaultResult {
   kHandled,  // the MM mapped what was missing (or grew the stack): the application continues
@@ -159,9 +183,10 @@ class MemoryManager : public std::enable_shared_from_this<MemoryManager> {
   // only while no other thread unmaps the range or truncates a file mapped there (a task's own
   // syscall cannot race with itself), and, for writing, while no other thread forks (the
   // views keep pointing at memory fork then shares). File pages side by side in the MemoryFile
-  // make one view.
+  // make one view. Views for writing into shared file pages are safe from a concurrent
+  // write-back only with `stores` (see FileStores).
   Result<std::vector<iovec>> Translate(UserAddr addr, uint64_t length, uint8_t access,
-                                       size_t max_views = 1024);
+                                       size_t max_views = 1024, FileStores* stores = nullptr);
 
   // futex(2)'s view of the aligned 32-bit word at `addr` (the futex key lookup): the sentry's
   // pointer to it, for atomic access, and for MAP_SHARED memory the MemoryFile offset that

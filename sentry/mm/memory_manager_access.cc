@@ -91,8 +91,20 @@ Result<std::string> MemoryManager::CopyInString(UserAddr src, uint64_t max_lengt
   return Err(ENAMETOOLONG);
 }
 
+FileStores::~FileStores() {
+  for (const Range& r : ranges_) r.file->NoteWritablePages(r.first, r.end);
+}
+
+void FileStores::Add(const std::shared_ptr<Mappable>& file, uint64_t page) {
+  if (!ranges_.empty() && ranges_.back().file == file && ranges_.back().end == page) {
+    ++ranges_.back().end;
+    return;
+  }
+  ranges_.push_back({file, page, page + 1});
+}
+
 Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t length, uint8_t access,
-                                                    size_t max_views) {
+                                                    size_t max_views, FileStores* stores) {
   std::vector<iovec> views;
   if (length == 0) return views;
   if (addr.value > UINT64_MAX - length) length = UINT64_MAX - addr.value;
@@ -116,6 +128,7 @@ Result<std::vector<iovec>> MemoryManager::Translate(UserAddr addr, uint64_t leng
     if ((access & kAccessWrite) && v->mappable) {
       uint64_t page = v->FileOffsetOf(cur) / kPageSize;
       v->mappable->NoteWritablePages(page, page + 1);
+      if (stores != nullptr && v->shared) stores->Add(v->mappable, page);
     }
     auto resolved = ResolveLocked(*v, cur);
     if (!resolved) break;

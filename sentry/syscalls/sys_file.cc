@@ -42,7 +42,7 @@ Result<std::shared_ptr<FileDescription>> PositionalFile(kernel::Task& t, uint64_
 // The sentry's views of the application's iovec array, for a transfer in direction `access`.
 // Like Linux, a bad iovec after the first only shortens the transfer.
 Result<std::vector<iovec>> IovecViews(kernel::Task& t, uint64_t iov_addr, uint64_t iovcnt,
-                                      uint8_t access) {
+                                      uint8_t access, mm::FileStores* stores = nullptr) {
   int count = ArgInt(iovcnt);
   if (count < 0 || count > IOV_MAX) return Err(EINVAL);
   std::vector<iovec> iovs(count);
@@ -58,7 +58,8 @@ Result<std::vector<iovec>> IovecViews(kernel::Task& t, uint64_t iov_addr, uint64
   for (const iovec& v : iovs) {
     uint64_t len = std::min<uint64_t>(v.iov_len, budget);
     if (len == 0) continue;
-    auto part = t.mm().Translate(UserAddr(reinterpret_cast<uint64_t>(v.iov_base)), len, access);
+    auto part = t.mm().Translate(UserAddr(reinterpret_cast<uint64_t>(v.iov_base)), len, access,
+                                 1024, stores);
     if (!part) {
       if (views.empty()) return std::unexpected(part.error());
       break;
@@ -77,7 +78,8 @@ Result<uint64_t> Sys_read(kernel::Task& t, const Args& a) {
   uint64_t len = std::min<uint64_t>(a[2], kMaxRwCount);
   // Linux hands even an empty read to the file: some refuse it (eventfd, timerfd: EINVAL).
   if (len == 0) return file->Read({}, std::nullopt);
-  auto views = TRY(t.mm().Translate(UserAddr(a[1]), len, platform::kAccessWrite));
+  mm::FileStores stores;  // goes after the read: see FileStores
+  auto views = TRY(t.mm().Translate(UserAddr(a[1]), len, platform::kAccessWrite, 1024, &stores));
   return file->Read(views, std::nullopt);
 }
 
@@ -94,7 +96,8 @@ Result<uint64_t> Sys_pread64(kernel::Task& t, const Args& a) {
   if (static_cast<int64_t>(a[3]) < 0) return Err(EINVAL);
   uint64_t len = std::min<uint64_t>(a[2], kMaxRwCount);
   if (len == 0) return 0;
-  auto views = TRY(t.mm().Translate(UserAddr(a[1]), len, platform::kAccessWrite));
+  mm::FileStores stores;
+  auto views = TRY(t.mm().Translate(UserAddr(a[1]), len, platform::kAccessWrite, 1024, &stores));
   return file->Read(views, static_cast<int64_t>(a[3]));
 }
 
@@ -109,7 +112,8 @@ Result<uint64_t> Sys_pwrite64(kernel::Task& t, const Args& a) {
 
 Result<uint64_t> Sys_readv(kernel::Task& t, const Args& a) {
   auto file = TRY(ReadableFile(t, a[0]));
-  auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessWrite));
+  mm::FileStores stores;
+  auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessWrite, &stores));
   if (views.empty()) return 0;
   return file->Read(views, std::nullopt);
 }
@@ -125,7 +129,8 @@ Result<uint64_t> Sys_writev(kernel::Task& t, const Args& a) {
 Result<uint64_t> Sys_preadv(kernel::Task& t, const Args& a) {
   auto file = TRY(PositionalFile(t, a[0], false));
   if (static_cast<int64_t>(a[3]) < 0) return Err(EINVAL);
-  auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessWrite));
+  mm::FileStores stores;
+  auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessWrite, &stores));
   if (views.empty()) return 0;
   return file->Read(views, static_cast<int64_t>(a[3]));
 }
@@ -146,7 +151,8 @@ Result<uint64_t> Sys_preadv2(kernel::Task& t, const Args& a) {
   auto file = TRY(ReadableFile(t, a[0]));
   int64_t off = static_cast<int64_t>(a[3]);
   if (off < -1) return Err(EINVAL);
-  auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessWrite));
+  mm::FileStores stores;
+  auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessWrite, &stores));
   if (views.empty()) return 0;
   return file->Read(views, off == -1 ? std::nullopt : std::optional<int64_t>(off));
 }

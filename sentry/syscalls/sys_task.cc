@@ -153,7 +153,8 @@ Result<uint64_t> Sys_getrandom(kernel::Task& t, const Args& a) {
   // Linux returns at most 32 MiB - 1 per call.
   uint64_t len = std::min<uint64_t>(a[1], (1 << 25) - 1);
   if (len == 0) return 0;
-  auto views = TRY(t.mm().Translate(UserAddr(a[0]), len, platform::kAccessWrite));
+  mm::FileStores stores;  // goes after the stores below: see FileStores
+  auto views = TRY(t.mm().Translate(UserAddr(a[0]), len, platform::kAccessWrite, 1024, &stores));
   uint64_t done = 0;
   for (const iovec& v : views) {
     uint64_t filled = 0;

@@ -101,6 +101,7 @@ class GoferInode : public vfs::Inode {
       if (!r) return std::unexpected(r.error());
       stat_ = r->stat;
       dirty_ = false;
+      if (auto c = cache()) c->HostAttributes(ToStat(stat_));
     }
     fresh_ = false;
     return ToStat(stat_);
@@ -150,11 +151,17 @@ class GoferInode : public vfs::Inode {
   // Takes `st` as the current attributes if it still describes this file: the same inode of
   // the same type. A name the host re-made is another file, whatever it is called.
   bool Refresh(const ::gofer::Stat& st) {
-    absl::MutexLock lock(&mu_);
-    if (st.dev != stat_.dev || st.ino != stat_.ino || (st.mode & S_IFMT) != type()) return false;
-    stat_ = st;
-    dirty_ = false;
-    fresh_ = true;
+    {
+      absl::MutexLock lock(&mu_);
+      if (st.dev != stat_.dev || st.ino != stat_.ino || (st.mode & S_IFMT) != type()) {
+        return false;
+      }
+      stat_ = st;
+      dirty_ = false;
+      fresh_ = true;
+    }
+    // The host may have written the file since: cached pages must not show old data.
+    if (auto c = cache()) c->HostAttributes(ToStat(st));
     return true;
   }
 
@@ -323,6 +330,11 @@ class GoferInode : public vfs::Inode {
       MarkDirty();
       if (auto c = cache()) c->Truncated(0);
     }
+    // Pages kept from an earlier mapping must still be the host file's (close-to-open, as NFS).
+    if (auto c = cache(); c && c->HasPages()) {
+      struct stat st;
+      if (fstat(r.fd.get(), &st) == 0) c->HostAttributes(st);
+    }
     auto self = std::static_pointer_cast<GoferInode>(shared_from_this());
     return std::shared_ptr<vfs::FileDescription>(std::make_shared<HostBackedFile>(
         flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY), path, std::move(r.fd), self));
@@ -383,7 +395,7 @@ Result<uint64_t> HostBackedFile::Write(std::span<const iovec> src, std::optional
   if (!offset) pos_lock.lock();
   uint64_t n;
   if (auto cache = inode_->cache(); cache && !(offset && *offset < 0)) {
-    n = TRY(cache->Write(src, host_write));
+    n = TRY(cache->Write(src, fd_->get(), host_write));
   } else {
     n = TRY(host_write()).first;
   }
@@ -396,6 +408,7 @@ Result<struct stat> HostBackedFile::Stat() {
   struct stat st;
   if (fstat(fd_->get(), &st) != 0) return Err(errno);
   if (auto cache = inode_->cache()) {
+    cache->HostAttributes(st);
     st.st_blocks = std::max<blkcnt_t>(st.st_blocks, static_cast<blkcnt_t>(cache->DirtyBlocks()));
   }
   return st;
@@ -407,7 +420,7 @@ Result<void> HostBackedFile::Truncate(uint64_t size) {
     return {};
   };
   if (auto cache = inode_->cache()) {
-    TRY(cache->Truncate(size, host_truncate));
+    TRY(cache->Truncate(size, fd_->get(), host_truncate));
   } else {
     TRY(host_truncate());
   }

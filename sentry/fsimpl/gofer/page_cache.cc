@@ -13,11 +13,6 @@
 namespace sentry::fsimpl::gofer {
 namespace {
 
-// Pages read from the host per fault at most: the MemoryManager maps the present pages of the
-// aligned window of this many pages around a fault, so filling the same window makes one trap
-// and one host read serve all of it.
-constexpr uint64_t kFillWindowPages = 32;
-
 uint64_t PagesFor(uint64_t bytes) { return bytes / kPageSize + (bytes % kPageSize != 0); }
 
 // Copies between a flat byte range and the bytes [pos, pos+len) of an iovec array. memmove:
@@ -68,8 +63,8 @@ std::vector<std::weak_ptr<PageCache>>& Registry() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
 
 }  // namespace
 
-std::shared_ptr<PageCache> PageCache::Create(mm::MemoryFile& memory) {
-  auto cache = std::make_shared<PageCache>(Key{}, memory);
+std::shared_ptr<PageCache> PageCache::Create(mm::MemoryFile& memory, KeptPages& kept) {
+  auto cache = std::make_shared<PageCache>(Key{}, memory, kept);
   absl::MutexLock lock(&registry_mu);
   auto& all = Registry();
   std::erase_if(all, [](const auto& w) { return w.expired(); });
@@ -78,12 +73,15 @@ std::shared_ptr<PageCache> PageCache::Create(mm::MemoryFile& memory) {
 }
 
 PageCache::~PageCache() {
-  std::vector<std::pair<uint64_t, uint64_t>> pages;
+  Release r;
   {
     absl::MutexLock lock(&mu_);
-    pages = DropFromLocked(0);
+    DropFromLocked(0, r);
+    kept_seq_ = 0;
+    UpdateKeptLocked();
   }
-  FreePages(pages);
+  kept_.Forget(this);
+  FreePages(r.free);
 }
 
 void SyncAllPageCaches() {
@@ -101,17 +99,47 @@ void SyncAllPageCaches() {
   }
 }
 
+PageCache::HostStamp PageCache::HostStamp::Of(const struct stat& st) {
+  return {static_cast<uint64_t>(st.st_ino),
+          static_cast<uint64_t>(st.st_size),
+          st.st_mtim.tv_sec,
+          st.st_mtim.tv_nsec,
+          st.st_ctim.tv_sec,
+          st.st_ctim.tv_nsec};
+}
+
+void PageCache::Finish(Release& r) {
+  for (const auto& [first, end] : r.invalidate) InvalidateMappings(first, end);
+  if (r.truncate_from) InvalidateMappingsAndCopies(*r.truncate_from);
+  FreePages(r.free);
+  r = {};
+}
+
 std::shared_ptr<mm::Mappable> PageCache::NewMapping(std::shared_ptr<FileDescriptor> fd,
                                                     bool writable) {
+  Release r;
   {
     absl::MutexLock lock(&mu_);
     if (mappings_++ == 0) {
+      // Kept pages are the application's again, and must still be the host file's: it may have
+      // changed while nobody had it mapped.
+      kept_seq_ = 0;
+      kept_.Forget(this);
       struct stat st;
-      if (fstat(fd->get(), &st) == 0) size_ = static_cast<uint64_t>(st.st_size);
+      if (fstat(fd->get(), &st) == 0) {
+        if (!stamp_ || HostStamp::Of(st) != *stamp_) DropFromLocked(0, r);
+        stamp_ = HostStamp::Of(st);
+        size_ = static_cast<uint64_t>(st.st_size);
+      } else {
+        DropFromLocked(0, r);
+        stamp_.reset();
+      }
+      UpdateKeptLocked();
     }
     if (!read_fd_) read_fd_ = fd;
     if (writable && !write_fd_) write_fd_ = std::move(fd);
   }
+  FreePages(r.free);
   // One reference per mmap(2); the VMAs (and their fork copies) share it. Its deleter lets go
   // of the cache when called, as the control block may outlive it (weak references).
   return std::shared_ptr<mm::Mappable>(this, [self = shared_from_this()](mm::Mappable*) mutable {
@@ -121,7 +149,7 @@ std::shared_ptr<mm::Mappable> PageCache::NewMapping(std::shared_ptr<FileDescript
 }
 
 void PageCache::MappingGone() {
-  std::vector<std::pair<uint64_t, uint64_t>> freed;
+  Release r;
   {
     absl::MutexLock lock(&mu_);
     if (--mappings_ > 0) return;
@@ -131,25 +159,154 @@ void PageCache::MappingGone() {
     for (const auto& [index, page] : pages_) {
       if (page.dirty || page.writing) dirty.push_back(index);
     }
-    if (auto r = WritePagesLocked(dirty); !r) {
-      writeback_error_ = r.error().value;
+    if (auto w = WritePagesLocked(dirty, r); !w) {
+      writeback_error_ = w.error().value;
       spdlog::warn("gofer: writing back a host file's mapped pages failed: {}",
-                   strerror(r.error().value));
+                   strerror(w.error().value));
+      DropFromLocked(0, r);  // never keep what the host file does not hold
+    } else if (!dirty.empty()) {
+      // No mapping can store into them again: clean now (write-back proper must leave that to
+      // the next fault, see WriteBack).
+      for (uint64_t i : dirty) {
+        if (auto it = pages_.find(i); it != pages_.end()) it->second.dirty = false;
+      }
+    } else if (!pages_.empty()) {
+      // Nothing written: still check that the host did not change the file while mapped.
+      if (auto st = HostStatLocked(); !st) {
+        DropFromLocked(0, r);
+      } else {
+        RevalidateLocked(*st, r);
+      }
     }
-    freed = DropFromLocked(0);
     read_fd_.reset();
     write_fd_.reset();
+    if (!pages_.empty()) kept_seq_ = kept_.Keep(shared_from_this(), pages_.size());
+    UpdateKeptLocked();
   }
-  FreePages(freed);
+  FreePages(r.free);
+  kept_.Reclaim();
+}
+
+void PageCache::EvictKept(uint64_t seq) {
+  Release r;
+  {
+    absl::MutexLock lock(&mu_);
+    if (mappings_ != 0 || kept_seq_ != seq) return;
+    DropFromLocked(0, r);
+    UpdateKeptLocked();
+  }
+  FreePages(r.free);
+}
+
+void PageCache::UpdateKeptLocked() {
+  if (kept_seq_ != 0 && pages_.empty()) {
+    kept_seq_ = 0;
+    kept_.Forget(this);
+  }
+  if (kept_seq_ != 0) kept_.Resize(this, pages_.size());
+  uint64_t bytes = kept_seq_ != 0 ? pages_.size() * kPageSize : 0;
+  memory_.AddReclaimableBytes(static_cast<int64_t>(bytes) - static_cast<int64_t>(kept_bytes_));
+  kept_bytes_ = bytes;
+}
+
+bool PageCache::HasPages() {
+  absl::ReaderMutexLock lock(&mu_);
+  return !pages_.empty();
+}
+
+void PageCache::HostAttributes(const struct stat& st) {
+  Release r;
+  {
+    absl::MutexLock lock(&mu_);
+    if (pages_.empty()) {
+      // Nothing to go stale; pages filled from now on are at least this new.
+      if (mappings_ > 0) stamp_ = HostStamp::Of(st);
+      return;
+    }
+    if (RevalidateLocked(st, r)) UpdateKeptLocked();
+  }
+  Finish(r);
+}
+
+Result<struct stat> PageCache::HostStatLocked(int fd) {
+  if (fd < 0) {
+    const auto& f = read_fd_ ? read_fd_ : write_fd_;
+    if (!f) return Err(EBADF);
+    fd = f->get();
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Err(errno);
+  return st;
 }
 
 Result<uint64_t> PageCache::HostSizeLocked() {
-  const auto& fd = read_fd_ ? read_fd_ : write_fd_;
-  if (!fd) return size_;
-  struct stat st;
-  if (fstat(fd->get(), &st) != 0) return Err(errno);
-  size_ = static_cast<uint64_t>(st.st_size);
+  if (!read_fd_ && !write_fd_) return size_;
+  size_ = static_cast<uint64_t>(TRY(HostStatLocked()).st_size);
   return size_;
+}
+
+bool PageCache::RevalidateLocked(const struct stat& st, Release& r) {
+  if (stamp_ && HostStamp::Of(st) == *stamp_) return false;
+  HostChangedLocked(st, r);
+  return true;
+}
+
+void PageCache::HostChangedLocked(const struct stat& st, Release& r) {
+  auto size = static_cast<uint64_t>(st.st_size);
+  if (mappings_ == 0) {
+    DropFromLocked(0, r);
+  } else {
+    if (size < size_) ShrinkLocked(size, r);
+    size_ = size;
+    RereadCleanLocked(r);
+  }
+  size_ = size;
+  stamp_ = HostStamp::Of(st);
+}
+
+void PageCache::RereadCleanLocked(Release& r) {
+  const auto& fd = read_fd_ ? read_fd_ : write_fd_;
+  // Runs of clean pages contiguous in the file and in the MemoryFile: one host read each. A
+  // page being stored into is dirty (NoteWritablePages comes first, under mu_), so no store is
+  // overwritten; dirty and written-back-in-progress pages keep the sandbox's data.
+  auto it = pages_.begin();
+  while (it != pages_.end()) {
+    if (it->second.dirty || it->second.writing) {
+      ++it;
+      continue;
+    }
+    auto run = it;
+    uint64_t first = it->first, offset = it->second.offset, count = 0;
+    while (it != pages_.end() && !it->second.dirty && !it->second.writing &&
+           it->first == first + count && it->second.offset == offset + count * kPageSize) {
+      ++count;
+      ++it;
+    }
+    uint64_t len = count * kPageSize;
+    Result<uint64_t> n =
+        fd ? HostIo(fd->get(), memory_.Access(offset), len, first * kPageSize, false)
+           : Result<uint64_t>(Err(EBADF));
+    if (n) {
+      // Past the end of the file the pages read as zeros.
+      if (*n < len) std::memset(memory_.Access(offset + *n), 0, len - *n);
+      continue;
+    }
+    // Unreadable: nobody may see the old data; the next fault reads the host again.
+    spdlog::warn("gofer: re-reading a changed host file failed: {}", strerror(n.error().value));
+    for (auto d = run; d != it;) {
+      r.free.emplace_back(d->first, d->second.offset);
+      d = pages_.erase(d);
+    }
+    r.invalidate.emplace_back(first, first + count);
+  }
+}
+
+void PageCache::RestampLocked(int fd) {
+  if (auto st = HostStatLocked(fd)) {
+    stamp_ = HostStamp::Of(*st);
+  } else {
+    stamp_.reset();  // the pages will be dropped at the next check
+  }
 }
 
 Result<void> PageCache::FillRunLocked(uint64_t index) {
@@ -157,6 +314,10 @@ Result<void> PageCache::FillRunLocked(uint64_t index) {
   uint64_t wfirst = index / kFillWindowPages * kFillWindowPages;
   uint64_t wend = std::min(wfirst + kFillWindowPages, PagesFor(size_));
   if (index >= wend) return Err(ENXIO);
+  if (!stamp_) {
+    // The data read now is at least as new as what the host says now.
+    stamp_ = HostStamp::Of(TRY(HostStatLocked()));
+  }
   // The run of missing pages around `index`, inside the window.
   uint64_t lo = wfirst, hi = wend;
   auto next = pages_.lower_bound(index);
@@ -174,6 +335,7 @@ Result<void> PageCache::FillRunLocked(uint64_t index) {
     memory_.Free(*offset, len);
     return std::unexpected(n.error());
   }
+  memory_.AddFileCacheBytes(static_cast<int64_t>(len));
   for (uint64_t i = lo; i < hi; ++i) pages_.emplace(i, Page{*offset + (i - lo) * kPageSize});
   return {};
 }
@@ -213,7 +375,7 @@ void PageCache::NoteWritablePages(uint64_t first, uint64_t end) {
 }
 
 Result<void> PageCache::PunchHole(uint64_t first, uint64_t end) {
-  std::vector<std::pair<uint64_t, uint64_t>> dropped;
+  Release r;
   {
     absl::MutexLock lock(&mu_);
     // Only a writable mapping gets here (madvise checks): write_fd_ is set.
@@ -230,19 +392,22 @@ Result<void> PageCache::PunchHole(uint64_t first, uint64_t end) {
     }
     auto it = pages_.lower_bound(first);
     while (it != pages_.end() && it->first < end) {
-      dropped.emplace_back(it->first, it->second.offset);
+      r.free.emplace_back(it->first, it->second.offset);
       it = pages_.erase(it);
     }
+    r.invalidate.emplace_back(first, end);
   }
-  InvalidateMappings(first, end);
-  FreePages(dropped);
+  Finish(r);
   return {};
 }
 
-Result<void> PageCache::WritePagesLocked(const std::vector<uint64_t>& indices) {
+Result<void> PageCache::WritePagesLocked(const std::vector<uint64_t>& indices, Release& r) {
   if (indices.empty()) return {};
   if (!write_fd_) return Err(EIO);  // dirty pages come only from mappings of a writable file
-  uint64_t size = TRY(HostSizeLocked());
+  struct stat before = TRY(HostStatLocked());
+  size_ = static_cast<uint64_t>(before.st_size);
+  bool host_changed = !stamp_ || HostStamp::Of(before) != *stamp_;
+  uint64_t size = size_;
   // Runs contiguous both in the file and in the MemoryFile: one host write each.
   std::vector<Page*> done;
   Result<void> status;
@@ -271,6 +436,13 @@ Result<void> PageCache::WritePagesLocked(const std::vector<uint64_t>& indices) {
     }
   }
   for (Page* p : done) p->writing = false;
+  if (host_changed) {
+    // Someone else wrote the file since the pages matched it: our writes went over theirs
+    // for the pages we wrote; the clean ones may be theirs no more.
+    if (auto after = HostStatLocked()) HostChangedLocked(*after, r);
+  } else {
+    RestampLocked(write_fd_->get());
+  }
   return status;
 }
 
@@ -296,10 +468,18 @@ Result<void> PageCache::WriteBack(uint64_t first, uint64_t end, bool durable) {
       InvalidateMappings(indices[i], indices[j - 1] + 1);
       i = j;
     }
-    absl::MutexLock lock(&mu_);
-    TRY(WritePagesLocked(indices));
-    // As Linux's MS_SYNC: the data, not necessarily the metadata, reaches storage.
-    if (durable && write_fd_ && fdatasync(write_fd_->get()) != 0) return Err(errno);
+    Release r;
+    Result<void> written;
+    {
+      absl::MutexLock lock(&mu_);
+      written = WritePagesLocked(indices, r);
+      // As Linux's MS_SYNC: the data, not necessarily the metadata, reaches storage.
+      if (written && durable && write_fd_ && fdatasync(write_fd_->get()) != 0) {
+        written = Err(errno);
+      }
+    }
+    Finish(r);
+    TRY(written);
   }
   if (earlier_error != 0) return Err(earlier_error);
   return {};
@@ -323,64 +503,101 @@ Result<uint64_t> PageCache::Read(std::span<const iovec> dst, uint64_t offset,
 }
 
 Result<uint64_t> PageCache::Write(
-    std::span<const iovec> src,
+    std::span<const iovec> src, int host_fd,
     absl::FunctionRef<Result<std::pair<uint64_t, uint64_t>>()> host_write) {
-  absl::MutexLock lock(&mu_);
-  auto [n, offset] = TRY(host_write());
-  if (n == 0) return n;
-  uint64_t end = offset + n;
-  size_ = std::max(size_, end);
-  for (auto it = pages_.lower_bound(offset / kPageSize);
-       it != pages_.end() && it->first * kPageSize < end; ++it) {
-    uint64_t page_start = it->first * kPageSize;
-    uint64_t s = std::max(offset, page_start), e = std::min(end, page_start + kPageSize);
-    CopyIov(src, s - offset, memory_.Access(it->second.offset + (s - page_start)), e - s, false);
-  }
-  return n;
-}
-
-Result<void> PageCache::Truncate(uint64_t size, absl::FunctionRef<Result<void>()> host_truncate) {
+  Release r;
+  Result<uint64_t> result;
   {
     absl::MutexLock lock(&mu_);
-    TRY(host_truncate());
+    // A file with pages pays two fstats per write: one to see whether the host changed it
+    // before, one to take the attributes our write leaves as the pages' stamp. A mapped file
+    // with no pages yet takes the new stamp too, so that its next pages are not thought stale.
+    bool track = !pages_.empty() || mappings_ > 0;
+    if (!pages_.empty()) {
+      if (auto st = HostStatLocked(host_fd)) {
+        if (RevalidateLocked(*st, r)) UpdateKeptLocked();
+      }
+    }
+    auto written = host_write();
+    if (!written) {
+      result = std::unexpected(written.error());
+    } else {
+      auto [n, offset] = *written;
+      result = n;
+      uint64_t end = offset + n;
+      if (n > 0) size_ = std::max(size_, end);
+      for (auto it = pages_.lower_bound(offset / kPageSize);
+           n > 0 && it != pages_.end() && it->first * kPageSize < end; ++it) {
+        uint64_t page_start = it->first * kPageSize;
+        uint64_t s = std::max(offset, page_start), e = std::min(end, page_start + kPageSize);
+        CopyIov(src, s - offset, memory_.Access(it->second.offset + (s - page_start)), e - s,
+                false);
+      }
+      if (n > 0 && track) RestampLocked(host_fd);
+    }
   }
-  ShrinkTo(size);
-  return {};
+  Finish(r);
+  return result;
+}
+
+Result<void> PageCache::Truncate(uint64_t size, int host_fd,
+                                 absl::FunctionRef<Result<void>()> host_truncate) {
+  Release r;
+  Result<void> result;
+  {
+    absl::MutexLock lock(&mu_);
+    bool track = !pages_.empty() || mappings_ > 0;
+    if (!pages_.empty()) {
+      if (auto st = HostStatLocked(host_fd)) RevalidateLocked(*st, r);
+    }
+    result = host_truncate();
+    if (result) {
+      ShrinkLocked(size, r);
+      if (track) RestampLocked(host_fd);
+    }
+    UpdateKeptLocked();
+  }
+  Finish(r);
+  return result;
 }
 
 void PageCache::Truncated(uint64_t size) { ShrinkTo(size); }
 
 void PageCache::ShrinkTo(uint64_t size) {
-  std::vector<std::pair<uint64_t, uint64_t>> dropped;
-  uint64_t first = PagesFor(size);
+  Release r;
   {
     absl::MutexLock lock(&mu_);
-    // Bytes past the end in the last page read as zeros, now and after the file grows again
-    // (also what a mapping stored there before it grew).
-    uint64_t from = std::min(size, size_);
-    if (from % kPageSize != 0) {
-      if (auto it = pages_.find(from / kPageSize); it != pages_.end()) {
-        uint64_t in_page = from % kPageSize;
-        std::memset(memory_.Access(it->second.offset + in_page), 0, kPageSize - in_page);
-      }
-    }
-    size_ = size;
-    dropped = DropFromLocked(first);
+    ShrinkLocked(size, r);
+    UpdateKeptLocked();
   }
-  // Private mappings lose their copies past the new end too, even where nothing was cached.
-  InvalidateMappingsAndCopies(first);
-  if (!dropped.empty()) FreePages(dropped);
+  Finish(r);
 }
 
-std::vector<std::pair<uint64_t, uint64_t>> PageCache::DropFromLocked(uint64_t first) {
-  std::vector<std::pair<uint64_t, uint64_t>> out;
+void PageCache::ShrinkLocked(uint64_t size, Release& r) {
+  uint64_t first = PagesFor(size);
+  // Bytes past the end in the last page read as zeros, now and after the file grows again
+  // (also what a mapping stored there before it grew).
+  uint64_t from = std::min(size, size_);
+  if (from % kPageSize != 0) {
+    if (auto it = pages_.find(from / kPageSize); it != pages_.end()) {
+      uint64_t in_page = from % kPageSize;
+      std::memset(memory_.Access(it->second.offset + in_page), 0, kPageSize - in_page);
+    }
+  }
+  size_ = size;
+  DropFromLocked(first, r);
+  // Private mappings lose their copies past the new end too, even where nothing was cached.
+  r.truncate_from = std::min(first, r.truncate_from.value_or(UINT64_MAX));
+}
+
+void PageCache::DropFromLocked(uint64_t first, Release& r) {
   auto it = pages_.lower_bound(first);
-  for (auto i = it; i != pages_.end(); ++i) out.emplace_back(i->first, i->second.offset);
+  for (auto i = it; i != pages_.end(); ++i) r.free.emplace_back(i->first, i->second.offset);
   pages_.erase(it, pages_.end());
-  return out;
 }
 
 void PageCache::FreePages(const std::vector<std::pair<uint64_t, uint64_t>>& pages) {
+  if (pages.empty()) return;
   std::vector<uint64_t> offsets;
   offsets.reserve(pages.size());
   for (const auto& p : pages) offsets.push_back(p.second);
@@ -391,6 +608,7 @@ void PageCache::FreePages(const std::vector<std::pair<uint64_t, uint64_t>>& page
     memory_.Free(offsets[i], offsets[j - 1] + kPageSize - offsets[i]);
     i = j;
   }
+  memory_.AddFileCacheBytes(-static_cast<int64_t>(offsets.size() * kPageSize));
 }
 
 uint64_t PageCache::DirtyBlocks() {

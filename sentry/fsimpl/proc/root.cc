@@ -58,10 +58,16 @@ std::string CpuinfoText(const ProcFs& fs) {
 
 std::string MeminfoText(const ProcFs& fs) {
   // MemTotal is the host's memory at boot. The sandbox's own use is what its MemoryFile holds
-  // (all application memory); the rest counts as free. Page cache, slab and swap have no
-  // meaning here and read 0.
+  // (all application memory); the rest counts as free. Of that, the pages that cache host
+  // files (the gofer's page cache) are Cached, as file pages: active while mapped, inactive
+  // (and available, as the sentry gives them back when short) while kept for files nobody
+  // maps. Everything else counts as anonymous. Slab and swap have no meaning here and read 0.
+  auto& memory = fs.kernel().memory_file();
   uint64_t total = fs.host().mem_total_bytes;
-  uint64_t used = std::min(fs.kernel().memory_file().AllocatedBytes(), total);
+  uint64_t used = std::min(memory.AllocatedBytes(), total);
+  uint64_t cached = std::min(memory.FileCacheBytes(), used);
+  uint64_t inactive_file = std::min(memory.ReclaimableBytes(), cached);
+  uint64_t anon = used - cached;
   uint64_t free = total - used;
   std::string s;
   auto kb = [&](const char* name, uint64_t bytes) {
@@ -72,22 +78,27 @@ std::string MeminfoText(const ProcFs& fs) {
   };
   kb("MemTotal", total);
   kb("MemFree", free);
-  kb("MemAvailable", free);
-  for (const char* name : {"Buffers", "Cached", "SwapCached"}) kb(name, 0);
-  kb("Active", used);
-  kb("Inactive", 0);
-  kb("Active(anon)", used);
-  for (const char* name : {"Inactive(anon)", "Active(file)", "Inactive(file)", "Unevictable",
-                           "Mlocked", "SwapTotal", "SwapFree", "Dirty", "Writeback"}) {
+  kb("MemAvailable", free + inactive_file);
+  kb("Buffers", 0);
+  kb("Cached", cached);
+  kb("SwapCached", 0);
+  kb("Active", used - inactive_file);
+  kb("Inactive", inactive_file);
+  kb("Active(anon)", anon);
+  kb("Inactive(anon)", 0);
+  kb("Active(file)", cached - inactive_file);
+  kb("Inactive(file)", inactive_file);
+  for (const char* name :
+       {"Unevictable", "Mlocked", "SwapTotal", "SwapFree", "Dirty", "Writeback"}) {
     kb(name, 0);
   }
-  kb("AnonPages", used);
+  kb("AnonPages", anon);
   for (const char* name : {"Mapped", "Shmem", "KReclaimable", "Slab", "SReclaimable", "SUnreclaim",
                            "KernelStack", "PageTables", "NFS_Unstable", "Bounce", "WritebackTmp"}) {
     kb(name, 0);
   }
   kb("CommitLimit", total / 2);  // overcommit_ratio 50 and no swap
-  kb("Committed_AS", used);
+  kb("Committed_AS", anon);
   kb("VmallocTotal", uint64_t{34359738367} * 1024);
   for (const char* name : {"VmallocUsed", "VmallocChunk", "Percpu", "AnonHugePages",
                            "ShmemHugePages", "ShmemPmdMapped", "FileHugePages", "FilePmdMapped"}) {
