@@ -185,9 +185,7 @@ TEST_F(DnotifyTest, EachEvent) {
   ExpectOneSignal([&] { ASSERT_EQ(rename(file.c_str(), (dir_ / "g").c_str()), 0); });
   ASSERT_EQ(mkdir((dir_ / "sub").c_str(), 0755), 0);
   // Out of the directory is a deletion, not a rename, to dnotify.
-  ExpectNoSignal([&] {
-    ASSERT_EQ(rename((dir_ / "g").c_str(), (dir_ / "sub/g").c_str()), 0);
-  });
+  ExpectNoSignal([&] { ASSERT_EQ(rename((dir_ / "g").c_str(), (dir_ / "sub/g").c_str()), 0); });
   ASSERT_EQ(fcntl(dfd_, F_NOTIFY, 0), 0);
 
   ASSERT_EQ(fcntl(dfd_, F_NOTIFY, DN_DELETE | DN_MULTISHOT), 0);

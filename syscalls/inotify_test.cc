@@ -192,8 +192,8 @@ TEST_F(InotifyTest, AddWatchErrors) {
   EXPECT_SYSCALL_ERRNO(EINVAL, inotify_add_watch(-1, file.c_str(), 0));
   EXPECT_SYSCALL_ERRNO(EINVAL, inotify_add_watch(-1, file.c_str(), 0x1000));
   EXPECT_SYSCALL_ERRNO(EBADF, inotify_add_watch(-1, file.c_str(), IN_MODIFY));
-  EXPECT_SYSCALL_ERRNO(EINVAL,
-                       inotify_add_watch(fd_, file.c_str(), IN_MODIFY | IN_MASK_ADD | IN_MASK_CREATE));
+  EXPECT_SYSCALL_ERRNO(
+      EINVAL, inotify_add_watch(fd_, file.c_str(), IN_MODIFY | IN_MASK_ADD | IN_MASK_CREATE));
   Fd other(open(file.c_str(), O_RDONLY));
   EXPECT_SYSCALL_ERRNO(EINVAL, inotify_add_watch(other.get(), file.c_str(), IN_MODIFY));
   EXPECT_SYSCALL_ERRNO(EFAULT, inotify_add_watch(fd_, reinterpret_cast<const char*>(8), IN_MODIFY));
@@ -324,10 +324,16 @@ TEST_F(InotifyTest, DirectoryChildEventsCarryNames) {
   ASSERT_EQ(rmdir((dir_ / "d").c_str()), 0);
   auto events = Drain(fd_);
   std::vector<Event> want = {
-      {wd, IN_CREATE, 0, "f"},          {wd, IN_OPEN, 0, "f"},   {wd, IN_MODIFY, 0, "f"},
-      {wd, IN_CLOSE_WRITE, 0, "f"},     {wd, IN_CREATE | IN_ISDIR, 0, "d"},
-      {wd, IN_CREATE, 0, "s"},          {wd, IN_CREATE, 0, "l"}, {wd, IN_CREATE, 0, "p"},
-      {wd, IN_DELETE, 0, "l"},          {wd, IN_DELETE | IN_ISDIR, 0, "d"},
+      {wd, IN_CREATE, 0, "f"},
+      {wd, IN_OPEN, 0, "f"},
+      {wd, IN_MODIFY, 0, "f"},
+      {wd, IN_CLOSE_WRITE, 0, "f"},
+      {wd, IN_CREATE | IN_ISDIR, 0, "d"},
+      {wd, IN_CREATE, 0, "s"},
+      {wd, IN_CREATE, 0, "l"},
+      {wd, IN_CREATE, 0, "p"},
+      {wd, IN_DELETE, 0, "l"},
+      {wd, IN_DELETE | IN_ISDIR, 0, "d"},
   };
   ASSERT_EQ(events.size(), want.size()) << Describe(events);
   for (size_t i = 0; i < want.size(); ++i) {
@@ -785,6 +791,15 @@ TEST(InotifyVolume, EventsOnHostFiles) {
   EXPECT_TRUE(Has(events, wd, IN_MOVED_FROM, "f")) << Describe(events);
   EXPECT_TRUE(Has(events, wd, IN_MOVED_TO, "g")) << Describe(events);
   EXPECT_TRUE(Has(events, wd, IN_DELETE, "g")) << Describe(events);
+  // A watched host file that loses its last link.
+  WriteFile(dir / "h", "x");
+  int file_wd = inotify_add_watch(in.get(), (dir / "h").c_str(), IN_ALL_EVENTS);
+  ASSERT_GT(file_wd, 0);
+  ASSERT_EQ(unlink((dir / "h").c_str()), 0);
+  events = Drain(in.get());
+  EXPECT_TRUE(Has(events, file_wd, IN_ATTRIB)) << Describe(events);
+  EXPECT_TRUE(Has(events, file_wd, IN_DELETE_SELF)) << Describe(events);
+  EXPECT_TRUE(Has(events, file_wd, IN_IGNORED)) << Describe(events);
 }
 
 }  // namespace

@@ -118,10 +118,11 @@ Result<uint64_t> RmdirAt(kernel::Task& t, int dirfd, const std::string& path) {
   if (pn.parent.mount->read_only()) return Err(EROFS);
   struct stat st = TRY(pn.parent.inode().Stat());
   if (!vfs::MayAccess(st, FsCreds(t), W_OK | X_OK)) return Err(EACCES);
+  bool watched = vfs::fsnotify::MarkedLastLink(child->inode());
   TRY(pn.parent.inode().Rmdir(pn.name));
   pn.parent.dentry->DropChild(pn.name);
   // The directory's own watchers hear it go, then its parent's (Linux's d_delete_notify).
-  vfs::fsnotify::MaybeDeleted(child->inode());
+  if (watched) vfs::fsnotify::Deleted(child->inode());
   vfs::fsnotify::NotifyChild(pn.parent.inode(), vfs::fsnotify::kDelete, pn.name, true);
   return 0;
 }
@@ -136,12 +137,13 @@ Result<uint64_t> UnlinkAt(kernel::Task& t, int dirfd, const std::string& path) {
   struct stat st = TRY(pn.parent.inode().Stat());
   if (!vfs::MayAccess(st, FsCreds(t), W_OK | X_OK)) return Err(EACCES);
   if (t.kernel().mounts().MountedAt({pn.parent.mount, child})) return Err(EBUSY);
+  bool last_link = vfs::fsnotify::MarkedLastLink(child->inode());
   TRY(pn.parent.inode().Unlink(pn.name));
   pn.parent.dentry->DropChild(pn.name);
   // The link count changed (IN_ATTRIB on the file), the file may be gone (IN_DELETE_SELF), and
   // the directory lost a name (IN_DELETE), in Linux's order.
   vfs::fsnotify::NotifyInode(child->inode(), vfs::fsnotify::kAttrib);
-  vfs::fsnotify::MaybeDeleted(child->inode());
+  if (last_link) vfs::fsnotify::Deleted(child->inode());
   vfs::fsnotify::NotifyChild(pn.parent.inode(), vfs::fsnotify::kDelete, pn.name, false);
   return 0;
 }
@@ -163,14 +165,16 @@ Result<uint64_t> Sys_unlinkat(kernel::Task& t, const Args& a) {
 // rename inside one directory for dnotify, the replaced file's link count (and maybe its end),
 // and the moved file's own IN_MOVE_SELF. An exchange is two moves.
 void NotifyRename(const vfs::ParentAndName& from, const vfs::ParentAndName& to,
-                  const vfs::Dentry& moved, vfs::Dentry* replaced, unsigned flags) {
+                  const vfs::Dentry& moved, vfs::Dentry* replaced, unsigned flags,
+                  bool replaced_last_link) {
   namespace fsn = vfs::fsnotify;
   auto move = [](const vfs::ParentAndName& a, const vfs::ParentAndName& b, vfs::Inode& inode) {
     uint32_t cookie = fsn::NextCookie();
     bool dir = inode.IsDir();
     fsn::NotifyChild(a.parent.inode(), fsn::kMovedFrom, a.name, dir, cookie);
     fsn::NotifyChild(b.parent.inode(), fsn::kMovedTo, b.name, dir, cookie);
-    if (a.parent.dentry == b.parent.dentry) fsn::NotifyChild(a.parent.inode(), fsn::kRename, a.name, dir);
+    if (a.parent.dentry == b.parent.dentry)
+      fsn::NotifyChild(a.parent.inode(), fsn::kRename, a.name, dir);
   };
   move(from, to, moved.inode());
   bool exchange = flags & RENAME_EXCHANGE;
@@ -179,8 +183,8 @@ void NotifyRename(const vfs::ParentAndName& from, const vfs::ParentAndName& to,
   if (replaced != nullptr && exchange) {
     move(to, from, replaced->inode());
     fsn::NotifyInode(replaced->inode(), fsn::kMoveSelf);
-  } else if (replaced != nullptr) {
-    fsn::MaybeDeleted(replaced->inode());
+  } else if (replaced_last_link) {
+    fsn::Deleted(replaced->inode());
   }
 }
 
@@ -209,6 +213,8 @@ Result<uint64_t> RenameAt(kernel::Task& t, int olddirfd, uint64_t oldpath_addr, 
   if (from.parent.dentry == to.parent.dentry && from.name == to.name) {
     return (flags & RENAME_NOREPLACE) ? Result<uint64_t>(Err(EEXIST)) : Result<uint64_t>(0);
   }
+  bool replaced_last_link = replaced && !(flags & RENAME_EXCHANGE) &&
+                            vfs::fsnotify::MarkedLastLink((*replaced)->inode());
   TRY(from.parent.inode().Rename(from.name, to.parent.inode(), to.name, flags));
   if (flags & RENAME_EXCHANGE) {
     // Both names still exist with swapped files: let the next lookups find them afresh.
@@ -218,7 +224,8 @@ Result<uint64_t> RenameAt(kernel::Task& t, int olddirfd, uint64_t oldpath_addr, 
     vfs::Dentry::MoveChild(*from.parent.dentry, from.name, *to.parent.dentry, to.name);
   }
   if (vfs::fsnotify::Active()) {
-    NotifyRename(from, to, *moved, replaced ? replaced->get() : nullptr, flags);
+    NotifyRename(from, to, *moved, replaced ? replaced->get() : nullptr, flags,
+                 replaced_last_link);
   }
   return 0;
 }

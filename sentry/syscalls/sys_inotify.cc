@@ -23,7 +23,8 @@ constexpr uint32_t kAllInotifyBits = IN_ALL_EVENTS | IN_UNMOUNT | IN_Q_OVERFLOW 
 Result<uint64_t> InotifyInit(kernel::Task& t, int flags) {
   if (flags & ~(IN_CLOEXEC | IN_NONBLOCK)) return Err(EINVAL);
   auto file = TRY(InotifyFile::New(t.creds().euid, flags & IN_NONBLOCK));
-  return static_cast<uint64_t>(TRY(t.fds().Install(std::move(file), flags & IN_CLOEXEC, 0, FdLimit(t))));
+  return static_cast<uint64_t>(
+      TRY(t.fds().Install(std::move(file), flags & IN_CLOEXEC, 0, FdLimit(t))));
 }
 
 Result<uint64_t> Sys_inotify_init(kernel::Task& t, const Args&) { return InotifyInit(t, 0); }

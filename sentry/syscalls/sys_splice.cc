@@ -192,7 +192,8 @@ Result<uint64_t> Sys_sendfile(kernel::Task& t, const Args& a) {
   if (out->status_flags() & O_APPEND) return Err(EINVAL);
   std::optional<int64_t> offset = TRY(CopyInOffset(t, a[2]));
   if (offset && *offset < 0) return Err(EINVAL);
-  uint64_t done = TRY(Reported(*in, *out, CopyThroughBuffer(*in, offset, *out, std::nullopt, a[3])));
+  uint64_t done =
+      TRY(Reported(*in, *out, CopyThroughBuffer(*in, offset, *out, std::nullopt, a[3])));
   if (offset) TRY(t.mm().CopyOutObject(UserAddr(a[2]), *offset + static_cast<int64_t>(done)));
   return done;
 }

@@ -84,7 +84,8 @@ bool RemoveMark(const Inode& inode, const Mark& mark) {
   auto it = table.by_inode.find(&inode);
   if (it == table.by_inode.end()) return false;
   auto& marks = it->second.marks;
-  auto m = std::find_if(marks.begin(), marks.end(), [&](const auto& p) { return p.get() == &mark; });
+  auto m =
+      std::find_if(marks.begin(), marks.end(), [&](const auto& p) { return p.get() == &mark; });
   if (m == marks.end()) return false;
   marks.erase(m);
   internal::marks.fetch_sub(1, std::memory_order_relaxed);
@@ -162,24 +163,27 @@ void NotifyInodeSlow(const Inode& inode, uint32_t mask) {
   for (const auto& m : marks) m->Handle(mask, {}, 0, false);
 }
 
-void MaybeDeleted(Inode& inode) {
-  if (!Active()) return;
-  Table& table = Table::Get();
+bool MarkedLastLink(Inode& inode) {
+  if (!Active()) return false;
   {
+    Table& table = Table::Get();
     absl::ReaderMutexLock lock(&table.mu);
-    if (!table.by_inode.contains(&inode)) return;
+    if (!table.by_inode.contains(&inode)) return false;
   }
-  // A removed directory has no links whatever its file system reports; a file that cannot be
-  // asked any more is gone too.
-  if (!inode.IsDir()) {
-    auto st = inode.Stat();
-    if (st && st->st_nlink > 0) return;
-  }
+  if (inode.IsDir()) return true;
+  // A file that cannot be asked is taken as going.
+  auto st = inode.Stat();
+  return !st || st->st_nlink <= 1;
+}
+
+void Deleted(const Inode& inode) {
   NotifyInodeSlow(inode, kDeleteSelf);
+  Table& table = Table::Get();
   MarkList gone;
-  std::shared_ptr<Inode> keep = inode.shared_from_this();  // the table's reference goes now
+  std::shared_ptr<Inode> keep;  // the table's reference, released unlocked
   {
     absl::MutexLock lock(&table.mu);
+    if (auto it = table.by_inode.find(&inode); it != table.by_inode.end()) keep = it->second.inode;
     gone = TakeAll(table, inode);
   }
   for (const auto& m : gone) m->Detached();

@@ -115,9 +115,13 @@ void NotifyInodeSlow(const Inode& inode, uint32_t mask);
 inline void NotifyInode(const Inode& inode, uint32_t mask) {
   if (Active()) NotifyInodeSlow(inode, mask);
 }
-// `inode` may have lost its last link (unlink, rmdir, a rename over it): if it is marked and
-// has no link left (directories: always), kDeleteSelf and then every mark goes.
-void MaybeDeleted(Inode& inode);
+// Before an unlink, rmdir or rename over `inode`: whether it is marked and about to lose its
+// last link (a directory always is). Asked before the change, from the link count the file
+// system reports then, since not every file system's cached attributes follow the unlink
+// (a gofer file keeps the ones its lookup brought).
+bool MarkedLastLink(Inode& inode);
+// After it: kDeleteSelf, and then every mark of `inode` goes.
+void Deleted(const Inode& inode);
 // A file system (Inode::FilesystemId) was unmounted: its marked inodes get kUnmount and lose
 // their marks.
 void Unmounted(const void* filesystem_id);

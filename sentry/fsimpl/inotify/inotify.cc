@@ -47,8 +47,8 @@ struct UserCounts {
 // header's size, as Linux pads it.
 uint64_t RecordSize(const std::string& name) {
   if (name.empty()) return sizeof(inotify_event);
-  uint64_t padded = (name.size() + 1 + sizeof(inotify_event) - 1) / sizeof(inotify_event) *
-                    sizeof(inotify_event);
+  uint64_t padded =
+      (name.size() + 1 + sizeof(inotify_event) - 1) / sizeof(inotify_event) * sizeof(inotify_event);
   return sizeof(inotify_event) + padded;
 }
 
@@ -70,8 +70,7 @@ class Watch : public vfs::fsnotify::Mark {
   // The fsnotify events of a user mask: its events, and IN_UNMOUNT, which every watch gets.
   static uint32_t MarkMask(uint32_t user_mask) { return (user_mask & IN_ALL_EVENTS) | IN_UNMOUNT; }
 
-  void Handle(uint32_t mask, std::string_view name, uint32_t cookie,
-              bool child_unlinked) override {
+  void Handle(uint32_t mask, std::string_view name, uint32_t cookie, bool child_unlinked) override {
     if (child_unlinked && (user_mask_.load(std::memory_order_relaxed) & IN_EXCL_UNLINK)) return;
     if (auto instance = instance_.lock()) instance->Deliver(*this, mask, name, cookie);
   }
@@ -89,7 +88,7 @@ class Watch : public vfs::fsnotify::Mark {
  private:
   const std::weak_ptr<Instance> instance_;
   const int wd_;
-  const vfs::Inode* const inode_;  // the key only: fsnotify's table keeps the inode alive
+  const vfs::Inode* const inode_;    // the key only: fsnotify's table keeps the inode alive
   std::atomic<uint32_t> user_mask_;  // events and kWatchFlags, as the caller gave them
   const uint64_t ino_, dev_;
 };
@@ -111,7 +110,7 @@ Instance::~Instance() {
 
 Result<int> Instance::AddWatch(const std::shared_ptr<vfs::Inode>& inode, uint32_t mask) {
   uint32_t wanted = mask & (IN_ALL_EVENTS | kWatchFlags);
-  struct stat st{};  // for fdinfo, asked before the lock (a gofer file asks the host)
+  struct stat st {};  // for fdinfo, asked before the lock (a gofer file asks the host)
   if (auto s = inode->Stat()) st = *s;
   absl::MutexLock lock(&mu_);
   if (auto it = by_inode_.find(inode.get()); it != by_inode_.end()) {
@@ -131,8 +130,7 @@ Result<int> Instance::AddWatch(const std::shared_ptr<vfs::Inode>& inode, uint32_
     return Err(ENOSPC);
   }
   last_wd_ = wd;
-  auto w = std::make_shared<Watch>(weak_from_this(), wd, inode.get(), wanted, st.st_ino,
-                                   st.st_dev);
+  auto w = std::make_shared<Watch>(weak_from_this(), wd, inode.get(), wanted, st.st_ino, st.st_dev);
   watches_[wd] = w;
   by_inode_[inode.get()] = wd;
   vfs::fsnotify::AddMark(inode, std::move(w));

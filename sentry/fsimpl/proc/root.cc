@@ -6,9 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "sentry/fsimpl/inotify/inotify.h"
 #include "sentry/fsimpl/proc/proc.h"
 #include "sentry/fsimpl/proc/sysctl_int.h"
-#include "sentry/fsimpl/inotify/inotify.h"
 #include "sentry/fsimpl/proc/task_files.h"
 #include "sentry/kernel/ipc/ipc_namespace.h"
 #include "sentry/kernel/kernel.h"
