@@ -473,6 +473,42 @@ TEST_F(InotifyTest, UnlinkWatchedFile) {
   EXPECT_EQ(events[3].name, "f");
 }
 
+// A file or directory still open when its last name goes ends (IN_DELETE_SELF) at its last
+// close, after the close's own event.
+TEST_F(InotifyTest, DeleteSelfWaitsForTheLastClose) {
+  std::string file = dir_ / "f", sub = dir_ / "d";
+  WriteFile(file, "x");
+  ASSERT_EQ(mkdir(sub.c_str(), 0755), 0);
+  Fd f(open(file.c_str(), O_RDWR));
+  Fd d(open(sub.c_str(), O_RDONLY | O_DIRECTORY));
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(d.ok());
+  int fwd = inotify_add_watch(fd_, file.c_str(), IN_ALL_EVENTS);
+  int dwd = inotify_add_watch(fd_, sub.c_str(), IN_ALL_EVENTS);
+  ASSERT_GT(fwd, 0);
+  ASSERT_GT(dwd, 0);
+  ASSERT_EQ(unlink(file.c_str()), 0);
+  ASSERT_EQ(rmdir(sub.c_str()), 0);
+  auto events = Drain(fd_);
+  ASSERT_EQ(events.size(), 1u) << Describe(events);
+  EXPECT_EQ(events[0].wd, fwd);
+  EXPECT_EQ(events[0].mask, static_cast<uint32_t>(IN_ATTRIB));
+  ASSERT_EQ(write(f.get(), "y", 1), 1);
+  f.Reset();
+  d.Reset();
+  events = Drain(fd_);
+  std::vector<std::pair<int, uint32_t>> got;
+  for (const auto& e : events) got.emplace_back(e.wd, e.mask);
+  EXPECT_EQ(got, (std::vector<std::pair<int, uint32_t>>{{fwd, IN_MODIFY},
+                                                        {fwd, IN_CLOSE_WRITE},
+                                                        {fwd, IN_DELETE_SELF},
+                                                        {fwd, IN_IGNORED},
+                                                        {dwd, IN_CLOSE_NOWRITE | IN_ISDIR},
+                                                        {dwd, IN_DELETE_SELF},
+                                                        {dwd, IN_IGNORED}}))
+      << Describe(events);
+}
+
 TEST_F(InotifyTest, UnlinkOneOfTwoLinksIsAttribOnly) {
   std::string file = dir_ / "f";
   WriteFile(file, "x");

@@ -122,7 +122,7 @@ Result<uint64_t> RmdirAt(kernel::Task& t, int dirfd, const std::string& path) {
   TRY(pn.parent.inode().Rmdir(pn.name));
   pn.parent.dentry->DropChild(pn.name);
   // The directory's own watchers hear it go, then its parent's (Linux's d_delete_notify).
-  if (watched) vfs::fsnotify::Deleted(child->inode());
+  if (watched) vfs::fsnotify::Unlinked(child);
   vfs::fsnotify::NotifyChild(pn.parent.inode(), vfs::fsnotify::kDelete, pn.name, true);
   return 0;
 }
@@ -143,7 +143,7 @@ Result<uint64_t> UnlinkAt(kernel::Task& t, int dirfd, const std::string& path) {
   // The link count changed (IN_ATTRIB on the file), the file may be gone (IN_DELETE_SELF), and
   // the directory lost a name (IN_DELETE), in Linux's order.
   vfs::fsnotify::NotifyInode(child->inode(), vfs::fsnotify::kAttrib);
-  if (last_link) vfs::fsnotify::Deleted(child->inode());
+  if (last_link) vfs::fsnotify::Unlinked(child);
   vfs::fsnotify::NotifyChild(pn.parent.inode(), vfs::fsnotify::kDelete, pn.name, false);
   return 0;
 }
@@ -165,8 +165,8 @@ Result<uint64_t> Sys_unlinkat(kernel::Task& t, const Args& a) {
 // rename inside one directory for dnotify, the replaced file's link count (and maybe its end),
 // and the moved file's own IN_MOVE_SELF. An exchange is two moves.
 void NotifyRename(const vfs::ParentAndName& from, const vfs::ParentAndName& to,
-                  const vfs::Dentry& moved, vfs::Dentry* replaced, unsigned flags,
-                  bool replaced_last_link) {
+                  const vfs::Dentry& moved, const std::shared_ptr<vfs::Dentry>& replaced,
+                  unsigned flags, bool replaced_last_link) {
   namespace fsn = vfs::fsnotify;
   auto move = [](const vfs::ParentAndName& a, const vfs::ParentAndName& b, vfs::Inode& inode) {
     uint32_t cookie = fsn::NextCookie();
@@ -184,7 +184,7 @@ void NotifyRename(const vfs::ParentAndName& from, const vfs::ParentAndName& to,
     move(to, from, replaced->inode());
     fsn::NotifyInode(replaced->inode(), fsn::kMoveSelf);
   } else if (replaced_last_link) {
-    fsn::Deleted(replaced->inode());
+    fsn::Unlinked(replaced);
   }
 }
 
@@ -208,13 +208,15 @@ Result<uint64_t> RenameAt(kernel::Task& t, int olddirfd, uint64_t oldpath_addr, 
   // A mountpoint stays where it is (Linux's is_local_mountpoint check).
   vfs::MountNamespace& mounts = t.kernel().mounts();
   if (mounts.MountedAt({from.parent.mount, moved})) return Err(EBUSY);
-  auto replaced = to.parent.dentry->Child(to.name);
-  if (replaced && mounts.MountedAt({to.parent.mount, *replaced})) return Err(EBUSY);
+  // The one reference to the replaced name besides its users', so that fsnotify can tell
+  // when nothing else holds it.
+  std::shared_ptr<vfs::Dentry> replaced = to.parent.dentry->Child(to.name).value_or(nullptr);
+  if (replaced && mounts.MountedAt({to.parent.mount, replaced})) return Err(EBUSY);
   if (from.parent.dentry == to.parent.dentry && from.name == to.name) {
     return (flags & RENAME_NOREPLACE) ? Result<uint64_t>(Err(EEXIST)) : Result<uint64_t>(0);
   }
-  bool replaced_last_link = replaced && !(flags & RENAME_EXCHANGE) &&
-                            vfs::fsnotify::MarkedLastLink((*replaced)->inode());
+  bool replaced_last_link =
+      replaced && !(flags & RENAME_EXCHANGE) && vfs::fsnotify::MarkedLastLink(replaced->inode());
   TRY(from.parent.inode().Rename(from.name, to.parent.inode(), to.name, flags));
   if (flags & RENAME_EXCHANGE) {
     // Both names still exist with swapped files: let the next lookups find them afresh.
@@ -224,8 +226,7 @@ Result<uint64_t> RenameAt(kernel::Task& t, int olddirfd, uint64_t oldpath_addr, 
     vfs::Dentry::MoveChild(*from.parent.dentry, from.name, *to.parent.dentry, to.name);
   }
   if (vfs::fsnotify::Active()) {
-    NotifyRename(from, to, *moved, replaced ? replaced->get() : nullptr, flags,
-                 replaced_last_link);
+    NotifyRename(from, to, *moved, replaced, flags, replaced_last_link);
   }
   return 0;
 }

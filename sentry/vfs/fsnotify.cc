@@ -25,6 +25,8 @@ struct InodeMarks {
   std::shared_ptr<Inode> inode;  // keeps a marked inode alive, as Linux's marks pin theirs
   std::vector<std::shared_ptr<Mark>> marks;
   uint32_t mask = 0;  // the union of the marks' masks
+  // The unlinked name whose release ends the inode (see Unlinked); only compared, never used.
+  const Dentry* pending = nullptr;
 
   void Recalc() {
     mask = 0;
@@ -174,6 +176,31 @@ bool MarkedLastLink(Inode& inode) {
   // A file that cannot be asked is taken as going.
   auto st = inode.Stat();
   return !st || st->st_nlink <= 1;
+}
+
+void Unlinked(const std::shared_ptr<Dentry>& d) {
+  Table& table = Table::Get();
+  {
+    // Under the lock, so that a release racing with this sees `pending` or was counted out.
+    absl::MutexLock lock(&table.mu);
+    auto it = table.by_inode.find(&d->inode());
+    if (it == table.by_inode.end()) return;
+    if (d.use_count() > 1) {
+      it->second.pending = d.get();
+      return;
+    }
+  }
+  Deleted(d->inode());
+}
+
+void DentryReleased(const Dentry* d, const Inode& inode) {
+  {
+    Table& table = Table::Get();
+    absl::ReaderMutexLock lock(&table.mu);
+    auto it = table.by_inode.find(&inode);
+    if (it == table.by_inode.end() || it->second.pending != d) return;
+  }
+  Deleted(inode);
 }
 
 void Deleted(const Inode& inode) {

@@ -120,7 +120,14 @@ inline void NotifyInode(const Inode& inode, uint32_t mask) {
 // system reports then, since not every file system's cached attributes follow the unlink
 // (a gofer file keeps the ones its lookup brought).
 bool MarkedLastLink(Inode& inode);
-// After it: kDeleteSelf, and then every mark of `inode` goes.
+// After it, for such an inode, with `d` the name that went: kDeleteSelf, and then every mark
+// of the inode goes, once nothing uses `d` any more (Linux's dentry_unlink_inode): at once when
+// the caller holds the only reference, else when the dentry is released (the last open file
+// or working directory on it lets go).
+void Unlinked(const std::shared_ptr<Dentry>& d);
+// From ~Dentry.
+void DentryReleased(const Dentry* d, const Inode& inode);
+// kDeleteSelf, and then every mark of `inode` goes.
 void Deleted(const Inode& inode);
 // A file system (Inode::FilesystemId) was unmounted: its marked inodes get kUnmount and lose
 // their marks.
