@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -292,6 +293,20 @@ TEST_F(InotifyTest, FileEvents) {
   EXPECT_EQ(masks, (std::vector<uint32_t>{IN_OPEN, IN_ACCESS, IN_MODIFY, IN_CLOSE_WRITE, IN_OPEN,
                                           IN_CLOSE_NOWRITE, IN_ATTRIB, IN_MODIFY}))
       << Describe(events);
+}
+
+TEST_F(InotifyTest, XattrChangesAreAttrib) {
+  std::string file = dir_ / "f";
+  WriteFile(file, "x");
+  int wd = inotify_add_watch(fd_, file.c_str(), IN_ALL_EVENTS);
+  ASSERT_GT(wd, 0);
+  ASSERT_EQ(setxattr(file.c_str(), "user.k", "v", 1, 0), 0) << strerror(errno);
+  ASSERT_EQ(removexattr(file.c_str(), "user.k"), 0);
+  char buf[16];
+  ASSERT_SYSCALL_ERRNO(ENODATA, getxattr(file.c_str(), "user.k", buf, sizeof(buf)));
+  auto events = Drain(fd_);
+  ASSERT_EQ(events.size(), 1u) << Describe(events);  // the two merge
+  EXPECT_EQ(events[0].mask, static_cast<uint32_t>(IN_ATTRIB));
 }
 
 TEST_F(InotifyTest, OpenTruncateIsOpenThenModify) {
