@@ -36,6 +36,7 @@ SyscallTable BuildTable() {
   RegisterResourceSyscalls(t);
   RegisterIpcSyscalls(t);
   RegisterMqueueSyscalls(t);
+  RegisterInotifySyscalls(t);
   return t;
 }
 

@@ -13,6 +13,7 @@
 #include "sentry/fsimpl/gofer/page_cache.h"
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/table.h"
+#include "sentry/vfs/fsnotify.h"
 #include "sentry/vfs/lease.h"
 
 namespace sentry::syscalls {
@@ -41,6 +42,23 @@ Result<vfs::VirtualDentry> FdTarget(kernel::Task& t, int fd) {
   return file->path();
 }
 
+// What a change of attributes reports (Linux's fsnotify_change): owner, mode or both times are
+// IN_ATTRIB, a new size IN_MODIFY, the access time alone IN_ACCESS, the change time alone
+// IN_MODIFY.
+uint32_t EventOf(const vfs::SetStatRequest& req) {
+  uint32_t mask = 0;
+  if (req.uid || req.gid || req.mode) mask |= vfs::fsnotify::kAttrib;
+  if (req.size) mask |= vfs::fsnotify::kModify;
+  if (req.atime && req.mtime) {
+    mask |= vfs::fsnotify::kAttrib;
+  } else if (req.atime) {
+    mask |= vfs::fsnotify::kAccess;
+  } else if (req.mtime) {
+    mask |= vfs::fsnotify::kModify;
+  }
+  return mask;
+}
+
 // Only the owner (or CAP_FOWNER) may change mode and times explicitly; chown needs CAP_CHOWN.
 Result<void> Apply(kernel::Task& t, const vfs::VirtualDentry& vd, const vfs::SetStatRequest& req,
                    bool owner_only) {
@@ -49,7 +67,9 @@ Result<void> Apply(kernel::Task& t, const vfs::VirtualDentry& vd, const vfs::Set
     struct stat st = TRY(vd.inode().Stat());
     if (st.st_uid != t.creds().euid) return Err(EPERM);
   }
-  return vd.inode().SetStat(req);
+  TRY(vd.inode().SetStat(req));
+  vfs::fsnotify::NotifyDentry(*vd.dentry, EventOf(req));
+  return {};
 }
 
 vfs::SetStatRequest ModeRequest(mode_t mode) {
@@ -124,6 +144,7 @@ Result<uint64_t> Sys_ftruncate(kernel::Task& t, const Args& a) {
     return Err(EINVAL);
   }
   TRY(file->Truncate(a[1]));
+  vfs::fsnotify::NotifyFile(*file, vfs::fsnotify::kModify);
   return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "sentry/kernel/kernel.h"
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/table.h"
+#include "sentry/vfs/fsnotify.h"
 
 namespace sentry::syscalls {
 namespace {
@@ -37,6 +38,8 @@ Result<uint64_t> Sys_getdents64(kernel::Task& t, const Args& a) {
     std::memcpy(d->d_name, e.name.c_str(), e.name.size() + 1);
     return true;
   }));
+  // Linux reports every directory read, even one at the end.
+  vfs::fsnotify::NotifyFile(*file, vfs::fsnotify::kAccess);
   if (too_small) return Err(EINVAL);
   TRY(t.mm().CopyOut(UserAddr(a[1]), buf.data(), buf.size()));
   return buf.size();
@@ -62,6 +65,7 @@ Result<uint64_t> MkdirAt(kernel::Task& t, int dirfd, uint64_t path_addr, mode_t 
   if (!vfs::MayAccess(st, FsCreds(t), W_OK | X_OK)) return Err(EACCES);
   auto inode = TRY(pn.parent.inode().Mkdir(pn.name, mode & 07777 & ~Umask(t), FsCreds(t)));
   pn.parent.dentry->AddChild(pn.name, std::move(inode));
+  vfs::fsnotify::NotifyChild(pn.parent.inode(), vfs::fsnotify::kCreate, pn.name, true);
   return 0;
 }
 
@@ -92,6 +96,7 @@ Result<uint64_t> MknodAt(kernel::Task& t, int dirfd, uint64_t path_addr, mode_t 
   auto inode =
       TRY(pn.parent.inode().Mknod(pn.name, type | (mode & 07777 & ~Umask(t)), dev, FsCreds(t)));
   pn.parent.dentry->AddChild(pn.name, std::move(inode));
+  vfs::fsnotify::NotifyChild(pn.parent.inode(), vfs::fsnotify::kCreate, pn.name, false);
   return 0;
 }
 
@@ -113,8 +118,12 @@ Result<uint64_t> RmdirAt(kernel::Task& t, int dirfd, const std::string& path) {
   if (pn.parent.mount->read_only()) return Err(EROFS);
   struct stat st = TRY(pn.parent.inode().Stat());
   if (!vfs::MayAccess(st, FsCreds(t), W_OK | X_OK)) return Err(EACCES);
+  bool watched = vfs::fsnotify::MarkedLastLink(child->inode());
   TRY(pn.parent.inode().Rmdir(pn.name));
   pn.parent.dentry->DropChild(pn.name);
+  // The directory's own watchers hear it go, then its parent's (Linux's d_delete_notify).
+  if (watched) vfs::fsnotify::Unlinked(child);
+  vfs::fsnotify::NotifyChild(pn.parent.inode(), vfs::fsnotify::kDelete, pn.name, true);
   return 0;
 }
 
@@ -128,8 +137,14 @@ Result<uint64_t> UnlinkAt(kernel::Task& t, int dirfd, const std::string& path) {
   struct stat st = TRY(pn.parent.inode().Stat());
   if (!vfs::MayAccess(st, FsCreds(t), W_OK | X_OK)) return Err(EACCES);
   if (t.kernel().mounts().MountedAt({pn.parent.mount, child})) return Err(EBUSY);
+  bool last_link = vfs::fsnotify::MarkedLastLink(child->inode());
   TRY(pn.parent.inode().Unlink(pn.name));
   pn.parent.dentry->DropChild(pn.name);
+  // The link count changed (IN_ATTRIB on the file), the file may be gone (IN_DELETE_SELF), and
+  // the directory lost a name (IN_DELETE), in Linux's order.
+  vfs::fsnotify::NotifyInode(child->inode(), vfs::fsnotify::kAttrib);
+  if (last_link) vfs::fsnotify::Unlinked(child);
+  vfs::fsnotify::NotifyChild(pn.parent.inode(), vfs::fsnotify::kDelete, pn.name, false);
   return 0;
 }
 
@@ -144,6 +159,33 @@ Result<uint64_t> Sys_unlinkat(kernel::Task& t, const Args& a) {
   if (flags & ~AT_REMOVEDIR) return Err(EINVAL);
   std::string path = TRY(CopyInPath(t, a[1]));
   return (flags & AT_REMOVEDIR) ? RmdirAt(t, ArgInt(a[0]), path) : UnlinkAt(t, ArgInt(a[0]), path);
+}
+
+// A rename's events, as Linux's fsnotify_move: the two halves of the move with one cookie, a
+// rename inside one directory for dnotify, the replaced file's link count (and maybe its end),
+// and the moved file's own IN_MOVE_SELF. An exchange is two moves.
+void NotifyRename(const vfs::ParentAndName& from, const vfs::ParentAndName& to,
+                  const vfs::Dentry& moved, const std::shared_ptr<vfs::Dentry>& replaced,
+                  unsigned flags, bool replaced_last_link) {
+  namespace fsn = vfs::fsnotify;
+  auto move = [](const vfs::ParentAndName& a, const vfs::ParentAndName& b, vfs::Inode& inode) {
+    uint32_t cookie = fsn::NextCookie();
+    bool dir = inode.IsDir();
+    fsn::NotifyChild(a.parent.inode(), fsn::kMovedFrom, a.name, dir, cookie);
+    fsn::NotifyChild(b.parent.inode(), fsn::kMovedTo, b.name, dir, cookie);
+    if (a.parent.dentry == b.parent.dentry)
+      fsn::NotifyChild(a.parent.inode(), fsn::kRename, a.name, dir);
+  };
+  move(from, to, moved.inode());
+  bool exchange = flags & RENAME_EXCHANGE;
+  if (replaced != nullptr && !exchange) fsn::NotifyInode(replaced->inode(), fsn::kAttrib);
+  fsn::NotifyInode(moved.inode(), fsn::kMoveSelf);
+  if (replaced != nullptr && exchange) {
+    move(to, from, replaced->inode());
+    fsn::NotifyInode(replaced->inode(), fsn::kMoveSelf);
+  } else if (replaced_last_link) {
+    fsn::Unlinked(replaced);
+  }
 }
 
 Result<uint64_t> RenameAt(kernel::Task& t, int olddirfd, uint64_t oldpath_addr, int newdirfd,
@@ -166,13 +208,15 @@ Result<uint64_t> RenameAt(kernel::Task& t, int olddirfd, uint64_t oldpath_addr, 
   // A mountpoint stays where it is (Linux's is_local_mountpoint check).
   vfs::MountNamespace& mounts = t.kernel().mounts();
   if (mounts.MountedAt({from.parent.mount, moved})) return Err(EBUSY);
-  if (auto replaced = to.parent.dentry->Child(to.name);
-      replaced && mounts.MountedAt({to.parent.mount, *replaced})) {
-    return Err(EBUSY);
-  }
+  // The one reference to the replaced name besides its users', so that fsnotify can tell
+  // when nothing else holds it.
+  std::shared_ptr<vfs::Dentry> replaced = to.parent.dentry->Child(to.name).value_or(nullptr);
+  if (replaced && mounts.MountedAt({to.parent.mount, replaced})) return Err(EBUSY);
   if (from.parent.dentry == to.parent.dentry && from.name == to.name) {
     return (flags & RENAME_NOREPLACE) ? Result<uint64_t>(Err(EEXIST)) : Result<uint64_t>(0);
   }
+  bool replaced_last_link =
+      replaced && !(flags & RENAME_EXCHANGE) && vfs::fsnotify::MarkedLastLink(replaced->inode());
   TRY(from.parent.inode().Rename(from.name, to.parent.inode(), to.name, flags));
   if (flags & RENAME_EXCHANGE) {
     // Both names still exist with swapped files: let the next lookups find them afresh.
@@ -180,6 +224,9 @@ Result<uint64_t> RenameAt(kernel::Task& t, int olddirfd, uint64_t oldpath_addr, 
     to.parent.dentry->DropChild(to.name);
   } else {
     vfs::Dentry::MoveChild(*from.parent.dentry, from.name, *to.parent.dentry, to.name);
+  }
+  if (vfs::fsnotify::Active()) {
+    NotifyRename(from, to, *moved, replaced, flags, replaced_last_link);
   }
   return 0;
 }
@@ -210,6 +257,8 @@ Result<uint64_t> LinkAt(kernel::Task& t, int olddirfd, uint64_t oldpath_addr, in
   if (pn.parent.mount != target.mount) return Err(EXDEV);
   TRY(pn.parent.inode().Link(pn.name, target.inode()));
   pn.parent.dentry->AddChild(pn.name, target.dentry->inode_ptr());
+  vfs::fsnotify::NotifyInode(target.inode(), vfs::fsnotify::kAttrib);
+  vfs::fsnotify::NotifyChild(pn.parent.inode(), vfs::fsnotify::kCreate, pn.name, false);
   return 0;
 }
 
@@ -234,6 +283,7 @@ Result<uint64_t> SymlinkAt(kernel::Task& t, uint64_t target_addr, int dirfd, uin
   if (!vfs::MayAccess(st, FsCreds(t), W_OK | X_OK)) return Err(EACCES);
   auto inode = TRY(pn.parent.inode().Symlink(pn.name, target, FsCreds(t)));
   pn.parent.dentry->AddChild(pn.name, std::move(inode));
+  vfs::fsnotify::NotifyChild(pn.parent.inode(), vfs::fsnotify::kCreate, pn.name, false);
   return 0;
 }
 

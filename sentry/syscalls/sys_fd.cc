@@ -15,6 +15,7 @@
 #include "sentry/kernel/task.h"
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/table.h"
+#include "sentry/vfs/dnotify.h"
 #include "sentry/vfs/lease.h"
 #include "sentry/vfs/record_lock.h"
 #include "sentry/vfs/write_hint.h"
@@ -251,6 +252,19 @@ Result<uint64_t> SetLease(kernel::Task& t, int fd, vfs::FileDescription& file, i
   return 0;
 }
 
+// fcntl F_NOTIFY (dnotify): the caller's process becomes the directory's owner, to get SIGIO
+// (or the F_SETSIG signal) when its entries change.
+Result<uint64_t> DirNotify(kernel::Task& t, int fd,
+                           const std::shared_ptr<vfs::FileDescription>& file, uint32_t arg) {
+  kernel::Kernel* k = &t.kernel();
+  TRY(vfs::dnotify::Set(file, fd, &t.fds(), arg,
+                        [k](const vfs::FileOwner& owner, int sig, int on_fd, int reason) {
+                          k->SendSigio(owner, sig, on_fd, reason);
+                        }));
+  if (arg & ~DN_MULTISHOT) TRY(SetOwner(t, *file, F_OWNER_PID, t.thread_group().tgid()));
+  return 0;
+}
+
 // The commands an O_PATH description takes (Linux's check_fcntl_cmd); the rest are EBADF.
 bool PathFileTakes(int cmd) {
   return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC || cmd == F_GETFD || cmd == F_SETFD ||
@@ -350,12 +364,8 @@ Result<uint64_t> Sys_fcntl(kernel::Task& t, const Args& a) {
       return static_cast<uint64_t>(vfs::LeaseTable::Get().Type(*file));
     case F_SETLEASE:
       return SetLease(t, fd, *file, ArgInt(a[2]));
-    case F_NOTIFY: {
-      // dnotify fails as on a kernel without CONFIG_DNOTIFY: EINVAL, whatever the argument.
-      static std::once_flag logged;
-      std::call_once(logged, [] { spdlog::warn("fcntl F_NOTIFY: not supported, EINVAL"); });
-      return Err(EINVAL);
-    }
+    case F_NOTIFY:
+      return DirNotify(t, fd, file, static_cast<uint32_t>(a[2]));
     default:
       return Err(EINVAL);
   }

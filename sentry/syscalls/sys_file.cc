@@ -10,6 +10,7 @@
 
 #include "sentry/kernel/kernel.h"
 #include "sentry/syscalls/table.h"
+#include "sentry/vfs/fsnotify.h"
 #include "sentry/vfs/iovec.h"
 
 namespace sentry::syscalls {
@@ -18,6 +19,20 @@ namespace {
 using vfs::kMaxRwCount;
 
 using vfs::FileDescription;
+
+// A transfer that moved data is reported to fsnotify: IN_ACCESS for reads, IN_MODIFY for writes.
+Result<uint64_t> Reported(const FileDescription& file, Result<uint64_t> r, uint32_t event) {
+  if (r && *r > 0) vfs::fsnotify::NotifyFile(file, event);
+  return r;
+}
+Result<uint64_t> ReadOf(FileDescription& file, std::span<const iovec> dst,
+                        std::optional<int64_t> offset) {
+  return Reported(file, file.Read(dst, offset), vfs::fsnotify::kAccess);
+}
+Result<uint64_t> WriteOf(FileDescription& file, std::span<const iovec> src,
+                         std::optional<int64_t> offset) {
+  return Reported(file, file.Write(src, offset), vfs::fsnotify::kModify);
+}
 
 Result<std::shared_ptr<FileDescription>> ReadableFile(kernel::Task& t, uint64_t fd) {
   auto file = TRY(t.fds().Get(ArgInt(fd)));
@@ -80,7 +95,7 @@ Result<uint64_t> Sys_read(kernel::Task& t, const Args& a) {
   if (len == 0) return file->Read({}, std::nullopt);
   mm::FileStores stores;  // goes after the read: see FileStores
   auto views = TRY(t.mm().Translate(UserAddr(a[1]), len, platform::kAccessWrite, 1024, &stores));
-  return file->Read(views, std::nullopt);
+  return ReadOf(*file, views, std::nullopt);
 }
 
 Result<uint64_t> Sys_write(kernel::Task& t, const Args& a) {
@@ -88,7 +103,7 @@ Result<uint64_t> Sys_write(kernel::Task& t, const Args& a) {
   uint64_t len = std::min<uint64_t>(a[2], kMaxRwCount);
   if (len == 0) return file->Write({}, std::nullopt);  // as read: the file decides
   auto views = TRY(t.mm().Translate(UserAddr(a[1]), len, platform::kAccessRead));
-  return file->Write(views, std::nullopt);
+  return WriteOf(*file, views, std::nullopt);
 }
 
 Result<uint64_t> Sys_pread64(kernel::Task& t, const Args& a) {
@@ -98,7 +113,7 @@ Result<uint64_t> Sys_pread64(kernel::Task& t, const Args& a) {
   if (len == 0) return 0;
   mm::FileStores stores;
   auto views = TRY(t.mm().Translate(UserAddr(a[1]), len, platform::kAccessWrite, 1024, &stores));
-  return file->Read(views, static_cast<int64_t>(a[3]));
+  return ReadOf(*file, views, static_cast<int64_t>(a[3]));
 }
 
 Result<uint64_t> Sys_pwrite64(kernel::Task& t, const Args& a) {
@@ -107,7 +122,7 @@ Result<uint64_t> Sys_pwrite64(kernel::Task& t, const Args& a) {
   uint64_t len = std::min<uint64_t>(a[2], kMaxRwCount);
   if (len == 0) return 0;
   auto views = TRY(t.mm().Translate(UserAddr(a[1]), len, platform::kAccessRead));
-  return file->Write(views, static_cast<int64_t>(a[3]));
+  return WriteOf(*file, views, static_cast<int64_t>(a[3]));
 }
 
 Result<uint64_t> Sys_readv(kernel::Task& t, const Args& a) {
@@ -115,14 +130,14 @@ Result<uint64_t> Sys_readv(kernel::Task& t, const Args& a) {
   mm::FileStores stores;
   auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessWrite, &stores));
   if (views.empty()) return 0;
-  return file->Read(views, std::nullopt);
+  return ReadOf(*file, views, std::nullopt);
 }
 
 Result<uint64_t> Sys_writev(kernel::Task& t, const Args& a) {
   auto file = TRY(WritableFile(t, a[0]));
   auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessRead));
   if (views.empty()) return 0;
-  return file->Write(views, std::nullopt);
+  return WriteOf(*file, views, std::nullopt);
 }
 
 // preadv/pwritev(2) take the offset split in two longs; on 64-bit it is all in the low one.
@@ -132,7 +147,7 @@ Result<uint64_t> Sys_preadv(kernel::Task& t, const Args& a) {
   mm::FileStores stores;
   auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessWrite, &stores));
   if (views.empty()) return 0;
-  return file->Read(views, static_cast<int64_t>(a[3]));
+  return ReadOf(*file, views, static_cast<int64_t>(a[3]));
 }
 
 Result<uint64_t> Sys_pwritev(kernel::Task& t, const Args& a) {
@@ -140,7 +155,7 @@ Result<uint64_t> Sys_pwritev(kernel::Task& t, const Args& a) {
   if (static_cast<int64_t>(a[3]) < 0) return Err(EINVAL);
   auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessRead));
   if (views.empty()) return 0;
-  return file->Write(views, static_cast<int64_t>(a[3]));
+  return WriteOf(*file, views, static_cast<int64_t>(a[3]));
 }
 
 // preadv2/pwritev2: offset -1 means the file position; the RWF_* hints change nothing here.
@@ -154,7 +169,7 @@ Result<uint64_t> Sys_preadv2(kernel::Task& t, const Args& a) {
   mm::FileStores stores;
   auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessWrite, &stores));
   if (views.empty()) return 0;
-  return file->Read(views, off == -1 ? std::nullopt : std::optional<int64_t>(off));
+  return ReadOf(*file, views, off == -1 ? std::nullopt : std::optional<int64_t>(off));
 }
 
 Result<uint64_t> Sys_pwritev2(kernel::Task& t, const Args& a) {
@@ -164,7 +179,7 @@ Result<uint64_t> Sys_pwritev2(kernel::Task& t, const Args& a) {
   if (off < -1) return Err(EINVAL);
   auto views = TRY(IovecViews(t, a[1], a[2], platform::kAccessRead));
   if (views.empty()) return 0;
-  return file->Write(views, off == -1 ? std::nullopt : std::optional<int64_t>(off));
+  return WriteOf(*file, views, off == -1 ? std::nullopt : std::optional<int64_t>(off));
 }
 
 }  // namespace

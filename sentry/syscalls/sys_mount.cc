@@ -16,6 +16,7 @@
 #include "sentry/kernel/kernel.h"
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/table.h"
+#include "sentry/vfs/fsnotify.h"
 
 namespace sentry::syscalls {
 namespace {
@@ -191,6 +192,18 @@ Result<uint64_t> Sys_mount(kernel::Task& t, const Args& a) {
   return 0;
 }
 
+// Watches on a file system's files end (IN_UNMOUNT) when its last mount goes, as Linux's do
+// when the superblock does; a lazily detached mount that something still uses keeps it.
+void NotifyUnmounted(vfs::MountNamespace& mounts, std::shared_ptr<vfs::Mount> gone) {
+  if (!vfs::fsnotify::Active() || gone.use_count() > 1) return;
+  const void* fs = gone->root()->inode().FilesystemId();
+  for (const auto& m : mounts.Mounts()) {
+    if (m->root()->inode().FilesystemId() == fs) return;
+  }
+  gone.reset();
+  vfs::fsnotify::Unmounted(fs);
+}
+
 Result<uint64_t> Sys_umount2(kernel::Task& t, const Args& a) {
   int flags = ArgInt(a[1]);
   if (flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW)) return Err(EINVAL);
@@ -219,6 +232,7 @@ Result<uint64_t> Sys_umount2(kernel::Task& t, const Args& a) {
     if (t.fs().root.mount == mount && !(flags & MNT_DETACH)) return Err(EBUSY);
   }
   TRY(mounts.Unmount(mount, flags & MNT_DETACH, 1));
+  NotifyUnmounted(mounts, std::move(mount));
   return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "sentry/kernel/kernel.h"
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/table.h"
+#include "sentry/vfs/fsnotify.h"
 #include "sentry/vfs/lease.h"
 
 namespace sentry::syscalls {
@@ -59,10 +60,15 @@ Result<std::shared_ptr<vfs::FileDescription>> OpenResolved(kernel::Task& t,
   // Leases break with the new description counted among the file's opens, and before O_TRUNC
   // truncates, as Linux's do_dentry_open. O_TRUNC alone does not make a reader a writer.
   TRY(vfs::BreakLease(inode, (flags & O_ACCMODE) != O_RDONLY, flags & O_NONBLOCK));
+  // Open, then (for O_TRUNC) modify, as Linux reports them; the close comes with the last
+  // reference to the description.
+  file->NoteOpenNotified();
+  vfs::fsnotify::NotifyFile(*file, vfs::fsnotify::kOpen);
   if ((flags & O_TRUNC) && inode.IsRegular() && (want & W_OK) && !created) {
     vfs::SetStatRequest truncate;
     truncate.size = 0;
     TRY(inode.SetStat(truncate));
+    vfs::fsnotify::NotifyFile(*file, vfs::fsnotify::kModify);
   }
   return file;
 }
@@ -91,6 +97,8 @@ Result<std::shared_ptr<vfs::FileDescription>> OpenTmpFile(kernel::Task& t, vfs::
   auto file = TRY(inode->Open({dir.mount, std::move(dentry)}, flags & ~(O_TMPFILE | O_CREAT)));
   // F_GETFL goes on showing O_TMPFILE (with its O_DIRECTORY), as on Linux.
   file->set_status_flags(file->status_flags() | O_TMPFILE);
+  file->NoteOpenNotified();
+  vfs::fsnotify::NotifyFile(*file, vfs::fsnotify::kOpen);
   return file;
 }
 
@@ -145,6 +153,7 @@ Result<uint64_t> DoOpen(kernel::Task& t, int dirfd, uint64_t path_addr, int flag
       if (!vfs::MayAccess(dir_st, ctx.creds, W_OK | X_OK)) return Err(EACCES);
       auto inode = TRY(pn.parent.inode().Create(pn.name, (mode & 07777 & ~Umask(t)), ctx.creds));
       pn.parent.dentry->AddChild(pn.name, inode);
+      vfs::fsnotify::NotifyChild(pn.parent.inode(), vfs::fsnotify::kCreate, pn.name, false);
       auto child = TRY(pn.parent.dentry->Child(pn.name));
       file = TRY(OpenResolved(t, {pn.parent.mount, child}, flags, true));
       break;

@@ -14,6 +14,7 @@
 #include "sentry/fsimpl/pipe/pipe.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/syscalls/table.h"
+#include "sentry/vfs/fsnotify.h"
 #include "sentry/vfs/iovec.h"
 
 namespace sentry::syscalls {
@@ -92,14 +93,26 @@ Result<uint64_t> CopyThroughBuffer(FileDescription& in, std::optional<int64_t> i
   return done;
 }
 
+// A transfer that moved data: IN_ACCESS on its input, IN_MODIFY on its output, as Linux reports
+// splice, tee, sendfile and copy_file_range.
+Result<uint64_t> Reported(const FileDescription& in, const FileDescription& out,
+                          Result<uint64_t> r) {
+  if (r && *r > 0) {
+    vfs::fsnotify::NotifyFile(in, vfs::fsnotify::kAccess);
+    vfs::fsnotify::NotifyFile(out, vfs::fsnotify::kModify);
+  }
+  return r;
+}
+
 // splice(2), in Linux's order of checks (__do_splice, do_splice).
-Result<uint64_t> Sys_splice(kernel::Task& t, const Args& a) {
+Result<uint64_t> Splice(kernel::Task& t, const Args& a, std::shared_ptr<FileDescription>& in,
+                        std::shared_ptr<FileDescription>& out) {
   uint64_t len = a[4];
   unsigned flags = static_cast<unsigned>(a[5]);
   if (len == 0) return 0;  // before any other check, even of the flags
   if (flags & ~kSpliceFlags) return Err(EINVAL);
-  auto in = TRY(FileOf(t, a[0]));
-  auto out = TRY(FileOf(t, a[2]));
+  in = TRY(FileOf(t, a[0]));
+  out = TRY(FileOf(t, a[2]));
   PipeFile* in_pipe = AsPipe(*in);
   PipeFile* out_pipe = AsPipe(*out);
   if ((in_pipe && a[1] != 0) || (out_pipe && a[3] != 0)) return Err(ESPIPE);
@@ -146,6 +159,12 @@ Result<uint64_t> Sys_splice(kernel::Task& t, const Args& a) {
   return Err(EINVAL);  // neither end is a pipe
 }
 
+Result<uint64_t> Sys_splice(kernel::Task& t, const Args& a) {
+  std::shared_ptr<FileDescription> in, out;
+  Result<uint64_t> r = Splice(t, a, in, out);
+  return in && out ? Reported(*in, *out, std::move(r)) : r;
+}
+
 // tee(2): both ends pipes, distinct; the input keeps its data.
 Result<uint64_t> Sys_tee(kernel::Task& t, const Args& a) {
   uint64_t len = a[2];
@@ -159,7 +178,9 @@ Result<uint64_t> Sys_tee(kernel::Task& t, const Args& a) {
   PipeFile* out_pipe = AsPipe(*out);
   if (!in_pipe || !out_pipe || &in_pipe->pipe() == &out_pipe->pipe()) return Err(EINVAL);
   bool nonblocking = (flags & SPLICE_F_NONBLOCK) || Nonblocking(*in) || Nonblocking(*out);
-  return Pipe::Tee(in_pipe->pipe(), out_pipe->pipe(), len, nonblocking, CurrentInterrupter());
+  return Reported(
+      *in, *out,
+      Pipe::Tee(in_pipe->pipe(), out_pipe->pipe(), len, nonblocking, CurrentInterrupter()));
 }
 
 // sendfile(2): `in` at *offset (or its position), `out` at its position.
@@ -171,7 +192,8 @@ Result<uint64_t> Sys_sendfile(kernel::Task& t, const Args& a) {
   if (out->status_flags() & O_APPEND) return Err(EINVAL);
   std::optional<int64_t> offset = TRY(CopyInOffset(t, a[2]));
   if (offset && *offset < 0) return Err(EINVAL);
-  uint64_t done = TRY(CopyThroughBuffer(*in, offset, *out, std::nullopt, a[3]));
+  uint64_t done =
+      TRY(Reported(*in, *out, CopyThroughBuffer(*in, offset, *out, std::nullopt, a[3])));
   if (offset) TRY(t.mm().CopyOutObject(UserAddr(a[2]), *offset + static_cast<int64_t>(done)));
   return done;
 }
@@ -221,7 +243,7 @@ Result<uint64_t> Sys_copy_file_range(kernel::Task& t, const Args& a) {
   if (count == 0) return 0;
 
   // At explicit positions: the descriptions' positions move only once the copy is done.
-  uint64_t done = TRY(CopyThroughBuffer(*in, pos_in, *out, pos_out, count));
+  uint64_t done = TRY(Reported(*in, *out, CopyThroughBuffer(*in, pos_in, *out, pos_out, count)));
   if (done == 0) return 0;
   auto end_in = pos_in + static_cast<int64_t>(done), end_out = pos_out + static_cast<int64_t>(done);
   if (off_in) {

@@ -13,6 +13,7 @@
 
 #include "sentry/syscalls/path_util.h"
 #include "sentry/syscalls/table.h"
+#include "sentry/vfs/fsnotify.h"
 #include "sentry/vfs/xattr.h"
 
 namespace sentry::syscalls {
@@ -120,6 +121,7 @@ Result<uint64_t> SetXattr(kernel::Task& t, const vfs::VirtualDentry& vd, const s
   TRY(CheckSecurityChange(t, name, &value));
   if (!HasHandler(name)) return Err(EOPNOTSUPP);
   TRY(inode.SetXattr(name, value, flags));
+  vfs::fsnotify::NotifyDentry(*vd.dentry, vfs::fsnotify::kAttrib);  // Linux's fsnotify_xattr
   return 0;
 }
 
@@ -131,6 +133,7 @@ Result<uint64_t> RemoveXattr(kernel::Task& t, const vfs::VirtualDentry& vd,
   TRY(CheckSecurityChange(t, name, nullptr));
   if (!HasHandler(name)) return Err(EOPNOTSUPP);
   TRY(inode.RemoveXattr(name));
+  vfs::fsnotify::NotifyDentry(*vd.dentry, vfs::fsnotify::kAttrib);  // Linux's fsnotify_xattr
   return 0;
 }
 

@@ -50,6 +50,7 @@ void RegisterResourceSyscalls(SyscallTable& t);
 void RegisterIpcSyscalls(SyscallTable& t);
 void RegisterMqueueSyscalls(SyscallTable& t);
 void RegisterPidfdSyscalls(SyscallTable& t);
+void RegisterInotifySyscalls(SyscallTable& t);
 
 // Argument helpers.
 inline int ArgInt(uint64_t v) { return static_cast<int>(static_cast<uint32_t>(v)); }

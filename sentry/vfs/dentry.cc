@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "sentry/vfs/fsnotify.h"
+
 namespace sentry::vfs {
 
 std::shared_ptr<Dentry> Dentry::NewRoot(std::shared_ptr<Inode> inode) {
@@ -20,6 +22,7 @@ Dentry::Dentry(std::string name, std::weak_ptr<Dentry> parent, std::shared_ptr<I
     : name_(std::move(name)), parent_(std::move(parent)), inode_(std::move(inode)) {}
 
 Dentry::~Dentry() {
+  if (fsnotify::Active() && inode_) fsnotify::DentryReleased(this, *inode_);
   if (!uncached_parent_) return;
   absl::MutexLock lock(&uncached_parent_->mu_);
   auto& findable = uncached_parent_->findable_;

@@ -24,7 +24,7 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   static std::shared_ptr<Dentry> NewRoot(std::shared_ptr<Inode> inode);
 
   Dentry(std::string name, std::weak_ptr<Dentry> parent, std::shared_ptr<Inode> inode);
-  ~Dentry();
+  ~Dentry();  // an unlinked name's release may end its inode's watches (vfs/fsnotify.h)
   // A name that was never entered in `parent` (and no lookup finds): what an O_TMPFILE or
   // memfd file is opened through. Paths of it end in " (deleted)", as on Linux.
   static std::shared_ptr<Dentry> NewUnlinked(std::string name,

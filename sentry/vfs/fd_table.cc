@@ -2,16 +2,29 @@
 
 #include <algorithm>
 
+#include "sentry/vfs/dnotify.h"
 #include "sentry/vfs/record_lock.h"
 
 namespace sentry::vfs {
 
 FdTable::~FdTable() {
+  // Closing every fd at the end drops this table's dnotify registrations, as each close does.
+  if (dnotify::internal::registrations.load(std::memory_order_relaxed) != 0) {
+    std::vector<std::shared_ptr<FileDescription>> files;
+    {
+      absl::MutexLock lock(&mu_);
+      for (auto& e : entries_) {
+        if (e.file) files.push_back(std::move(e.file));
+      }
+    }
+    for (const auto& f : files) dnotify::Flush(f.get(), this);
+  }
   // The process is gone (or its last task sharing the table): so are its record locks.
   if (record_locked_.load(std::memory_order_relaxed)) RecordLockTable::Get().ReleaseOwner(this);
 }
 
 void FdTable::ReleaseRecordLocks(const FileDescription* closed) {
+  dnotify::Flush(closed, this);  // closing an fd also ends the table's dnotify on the file
   if (closed != nullptr && record_locked_.load(std::memory_order_relaxed)) {
     RecordLockTable::Get().ReleaseFile(closed->LockFile(), this);
   }

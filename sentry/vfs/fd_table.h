@@ -52,7 +52,8 @@ class FdTable {
     std::shared_ptr<FileDescription> file;
     bool cloexec = false;
   };
-  // Drops this table's record locks on the file of `closed`, an fd just closed (null: none).
+  // Drops this table's record locks (and dnotify registration) on the file of `closed`, an fd
+  // just closed (null: none).
   void ReleaseRecordLocks(const FileDescription* closed);
 
   absl::Mutex mu_;

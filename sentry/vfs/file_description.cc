@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "sentry/vfs/flock.h"
+#include "sentry/vfs/fsnotify.h"
 #include "sentry/vfs/lease.h"
 #include "sentry/vfs/record_lock.h"
 
@@ -34,6 +35,9 @@ FileDescription::FileDescription(int status_flags, VirtualDentry path)
 }
 
 FileDescription::~FileDescription() {
+  if (notify_close_) {
+    fsnotify::NotifyFile(*this, Writable() ? fsnotify::kCloseWrite : fsnotify::kCloseNoWrite);
+  }
   if (leased_.load(std::memory_order_relaxed)) LeaseTable::Get().Release(*this);
   if (open_count_ != nullptr) open_count_->fetch_sub(1);
   if (flocked_) FlockTable::Get().ReleaseAll(this);

@@ -111,6 +111,8 @@ class FileDescription {
   bool IsPath() const { return status_flags() & O_PATH; }
   // Where the file was opened; empty for files with no place in the tree (host stdio, pipes).
   const VirtualDentry& path() const { return path_; }
+  // open(2) reported this file's opening to fsnotify: its last reference reports the close.
+  void NoteOpenNotified() { notify_close_ = true; }
 
  protected:
   // A file opened for writing (other than a device, FIFO or socket) counts as a writer of its
@@ -132,6 +134,7 @@ class FileDescription {
   AsyncState async_;
   bool mount_writer_ = false;  // counted in path_.mount's writers
   std::atomic<int32_t>* open_count_ = nullptr;
+  bool notify_close_ = false;
 };
 
 // A directory opened for reading: getdents64 walks a snapshot taken at the first read (or after

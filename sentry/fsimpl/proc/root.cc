@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "sentry/fsimpl/inotify/inotify.h"
 #include "sentry/fsimpl/proc/proc.h"
 #include "sentry/fsimpl/proc/sysctl_int.h"
 #include "sentry/fsimpl/proc/task_files.h"
@@ -242,7 +243,15 @@ std::vector<ProcDir::Child> RootChildren(const std::shared_ptr<ProcFs>& fs) {
   };
   std::vector<ProcDir::Child> sys = {
       Dir(fs, "fs", "g/sys/fs",
-          {IntSysctlChild(fs, "fs", "lease-break-time", vfs::LeaseBreakTime,
+          {Dir(fs, "inotify", "g/sys/fs/inotify",
+               {Sysctl(fs, "fs/inotify", "max_queued_events", 0644,
+                       Fixed(absl::StrCat(inotify::kMaxQueuedEvents, "\n"))),
+                Sysctl(fs, "fs/inotify", "max_user_instances", 0644,
+                       Fixed(absl::StrCat(inotify::kMaxUserInstances, "\n"))),
+                Sysctl(fs, "fs/inotify", "max_user_watches", 0644,
+                       Fixed(absl::StrCat(inotify::kMaxUserWatches, "\n")))},
+               true),
+           IntSysctlChild(fs, "fs", "lease-break-time", vfs::LeaseBreakTime,
                           vfs::SetLeaseBreakTime),
            IntSysctlChild(fs, "fs", "leases-enable", vfs::LeasesEnable, vfs::SetLeasesEnable),
            Sysctl(fs, "fs", "nr_open", 0644, Fixed(absl::StrCat(kernel::kNrOpen, "\n")))},

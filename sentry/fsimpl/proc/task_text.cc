@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "sentry/base/user_addr.h"
+#include "sentry/fsimpl/inotify/inotify.h"
 #include "sentry/fsimpl/proc/task_files.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/limits.h"
@@ -508,6 +509,7 @@ std::string MountInfoText(ProcFs& fs) {
 
 std::string FileName(ProcFs& fs, vfs::FileDescription& file) {
   if (file.path().dentry) return fs.kernel().mounts().PathOf(file.path(), ReaderRoot(fs));
+  if (dynamic_cast<inotify::InotifyFile*>(&file) != nullptr) return "anon_inode:inotify";
   auto st = file.Stat();
   if (!st) return "anon_inode:[unknown]";
   unsigned maj = major(st->st_rdev), min = minor(st->st_rdev);
@@ -537,10 +539,11 @@ std::string FileName(ProcFs& fs, vfs::FileDescription& file) {
 }
 
 namespace {
-// A pidfd adds the process's id.
+// A pidfd adds the process's id, an inotify instance its watches.
 std::string PidFdInfo(vfs::FileDescription& file) {
-  auto* pidfd = dynamic_cast<kernel::PidFdFile*>(&file);
-  return pidfd ? pidfd->FdInfoLines() : std::string();
+  if (auto* pidfd = dynamic_cast<kernel::PidFdFile*>(&file)) return pidfd->FdInfoLines();
+  if (auto* in = dynamic_cast<inotify::InotifyFile*>(&file)) return in->instance().FdInfoLines();
+  return std::string();
 }
 }  // namespace
 
